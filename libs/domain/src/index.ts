@@ -1,2 +1,4 @@
 export * from './money';
 export * from './products';
+export * from './contracts';
+export * from './risk';

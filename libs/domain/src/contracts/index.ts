@@ -1,0 +1,5 @@
+export * from './dates';
+export * from './rational';
+export * from './calendar';
+export * from './indices';
+export * from './position-limits';

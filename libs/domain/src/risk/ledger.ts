@@ -1,0 +1,546 @@
+/**
+ * ClearingLedger: the clearinghouse's risk state as plain data, and the operations on it (SPEC §6, §7).
+ *
+ * Shared by the services and the in-process scenario runner, so the same sequence of operations gives
+ * the same cents everywhere. Deterministic: no clock, no randomness, accounts and instruments are
+ * always visited in sorted order (plain `<` on the ids, not locale order), and the state is plain
+ * JSON (numbers are integer cents / ticks / lots, except σ, which JSON round-trips exactly).
+ *
+ * Flow the wrappers follow for an order: checkOrder → addOpenOrder(full qty) → for each trade
+ * applyTrade (consumes the filled qty from both parties' open orders, moves the mark, returns the
+ * intraday calls) → removeOpenOrder for whatever is cancelled or expires.
+ */
+
+import { assertSafeCents, type Cents, type Ticks } from '../money';
+import type { ProductSpec } from '../products';
+import { checkExposureChange, withdrawalCheck, withOpenOrderChange, worstCaseRequirements, type Exposure, type NewOrder, type PreTradeResult, type Side, type WithdrawalResult } from './checks';
+import { accountEquity, markPrice, netPosition, type Fill, type ValuedPosition } from './equity';
+import { IntradayCallGate, marginCallAmount } from './margin-calls';
+import { marginParams, requirements, type MarginParams, type Requirements } from './margin';
+import type { SettlementMethod, SettlementPrice } from './settlement';
+import { variationMargin } from './variation-margin';
+
+export interface PositionState {
+  /** Net lots carried in from the last settlement. */
+  carried: number;
+  /** Today's fills, sequence order, qty signed (+ bought, − sold). */
+  fills: Fill[];
+}
+
+export interface OpenOrders {
+  buys: number;
+  sells: number;
+}
+
+export interface OutstandingCall {
+  /** Still owed, in cents; deposits reduce it. */
+  remaining: Cents;
+  /** Amount originally called. */
+  called: Cents;
+  intraday: boolean;
+  /** The trade date of an end-of-day call; null for an intraday call (the caller knows the session). */
+  tradeDate: string | null;
+}
+
+export interface AccountRisk {
+  cash: Cents;
+  positions: Record<string, PositionState>;
+  openOrders: Record<string, OpenOrders>;
+  calls: OutstandingCall[];
+}
+
+export interface SettlementRecord {
+  /** null for the listing reference price. */
+  tradeDate: string | null;
+  priceTicks: Ticks;
+  method: SettlementMethod | 'listing';
+  reason?: string;
+}
+
+export interface InstrumentRisk {
+  product: string;
+  tickCents: number;
+  multiplier: number;
+  defaultVolatility: string;
+  /** Listing reference, then one settlement per end of day: the σ20 series. */
+  settlements: SettlementRecord[];
+  /** The session's reference price: the last settlement. */
+  referenceTicks: Ticks;
+  /** Last trade of the session; null before the first. */
+  lastTradeTicks: Ticks | null;
+  /** Margin parameters in force this session (recomputed at each settlement). */
+  params: MarginParams;
+  expired: boolean;
+}
+
+export interface LedgerState {
+  accounts: Record<string, AccountRisk>;
+  instruments: Record<string, InstrumentRisk>;
+  /** Accounts already called intraday this session, sorted. */
+  intradayCalled: string[];
+  /** Running totals, so conservation of cash can be checked: deposits − withdrawals = Σ cash. */
+  totalDeposits: Cents;
+  totalWithdrawals: Cents;
+}
+
+export interface TradeInput {
+  readonly instrument: string;
+  readonly priceTicks: Ticks;
+  readonly qty: number;
+  readonly buyAccount: string;
+  readonly sellAccount: string;
+}
+
+export interface MarginCall {
+  readonly account: string;
+  readonly amount: Cents;
+  readonly intraday: boolean;
+  readonly tradeDate: string | null;
+  /** The figures the call was computed from, with their parameters (σ, r_ppb, ref per instrument). */
+  readonly equity: Cents;
+  readonly requirements: Requirements;
+}
+
+export interface VariationMarginPosting {
+  readonly tradeDate: string;
+  readonly account: string;
+  readonly instrument: string;
+  readonly amount: Cents;
+  readonly previousTicks: Ticks;
+  readonly settlementTicks: Ticks;
+}
+
+export interface InstrumentSettlementResult {
+  readonly instrument: string;
+  readonly tradeDate: string;
+  /** True when this trade date was already settled: nothing was posted again. */
+  readonly alreadySettled: boolean;
+  readonly postings: readonly VariationMarginPosting[];
+  /** Margin parameters for the next session (alert = operations alert event). */
+  readonly params: MarginParams;
+  readonly expired: boolean;
+}
+
+export interface EndOfDayResult {
+  readonly tradeDate: string;
+  readonly settled: readonly InstrumentSettlementResult[];
+  readonly postings: readonly VariationMarginPosting[];
+  readonly calls: readonly MarginCall[];
+  /** Nothing new was settled: the run changed nothing. */
+  readonly alreadyRun: boolean;
+}
+
+export interface DepositResult {
+  readonly cash: Cents;
+  /** Calls (by position in the outstanding list before the deposit) and how much of each was paid. */
+  readonly paid: readonly { readonly call: OutstandingCall; readonly amount: Cents }[];
+}
+
+export type ListingTerms = Pick<ProductSpec, 'code' | 'tickCents' | 'multiplier' | 'defaultVolatility'>;
+
+const byId = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+function sortedKeys(o: object): string[] {
+  return Object.keys(o).sort(byId);
+}
+
+function assertId(id: string, what: string): void {
+  // Records keyed by member-chosen ids: refuse the keys that would touch Object.prototype.
+  if (typeof id !== 'string' || id === '' || id === '__proto__' || id === 'constructor' || id === 'prototype') {
+    throw new RangeError(`invalid ${what} id: ${JSON.stringify(id)}`);
+  }
+}
+
+function assertPositiveInt(v: number, what: string): void {
+  if (!Number.isSafeInteger(v) || v <= 0) throw new RangeError(`${what} must be a positive integer: ${v}`);
+}
+
+/** Deep copy with object keys sorted, so equal states serialise to equal JSON. */
+function canonical<T>(value: T): T {
+  if (Array.isArray(value)) return value.map((v) => canonical(v)) as T;
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const k of sortedKeys(value)) {
+      const v = (value as Record<string, unknown>)[k];
+      if (v !== undefined) out[k] = canonical(v);
+    }
+    return out as T;
+  }
+  return value;
+}
+
+export function emptyLedgerState(): LedgerState {
+  return { accounts: {}, instruments: {}, intradayCalled: [], totalDeposits: 0, totalWithdrawals: 0 };
+}
+
+export class ClearingLedger {
+  private readonly state: LedgerState;
+  private readonly gate: IntradayCallGate;
+
+  constructor(state: LedgerState = emptyLedgerState()) {
+    this.state = canonical(state);
+    this.gate = new IntradayCallGate(this.state.intradayCalled);
+  }
+
+  /** A JSON-ready deep copy with sorted keys; `new ClearingLedger(snapshot)` restores it. */
+  snapshot(): LedgerState {
+    return canonical({ ...this.state, intradayCalled: this.gate.toJSON() });
+  }
+
+  // ---- reading -------------------------------------------------------------------------------
+
+  accountIds(): string[] {
+    return sortedKeys(this.state.accounts);
+  }
+
+  instrumentIds(): string[] {
+    return sortedKeys(this.state.instruments);
+  }
+
+  account(id: string): Readonly<AccountRisk> {
+    const a = Object.hasOwn(this.state.accounts, id) ? this.state.accounts[id] : undefined;
+    if (!a) throw new RangeError(`unknown account ${id}`);
+    return a;
+  }
+
+  instrument(symbol: string): Readonly<InstrumentRisk> {
+    const i = Object.hasOwn(this.state.instruments, symbol) ? this.state.instruments[symbol] : undefined;
+    if (!i) throw new RangeError(`unknown instrument ${symbol}`);
+    return i;
+  }
+
+  /** Current net lots of an account in an instrument. */
+  position(account: string, instrument: string): number {
+    const p = this.account(account).positions[instrument];
+    return p ? netPosition(p) : 0;
+  }
+
+  /** Mark price: last trade of the session, else the reference price. */
+  mark(instrument: string): Ticks {
+    const i = this.instrument(instrument);
+    return markPrice(i.referenceTicks, i.lastTradeTicks);
+  }
+
+  equity(account: string): Cents {
+    const a = this.account(account);
+    const valued: ValuedPosition[] = sortedKeys(a.positions).map((sym) => {
+      const i = this.instrument(sym);
+      return {
+        position: a.positions[sym],
+        referenceTicks: i.referenceTicks,
+        markTicks: markPrice(i.referenceTicks, i.lastTradeTicks),
+        terms: i,
+      };
+    });
+    return accountEquity(a.cash, valued);
+  }
+
+  /** Positions-only IM and MM (what calls and statements use), with the parameters per instrument. */
+  computeRequirements(account: string): Requirements {
+    const a = this.account(account);
+    return requirements(
+      sortedKeys(a.positions)
+        .map((sym) => ({ instrument: sym, lots: netPosition(a.positions[sym]), params: this.instrument(sym).params }))
+        .filter((h) => h.lots !== 0),
+    );
+  }
+
+  /**
+   * The account's per-instrument exposures (position and open orders), for the pre-trade and
+   * withdrawal checks. `include` adds a flat entry for an instrument the account has not touched.
+   */
+  exposures(account: string, include?: string): Exposure[] {
+    const a = this.account(account);
+    const symbols = new Set([...Object.keys(a.positions), ...Object.keys(a.openOrders)]);
+    if (include !== undefined) {
+      this.instrument(include);
+      symbols.add(include);
+    }
+    return [...symbols].sort(byId).map((sym) => ({
+      instrument: sym,
+      position: a.positions[sym] ? netPosition(a.positions[sym]) : 0,
+      openBuys: a.openOrders[sym]?.buys ?? 0,
+      openSells: a.openOrders[sym]?.sells ?? 0,
+      params: this.instrument(sym).params,
+    }));
+  }
+
+  worstCaseRequirements(account: string): Requirements {
+    return worstCaseRequirements(this.exposures(account));
+  }
+
+  outstandingCalls(account: string): readonly OutstandingCall[] {
+    return this.account(account).calls;
+  }
+
+  // ---- set-up --------------------------------------------------------------------------------
+
+  /** Opens an account with no cash; opening an existing account changes nothing. */
+  openAccount(id: string): void {
+    assertId(id, 'account');
+    if (Object.hasOwn(this.state.accounts, id)) return;
+    this.state.accounts[id] = { cash: 0, positions: {}, openOrders: {}, calls: [] };
+  }
+
+  /** Lists an instrument with its reference price (the first entry of its σ20 series). */
+  listInstrument(symbol: string, product: ListingTerms, referenceTicks: Ticks): MarginParams {
+    assertId(symbol, 'instrument');
+    if (Object.hasOwn(this.state.instruments, symbol)) throw new RangeError(`instrument ${symbol} is already listed`);
+    assertPositiveInt(referenceTicks, 'reference price');
+    const params = marginParams({
+      settlementSeries: [referenceTicks],
+      defaultVolatility: product.defaultVolatility,
+      tickCents: product.tickCents,
+      multiplier: product.multiplier,
+    });
+    this.state.instruments[symbol] = {
+      product: product.code,
+      tickCents: product.tickCents,
+      multiplier: product.multiplier,
+      defaultVolatility: product.defaultVolatility,
+      settlements: [{ tradeDate: null, priceTicks: referenceTicks, method: 'listing' }],
+      referenceTicks,
+      lastTradeTicks: null,
+      params,
+      expired: false,
+    };
+    return params;
+  }
+
+  // ---- cash ----------------------------------------------------------------------------------
+
+  /** Adds cash; the deposit pays outstanding calls oldest first; fully paid calls are removed. */
+  deposit(account: string, amount: Cents): DepositResult {
+    assertPositiveInt(amount, 'deposit amount');
+    const a = this.mutableAccount(account);
+    a.cash = assertSafeCents(a.cash + amount, 'cash');
+    this.state.totalDeposits = assertSafeCents(this.state.totalDeposits + amount, 'total deposits');
+    let left = amount;
+    const paid: { call: OutstandingCall; amount: Cents }[] = [];
+    for (const call of a.calls) {
+      if (left === 0) break;
+      const pay = Math.min(left, call.remaining);
+      call.remaining -= pay;
+      left -= pay;
+      paid.push({ call: { ...call }, amount: pay });
+    }
+    a.calls = a.calls.filter((c) => c.remaining > 0);
+    return { cash: a.cash, paid };
+  }
+
+  /** Checks the withdrawal (see withdrawalCheck) and, if accepted, takes the cash out. */
+  withdraw(account: string, amount: Cents): WithdrawalResult {
+    const a = this.mutableAccount(account);
+    const result = withdrawalCheck({ amount, cash: a.cash, equity: this.equity(account), exposures: this.exposures(account) });
+    if (result.accepted) {
+      a.cash -= amount;
+      this.state.totalWithdrawals = assertSafeCents(this.state.totalWithdrawals + amount, 'total withdrawals');
+    }
+    return result;
+  }
+
+  // ---- orders --------------------------------------------------------------------------------
+
+  /** Pre-trade margin check of a new order (the order is not added). */
+  checkOrder(account: string, order: NewOrder): PreTradeResult {
+    this.activeInstrument(order.instrument);
+    assertPositiveInt(order.qty, 'order quantity');
+    const before = this.exposures(account, order.instrument);
+    return checkExposureChange(this.equity(account), before, withOpenOrderChange(before, order.instrument, order.side, order.qty));
+  }
+
+  /** Pre-trade margin check of a replace: the order's open quantity goes from oldQty to newQty. */
+  checkReplace(account: string, instrument: string, side: Side, oldQty: number, newQty: number): PreTradeResult {
+    this.activeInstrument(instrument);
+    assertPositiveInt(newQty, 'new quantity');
+    const before = this.exposures(account, instrument);
+    return checkExposureChange(this.equity(account), before, withOpenOrderChange(before, instrument, side, newQty - oldQty));
+  }
+
+  addOpenOrder(account: string, instrument: string, side: Side, qty: number): void {
+    this.activeInstrument(instrument);
+    assertPositiveInt(qty, 'open quantity');
+    this.changeOpen(account, instrument, side, qty);
+  }
+
+  /** Removes open quantity (cancel, expiry, IOC remainder, or a fill via applyTrade). */
+  removeOpenOrder(account: string, instrument: string, side: Side, qty: number): void {
+    this.instrument(instrument);
+    assertPositiveInt(qty, 'open quantity');
+    this.changeOpen(account, instrument, side, -qty);
+  }
+
+  // ---- trades --------------------------------------------------------------------------------
+
+  /**
+   * Records one side of a trade against the clearinghouse (novation): qty > 0 for the buyer,
+   * qty < 0 for the seller. Low level: no open-order bookkeeping, no mark, no calls.
+   */
+  applyFill(account: string, instrument: string, qty: number, priceTicks: Ticks): void {
+    this.activeInstrument(instrument);
+    if (!Number.isSafeInteger(qty) || qty === 0) throw new RangeError(`fill quantity must be a non-zero integer: ${qty}`);
+    assertPositiveInt(priceTicks, 'fill price');
+    const a = this.mutableAccount(account);
+    const p = (a.positions[instrument] ??= { carried: 0, fills: [] });
+    p.fills.push({ qty, priceTicks });
+  }
+
+  /**
+   * A trade: novated into a +qty fill for the buyer and a −qty fill for the seller at the trade
+   * price; the filled quantity leaves both parties' open orders (unless consumeOpenOrders is false);
+   * the mark moves to the trade price; then every account holding the instrument is tested for an
+   * intraday call at the new mark (sorted by account id; at most one call per account per session).
+   */
+  applyTrade(trade: TradeInput, options: { consumeOpenOrders?: boolean } = {}): MarginCall[] {
+    const { instrument, priceTicks, qty, buyAccount, sellAccount } = trade;
+    // Validate everything before changing anything, so a refused trade leaves no half-applied state.
+    const inst = this.activeInstrument(instrument);
+    assertPositiveInt(qty, 'trade quantity');
+    assertPositiveInt(priceTicks, 'trade price');
+    const consume = options.consumeOpenOrders ?? true;
+    if (consume) {
+      const buys = this.account(buyAccount).openOrders[instrument]?.buys ?? 0;
+      const sells = this.account(sellAccount).openOrders[instrument]?.sells ?? 0;
+      if (buys < qty || sells < qty) throw new RangeError(`trade of ${qty} ${instrument} exceeds the parties' open quantity`);
+    } else {
+      this.account(buyAccount);
+      this.account(sellAccount);
+    }
+    if (consume) {
+      this.removeOpenOrder(buyAccount, instrument, 'buy', qty);
+      this.removeOpenOrder(sellAccount, instrument, 'sell', qty);
+    }
+    this.applyFill(buyAccount, instrument, qty, priceTicks);
+    this.applyFill(sellAccount, instrument, -qty, priceTicks);
+    inst.lastTradeTicks = priceTicks;
+
+    const calls: MarginCall[] = [];
+    for (const id of this.accountIds()) {
+      if (!this.state.accounts[id].positions[instrument]) continue;
+      const equity = this.equity(id);
+      const req = this.computeRequirements(id);
+      const amount = this.gate.decide(id, { equity, im: req.im, mm: req.mm });
+      if (amount === null) continue;
+      const call: MarginCall = { account: id, amount, intraday: true, tradeDate: null, equity, requirements: req };
+      this.state.accounts[id].calls.push({ remaining: amount, called: amount, intraday: true, tradeDate: null });
+      calls.push(call);
+    }
+    this.state.intradayCalled = this.gate.toJSON();
+    return calls;
+  }
+
+  // ---- end of day ----------------------------------------------------------------------------
+
+  /**
+   * Settles one instrument for a trade date at a settlement price (SPEC §7.2): posts variation margin
+   * to every account with a position or a fill (an entry even when it is zero), carries the
+   * positions (carried := carried + today's fills, fills cleared), moves the reference price to S_t,
+   * appends S_t to the σ20 series and recomputes the margin parameters. With `expire` (the last
+   * trading day, §8) every position then closes at S_t (no further cash: VM was paid against it),
+   * open orders are dropped and the instrument is marked expired.
+   * Settling a trade date that was already settled changes nothing.
+   */
+  settleInstrument(instrument: string, tradeDate: string, settlement: SettlementPrice, options: { expire?: boolean } = {}): InstrumentSettlementResult {
+    const inst = this.instrument(instrument) as InstrumentRisk;
+    if (inst.settlements.some((s) => s.tradeDate === tradeDate)) {
+      return { instrument, tradeDate, alreadySettled: true, postings: [], params: inst.params, expired: inst.expired };
+    }
+    if (inst.expired) throw new RangeError(`instrument ${instrument} has expired`);
+    const last = inst.settlements[inst.settlements.length - 1].tradeDate;
+    // ISO dates compare as strings; settling out of order would break the σ20 series and the carry.
+    if (last !== null && tradeDate < last) throw new RangeError(`${instrument} is already settled for ${last}; cannot settle ${tradeDate}`);
+    assertPositiveInt(settlement.priceTicks, 'settlement price');
+
+    const previousTicks = inst.referenceTicks;
+    const settlementTicks = settlement.priceTicks;
+    const postings: VariationMarginPosting[] = [];
+    for (const id of this.accountIds()) {
+      const a = this.state.accounts[id];
+      const p = a.positions[instrument];
+      if (!p) continue;
+      const amount = variationMargin(p, previousTicks, settlementTicks, inst);
+      a.cash = assertSafeCents(a.cash + amount, 'cash');
+      postings.push({ tradeDate, account: id, instrument, amount, previousTicks, settlementTicks });
+      const carried = netPosition(p);
+      if (carried === 0 || options.expire) delete a.positions[instrument];
+      else a.positions[instrument] = { carried, fills: [] };
+    }
+    if (options.expire) {
+      for (const id of this.accountIds()) delete this.state.accounts[id].openOrders[instrument];
+    }
+
+    const record: SettlementRecord = { tradeDate, priceTicks: settlementTicks, method: settlement.method };
+    if (settlement.reason !== undefined) record.reason = settlement.reason;
+    inst.settlements.push(record);
+    inst.referenceTicks = settlementTicks;
+    inst.lastTradeTicks = null;
+    inst.params = marginParams({
+      settlementSeries: inst.settlements.map((s) => s.priceTicks),
+      defaultVolatility: inst.defaultVolatility,
+      tickCents: inst.tickCents,
+      multiplier: inst.multiplier,
+    });
+    inst.expired = options.expire ?? false;
+    return { instrument, tradeDate, alreadySettled: false, postings, params: inst.params, expired: inst.expired };
+  }
+
+  /**
+   * End of day for a trade date (SPEC §7): settles every instrument given (sorted by symbol), then,
+   * if anything new was settled, assesses end-of-day calls for every account (equity < MM → call
+   * IM − equity; the new call supersedes the account's outstanding calls, since it is for the whole
+   * current shortfall) and starts a new session for intraday calls. Running it again for the same
+   * trade date changes nothing; a run that settled only some instruments completes when run again.
+   * The caller must pass every active instrument: one left out keeps its fills for the next day.
+   */
+  endOfDay(tradeDate: string, settlements: Readonly<Record<string, SettlementPrice>>, options: { expire?: readonly string[] } = {}): EndOfDayResult {
+    const expire = new Set(options.expire ?? []);
+    const settled = sortedKeys(settlements).map((sym) => this.settleInstrument(sym, tradeDate, settlements[sym], { expire: expire.has(sym) }));
+    const postings = settled.flatMap((s) => s.postings);
+    if (settled.every((s) => s.alreadySettled)) return { tradeDate, settled, postings, calls: [], alreadyRun: true };
+
+    const calls: MarginCall[] = [];
+    for (const id of this.accountIds()) {
+      const equity = this.equity(id);
+      const req = this.computeRequirements(id);
+      const amount = marginCallAmount({ equity, im: req.im, mm: req.mm });
+      if (amount === null) continue;
+      this.state.accounts[id].calls = [{ remaining: amount, called: amount, intraday: false, tradeDate }];
+      calls.push({ account: id, amount, intraday: false, tradeDate, equity, requirements: req });
+    }
+    this.gate.reset();
+    this.state.intradayCalled = [];
+    return { tradeDate, settled, postings, calls, alreadyRun: false };
+  }
+
+  /** Σ cash over all accounts (conservation: equals totalDeposits − totalWithdrawals). */
+  totalCash(): Cents {
+    let total = 0;
+    for (const id of this.accountIds()) total = assertSafeCents(total + this.state.accounts[id].cash, 'total cash');
+    return total;
+  }
+
+  get totals(): { readonly deposits: Cents; readonly withdrawals: Cents } {
+    return { deposits: this.state.totalDeposits, withdrawals: this.state.totalWithdrawals };
+  }
+
+  // ---- internals -----------------------------------------------------------------------------
+
+  private mutableAccount(id: string): AccountRisk {
+    return this.account(id) as AccountRisk;
+  }
+
+  private activeInstrument(symbol: string): InstrumentRisk {
+    const i = this.instrument(symbol) as InstrumentRisk;
+    if (i.expired) throw new RangeError(`instrument ${symbol} has expired`);
+    return i;
+  }
+
+  private changeOpen(account: string, instrument: string, side: Side, delta: number): void {
+    const a = this.mutableAccount(account);
+    const o = a.openOrders[instrument] ?? { buys: 0, sells: 0 };
+    const next = side === 'buy' ? { ...o, buys: o.buys + delta } : { ...o, sells: o.sells + delta };
+    if (next.buys < 0 || next.sells < 0) throw new RangeError(`${account} has less open ${side} quantity in ${instrument} than ${-delta}`);
+    if (next.buys === 0 && next.sells === 0) delete a.openOrders[instrument];
+    else a.openOrders[instrument] = next;
+  }
+}

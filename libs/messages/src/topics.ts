@@ -1,0 +1,33 @@
+/**
+ * Kafka topics of the system. Every topic name is `${prefix}.${name}`; the prefix comes from
+ * TOPIC_PREFIX (default 'ch') so that each test run owns its topics.
+ *
+ *   orders            key = account     intake -> risk (pre-trade gate, sharded by account)
+ *   matching-commands key = instrument  risk / operations -> matching (one partition = one sequencer)
+ *   matching-events   key = instrument  matching -> clearing, risk, intake (execution reports)
+ *   clearing-commands key = account     intake (operations: deposits, withdrawals) -> clearing
+ *   clearing-events   key = account     clearing -> risk, intake
+ *   risk-events       key = account     risk -> intake (gate rejections, margin, calls)
+ *
+ * Partition counts are explicit; broker auto-creation is off. An instrument must always map to the
+ * same partition of matching-commands (Kafka's default murmur2 key partitioner does this), so a
+ * partition's single consumer is the only sequencer of each of its instruments.
+ */
+export const TOPICS = {
+  orders: { name: 'orders', partitions: 4 },
+  matchingCommands: { name: 'matching-commands', partitions: 4 },
+  matchingEvents: { name: 'matching-events', partitions: 4 },
+  clearingCommands: { name: 'clearing-commands', partitions: 4 },
+  clearingEvents: { name: 'clearing-events', partitions: 4 },
+  riskEvents: { name: 'risk-events', partitions: 4 },
+} as const;
+
+export type TopicKey = keyof typeof TOPICS;
+
+export function topicName(key: TopicKey, prefix: string = process.env.TOPIC_PREFIX ?? 'ch'): string {
+  return `${prefix}.${TOPICS[key].name}`;
+}
+
+export function allTopics(prefix: string = process.env.TOPIC_PREFIX ?? 'ch'): { name: string; partitions: number }[] {
+  return (Object.keys(TOPICS) as TopicKey[]).map((k) => ({ name: topicName(k, prefix), partitions: TOPICS[k].partitions }));
+}

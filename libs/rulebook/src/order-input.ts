@@ -1,0 +1,57 @@
+/**
+ * The form checks of an order as a member sends it (SPEC §4: INVALID_ORDER with the field,
+ * INVALID_TICK). Shared by the API (order-intake answers 400 before anything is written) and the
+ * in-process rulebook, so both refuse the same inputs with the same reason and field.
+ */
+import { parsePriceToTicks, type ProductSpec } from '@ch/domain';
+import type { NewOrder, Side, TimeInForce } from '@ch/matching';
+
+export type OrderFormRejection = { readonly reason: 'INVALID_ORDER' | 'INVALID_TICK'; readonly field: string };
+
+export interface OrderFields {
+  readonly side: unknown;
+  readonly type: unknown;
+  readonly price?: unknown;
+  readonly qty: unknown;
+  readonly tif?: unknown;
+}
+
+const TIFS: readonly TimeInForce[] = ['GTC', 'DAY', 'IOC', 'FOK'];
+
+export function isPositiveLots(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v > 0;
+}
+
+/** A price as sent (decimal string) to ticks, or the form rejection. */
+export function priceField(price: unknown, product: ProductSpec): { ticks: number } | OrderFormRejection {
+  if (typeof price !== 'string') return { reason: 'INVALID_ORDER', field: 'price' };
+  const p = parsePriceToTicks(price, product.tickCents);
+  return p.ok ? { ticks: p.ticks } : { reason: p.reason, field: 'price' };
+}
+
+/**
+ * Checks side, type, qty, price and tif in that order (first failure wins) and returns the
+ * engine's order. Market orders carry no price and are IOC (a tif other than IOC is refused).
+ */
+export function validateOrderFields(
+  account: string,
+  clientOrderId: string,
+  f: OrderFields,
+  product: ProductSpec,
+): { ok: true; order: NewOrder } | ({ ok: false } & OrderFormRejection) {
+  const bad = (field: string, reason: 'INVALID_ORDER' | 'INVALID_TICK' = 'INVALID_ORDER') => ({ ok: false as const, reason, field });
+  if (f.side !== 'buy' && f.side !== 'sell') return bad('side');
+  if (f.type !== 'limit' && f.type !== 'market') return bad('type');
+  if (!isPositiveLots(f.qty)) return bad('qty');
+  const side = f.side as Side;
+  if (f.type === 'market') {
+    if (f.price !== undefined && f.price !== null) return bad('price');
+    if (f.tif !== undefined && f.tif !== null && f.tif !== 'IOC') return bad('tif');
+    return { ok: true, order: { account, clientOrderId, side, type: 'market', tif: 'IOC', price: null, qty: f.qty } };
+  }
+  const price = priceField(f.price, product);
+  if ('reason' in price) return { ok: false, ...price };
+  const tif = f.tif === undefined || f.tif === null ? 'GTC' : f.tif;
+  if (!TIFS.includes(tif as TimeInForce)) return bad('tif');
+  return { ok: true, order: { account, clientOrderId, side, type: 'limit', tif: tif as TimeInForce, price: price.ticks, qty: f.qty } };
+}

@@ -1,0 +1,636 @@
+/**
+ * The whole rulebook in one process: matching (one engine per instrument), the clearing ledger
+ * (positions, cash, variation margin, margin), the listing calendar, the indices and the position
+ * limits, driven by commands with event time. The scenario runner and the auditor's replay use it;
+ * the services run the same components, split by responsibility.
+ *
+ * An order passes the checks of SPEC §4 in this order: form → UNKNOWN_INSTRUMENT /
+ * INSTRUMENT_EXPIRED → clientOrderId → MARKET_HALTED / PRICE_OUTSIDE_LIMIT (the engine's
+ * precheck) → POSITION_LIMIT → INSUFFICIENT_MARGIN, and only then reaches the book.
+ *
+ * The ledger follows the engine's events (OrderAccepted adds open quantity, Trade novates and moves
+ * the mark, OrderCancelled/OrderExpired/OrderReplaced adjust open quantity), so book and ledger
+ * cannot drift apart.
+ */
+import {
+  ClearingLedger,
+  checkPositionLimit,
+  computeGci,
+  computeTpi,
+  finalSettlementTicks,
+  isExpiredOn,
+  isLastTradingDay,
+  isoDateOfEpochMs,
+  lastTradingDay,
+  listedContracts,
+  listingChanges,
+  parseCents,
+  parseSymbol,
+  ProductCatalog,
+  settlementPrice,
+  SettlementError,
+  addDays,
+  type GciProviderInput,
+  type HedgeExemption,
+  type LedgerState,
+  type ProductSpec,
+  type SettlementPrice,
+  type TpiProviderInput,
+  type ContractExposure,
+} from '@ch/domain';
+import { MatchingEngine, type MatchingEvent, type MatchingSnapshot, type NewOrder } from '@ch/matching';
+import type { ScenarioCommand } from './commands';
+import type { RulebookEvent } from './events';
+import { priceField, validateOrderFields, isPositiveLots } from './order-input';
+
+/** A command the rulebook refused as a whole (not an order rejection): the report's `errors`. */
+export class CommandRefused extends Error {}
+
+interface ClientOrderRecord {
+  readonly instrument: string;
+  /** Canonical content, to tell an exact retry from a reuse of the id. */
+  readonly content: string;
+}
+
+interface InstrumentState {
+  readonly symbol: string;
+  readonly product: string;
+  readonly lastTradingDay: string;
+  expired: boolean;
+  /** The session's trades, for the VWAP and the last price at the cut-off. */
+  sessionTrades: { priceTicks: number; qty: number; atMs: number }[];
+  /** Event time of the last end of day that settled it (null: none yet). */
+  lastSettledAt: number | null;
+  settledDates: string[];
+}
+
+export interface RulebookSnapshot {
+  readonly members: Record<string, string[]>;
+  readonly accountOwner: Record<string, string>;
+  readonly clientOrders: Record<string, Record<string, ClientOrderRecord>>;
+  readonly instruments: Record<string, InstrumentState>;
+  readonly books: Record<string, MatchingSnapshot>;
+  readonly ledger: LedgerState;
+  readonly indices: Record<string, { at: number; valueE4: number }[]>;
+  readonly exemptions: HedgeExemption[];
+  readonly lastAt: number | null;
+}
+
+export interface ExecuteResult {
+  readonly events: RulebookEvent[];
+  /** Set when the command as a whole was refused; it then changed nothing (but time still moved). */
+  readonly refused?: string;
+}
+
+const sortedKeys = (o: object): string[] => Object.keys(o).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+
+function orderContent(o: NewOrder, instrument: string): string {
+  return JSON.stringify([instrument, o.side, o.type, o.tif ?? null, o.price ?? null, o.qty]);
+}
+
+export class Rulebook {
+  private readonly catalog: ProductCatalog;
+  private members = new Map<string, string[]>();
+  private accountOwner = new Map<string, string>();
+  private clientOrders = new Map<string, Map<string, ClientOrderRecord>>();
+  private instruments = new Map<string, InstrumentState>();
+  private books = new Map<string, MatchingEngine>();
+  private ledger = new ClearingLedger();
+  private indices = new Map<string, { at: number; valueE4: number }[]>();
+  private exemptions: HedgeExemption[] = [];
+  private lastAt: number | null = null;
+  /** Where the engines' and ledger's events of the command being executed go. */
+  private out: RulebookEvent[] = [];
+
+  constructor(catalog: ProductCatalog = new ProductCatalog()) {
+    this.catalog = catalog;
+  }
+
+  // ---- commands ------------------------------------------------------------------------------
+
+  /**
+   * Executes one command at its event time. Returns the events it produced (possibly none: an
+   * exact retry of an order), or `refused` when the command as a whole is refused. Every refusal
+   * is decided before anything changes (each handler checks first, then acts), so a refused
+   * command changes nothing; only the clock has moved, with any halt resumption that was due.
+   */
+  execute(c: ScenarioCommand): ExecuteResult {
+    if (this.lastAt !== null && c.at < this.lastAt) return { events: [], refused: 'event time must not go backwards' };
+    this.out = [];
+    // Halts end on time: resumptions are facts at the halt's end, before this command.
+    this.advanceTime(c.at);
+    const beforeCommand = this.out.length;
+    let refused: string | undefined;
+    try {
+      this.dispatch(c);
+    } catch (e) {
+      if (!(e instanceof CommandRefused)) throw e;
+      this.out.length = beforeCommand;
+      refused = e.message;
+    }
+    this.lastAt = c.at;
+    const events = this.out;
+    this.out = [];
+    return refused === undefined ? { events } : { events, refused };
+  }
+
+  private dispatch(c: ScenarioCommand): void {
+    switch (c.cmd) {
+      case 'member':
+        this.admitMember(c.member, c.accounts, c.at);
+        break;
+      case 'deposit':
+        this.deposit(c.account, c.amount, c.at);
+        break;
+      case 'withdraw':
+        this.withdraw(c.account, c.amount, c.at);
+        break;
+      case 'list':
+        this.list(c.instrument, c.referencePrice, c.at, 'operations');
+        break;
+      case 'order':
+        this.order(c.account, c.clientOrderId, c.order, c.at);
+        break;
+      case 'replace':
+        this.replace(c.account, c.clientOrderId, c.price, c.qty, c.at);
+        break;
+      case 'cancel':
+        this.cancel(c.account, c.clientOrderId, c.at);
+        break;
+      case 'index':
+        this.publishIndex(c.index, c.providers, c.at);
+        break;
+      case 'eod':
+        this.endOfDay(c.tradeDate, c.overrides, c.at);
+        break;
+      case 'exemption':
+        this.grantExemption(c.account, c.product, c.at);
+        break;
+    }
+  }
+
+  /** Moves every book's clock to `at` (a tier-1 halt that has ended emits its resumption). */
+  advanceTime(at: number): void {
+    const due = [...this.books.entries()]
+      .map(([sym, e]) => ({ sym, e, h: e.halt() }))
+      .filter((x) => x.h !== null && x.h.end !== null && x.h.end <= at)
+      .sort((a, b) => a.h!.end! - b.h!.end! || (a.sym < b.sym ? -1 : 1));
+    for (const { e } of due) e.advanceTime(at);
+  }
+
+  private admitMember(member: string, accounts: readonly string[], at: number): void {
+    if (this.members.has(member)) throw new CommandRefused(`member ${member} already exists`);
+    const unique = new Set(accounts);
+    if (unique.size !== accounts.length) throw new CommandRefused('duplicate account ids');
+    for (const a of accounts) if (this.accountOwner.has(a)) throw new CommandRefused(`account ${a} already exists`);
+    this.members.set(member, [...accounts]);
+    for (const a of accounts) {
+      this.accountOwner.set(a, member);
+      this.ledger.openAccount(a);
+    }
+    this.out.push({ type: 'MemberAdmitted', at, member, accounts: [...accounts] });
+  }
+
+  private knownAccount(account: string): void {
+    if (!this.accountOwner.has(account)) throw new CommandRefused(`unknown account ${account}`);
+  }
+
+  private amount(text: string): number {
+    let cents: number;
+    try {
+      cents = parseCents(text);
+    } catch {
+      throw new CommandRefused(`amount must be a decimal string with at most two decimals: ${JSON.stringify(text)}`);
+    }
+    if (cents <= 0) throw new CommandRefused('amount must be positive');
+    return cents;
+  }
+
+  private deposit(account: string, amountText: string, at: number): void {
+    this.knownAccount(account);
+    const amount = this.amount(amountText);
+    const r = this.ledger.deposit(account, amount);
+    const callsPaid = r.paid.reduce((s, p) => s + p.amount, 0);
+    this.out.push({ type: 'CashDeposited', at, account, amount, callsPaid });
+  }
+
+  private withdraw(account: string, amountText: string, at: number): void {
+    this.knownAccount(account);
+    let amount: number;
+    try {
+      amount = this.amount(amountText);
+    } catch {
+      this.out.push({ type: 'WithdrawalRejected', at, account, amount: 0, reason: 'INVALID_ORDER', detail: 'amount' });
+      return;
+    }
+    const r = this.ledger.withdraw(account, amount);
+    if (r.accepted) this.out.push({ type: 'CashWithdrawn', at, account, amount });
+    else this.out.push({ type: 'WithdrawalRejected', at, account, amount, reason: 'INSUFFICIENT_MARGIN', detail: r.detail });
+  }
+
+  private productOf(symbol: string): ProductSpec {
+    const p = this.catalog.forSymbol(symbol);
+    if (!p) throw new CommandRefused(`unknown product in ${symbol}`);
+    return p;
+  }
+
+  private latestIndexTicks(product: ProductSpec, sinceExclusive: number | null, until: number): number | null {
+    const history = this.indices.get(product.settlementIndex) ?? [];
+    for (let i = history.length - 1; i >= 0; i--) {
+      const h = history[i];
+      if (h.at > until) continue;
+      if (sinceExclusive !== null && h.at <= sinceExclusive) return null;
+      return finalSettlementTicks(formatE4(h.valueE4), product.tickCents);
+    }
+    return null;
+  }
+
+  private list(symbol: string, referencePrice: string | null, at: number, source: 'operations' | 'index'): void {
+    if (!parseSymbol(symbol)) throw new CommandRefused(`malformed instrument symbol ${symbol}`);
+    const product = this.productOf(symbol);
+    if (this.instruments.has(symbol)) throw new CommandRefused(`${symbol} is already listed`);
+    const today = isoDateOfEpochMs(at);
+    if (!listedContracts(product, today).includes(symbol)) {
+      throw new CommandRefused(`${symbol} is not on the ${product.code} listing calendar on ${today}`);
+    }
+    let ref: number;
+    if (referencePrice !== null) {
+      const p = priceField(referencePrice, product);
+      if ('reason' in p) throw new CommandRefused(`referencePrice: ${p.reason}`);
+      ref = p.ticks;
+    } else {
+      const fromIndex = this.latestIndexTicks(product, null, at);
+      if (fromIndex === null) throw new CommandRefused(`no referencePrice given and no ${product.settlementIndex} value published yet`);
+      ref = fromIndex;
+      source = 'index';
+    }
+    this.openInstrument(symbol, product, ref, at, source);
+  }
+
+  private openInstrument(symbol: string, product: ProductSpec, ref: number, at: number, source: 'operations' | 'index'): void {
+    const ltd = lastTradingDay(symbol, this.catalog);
+    this.instruments.set(symbol, { symbol, product: product.code, lastTradingDay: ltd, expired: false, sessionTrades: [], lastSettledAt: null, settledDates: [] });
+    this.ledger.listInstrument(symbol, product, ref);
+    this.out.push({ type: 'InstrumentListed', at, instrument: symbol, product: product.code, referencePrice: ref, lastTradingDay: ltd, source });
+    this.books.set(symbol, new MatchingEngine({ instrument: symbol, referencePrice: ref, sink: (e) => this.onMatchingEvent(e) }));
+  }
+
+  /** The ledger follows the book. */
+  private onMatchingEvent(e: MatchingEvent): void {
+    this.out.push(e);
+    switch (e.type) {
+      case 'OrderAccepted':
+        this.ledger.addOpenOrder(e.account, e.instrument, e.side, e.qty);
+        break;
+      case 'OrderReplaced':
+        if (e.oldQty > 0) this.ledger.removeOpenOrder(e.account, e.instrument, e.side, e.oldQty);
+        if (e.newQty > 0) this.ledger.addOpenOrder(e.account, e.instrument, e.side, e.newQty);
+        break;
+      case 'OrderCancelled':
+        if (e.cancelledQty > 0) this.ledger.removeOpenOrder(e.account, e.instrument, e.side, e.cancelledQty);
+        break;
+      case 'OrderExpired':
+        if (e.expiredQty > 0) this.ledger.removeOpenOrder(e.account, e.instrument, e.side, e.expiredQty);
+        break;
+      case 'Trade': {
+        this.instruments.get(e.instrument)!.sessionTrades.push({ priceTicks: e.price, qty: e.qty, atMs: e.at });
+        const calls = this.ledger.applyTrade({ instrument: e.instrument, priceTicks: e.price, qty: e.qty, buyAccount: e.buyAccount, sellAccount: e.sellAccount });
+        // Calls follow the trade that caused them.
+        this.pendingCalls.push(...calls.map((c) => ({ call: c, at: e.at })));
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  private pendingCalls: { call: ReturnType<ClearingLedger['applyTrade']>[number]; at: number }[] = [];
+
+  private flushIntradayCalls(): void {
+    for (const { call, at } of this.pendingCalls) {
+      this.out.push({ type: 'MarginCallIssued', at, account: call.account, tradeDate: isoDateOfEpochMs(at), amount: call.amount, intraday: true, equity: call.equity, im: call.requirements.im, mm: call.requirements.mm });
+    }
+    this.pendingCalls = [];
+  }
+
+  private reject(at: number, command: 'new' | 'replace' | 'cancel', account: string, clientOrderId: string, instrument: string | null, reason: string, field?: string): void {
+    this.out.push({
+      type: 'OrderRejected',
+      instrument: instrument ?? '',
+      at,
+      command,
+      account,
+      clientOrderId,
+      orderId: null,
+      reason: reason as never,
+      ...(field ? { field } : {}),
+    });
+  }
+
+  private exposuresFor(account: string): ContractExposure[] {
+    return this.ledger.exposures(account).map((x) => ({ instrument: x.instrument, position: x.position, openBuys: x.openBuys, openSells: x.openSells }));
+  }
+
+  private order(account: string, clientOrderId: string, raw: { instrument: unknown; side: unknown; type: unknown; price?: unknown; qty: unknown; tif?: unknown }, at: number): void {
+    const instrumentText = typeof raw.instrument === 'string' ? raw.instrument : null;
+    if (!this.accountOwner.has(account)) return this.reject(at, 'new', account, clientOrderId, instrumentText, 'INVALID_ORDER', 'account');
+    if (instrumentText === null || !parseSymbol(instrumentText)) return this.reject(at, 'new', account, clientOrderId, null, 'INVALID_ORDER', 'instrument');
+    const product = this.catalog.forSymbol(instrumentText);
+    // The form first (§4), with the product's tick when the product is known.
+    const form = validateOrderFields(account, clientOrderId, raw, product ?? this.catalog.all()[0]);
+    if (!form.ok) return this.reject(at, 'new', account, clientOrderId, instrumentText, form.reason, form.field);
+    const inst = this.instruments.get(instrumentText);
+    if (!product || !inst) return this.reject(at, 'new', account, clientOrderId, instrumentText, 'UNKNOWN_INSTRUMENT');
+    if (inst.expired) return this.reject(at, 'new', account, clientOrderId, instrumentText, 'INSTRUMENT_EXPIRED');
+    const order = form.order;
+    const content = orderContent(order, instrumentText);
+    const seen = this.clientOrders.get(account)?.get(clientOrderId);
+    if (seen) {
+      // An exact retry returns the original result and creates nothing.
+      if (seen.content === content) return;
+      return this.reject(at, 'new', account, clientOrderId, instrumentText, 'DUPLICATE_CLIENT_ORDER_ID');
+    }
+    this.rememberClientOrder(account, clientOrderId, { instrument: instrumentText, content });
+    const engine = this.books.get(instrumentText)!;
+    const pre = engine.precheck(order, at);
+    if (pre) return this.reject(at, 'new', account, clientOrderId, instrumentText, pre.reason, pre.field);
+    const limit = checkPositionLimit({
+      product,
+      account,
+      tradeDate: isoDateOfEpochMs(at),
+      holdings: this.exposuresFor(account),
+      order: { instrument: instrumentText, side: order.side, qty: order.qty },
+      hedgeExemptions: this.exemptions,
+    });
+    if (!limit.accepted) return this.reject(at, 'new', account, clientOrderId, instrumentText, 'POSITION_LIMIT');
+    const margin = this.ledger.checkOrder(account, { instrument: instrumentText, side: order.side, qty: order.qty });
+    if (!margin.accepted) return this.reject(at, 'new', account, clientOrderId, instrumentText, 'INSUFFICIENT_MARGIN');
+    engine.submit(order, at);
+    this.flushIntradayCalls();
+  }
+
+  private rememberClientOrder(account: string, clientOrderId: string, rec: ClientOrderRecord): void {
+    let m = this.clientOrders.get(account);
+    if (!m) this.clientOrders.set(account, (m = new Map()));
+    m.set(clientOrderId, rec);
+  }
+
+  private replace(account: string, clientOrderId: string, priceRaw: unknown, qtyRaw: unknown, at: number): void {
+    const rec = this.clientOrders.get(account)?.get(clientOrderId);
+    const instrument = rec?.instrument ?? null;
+    const product = instrument ? this.catalog.forSymbol(instrument) : undefined;
+    if (!isPositiveLots(qtyRaw)) return this.reject(at, 'replace', account, clientOrderId, instrument, 'INVALID_ORDER', 'qty');
+    const price = priceField(priceRaw, product ?? this.catalog.all()[0]);
+    if ('reason' in price) return this.reject(at, 'replace', account, clientOrderId, instrument, price.reason, price.field);
+    if (!rec || !product) return this.reject(at, 'replace', account, clientOrderId, null, 'UNKNOWN_ORDER');
+    const inst = this.instruments.get(rec.instrument)!;
+    if (inst.expired) return this.reject(at, 'replace', account, clientOrderId, rec.instrument, 'INSTRUMENT_EXPIRED');
+    const engine = this.books.get(rec.instrument)!;
+    const open = engine.getOrder(account, clientOrderId);
+    if (!open) return this.reject(at, 'replace', account, clientOrderId, rec.instrument, 'UNKNOWN_ORDER');
+    const pre = engine.precheckReplace(account, clientOrderId, price.ticks, qtyRaw, at);
+    if (pre) return this.reject(at, 'replace', account, clientOrderId, rec.instrument, pre.reason, pre.field);
+    if (qtyRaw > open.openQty) {
+      // Only an increase can add exposure; the limit check sees the old order's quantity removed.
+      const holdings = this.exposuresFor(account).map((h) =>
+        h.instrument === rec.instrument
+          ? { ...h, openBuys: h.openBuys - (open.side === 'buy' ? open.openQty : 0), openSells: h.openSells - (open.side === 'sell' ? open.openQty : 0) }
+          : h,
+      );
+      const limit = checkPositionLimit({ product, account, tradeDate: isoDateOfEpochMs(at), holdings, order: { instrument: rec.instrument, side: open.side, qty: qtyRaw }, hedgeExemptions: this.exemptions });
+      if (!limit.accepted) return this.reject(at, 'replace', account, clientOrderId, rec.instrument, 'POSITION_LIMIT');
+    }
+    const margin = this.ledger.checkReplace(account, rec.instrument, open.side, open.openQty, qtyRaw);
+    if (!margin.accepted) return this.reject(at, 'replace', account, clientOrderId, rec.instrument, 'INSUFFICIENT_MARGIN');
+    engine.replace(account, clientOrderId, price.ticks, qtyRaw, at);
+    this.flushIntradayCalls();
+  }
+
+  private cancel(account: string, clientOrderId: string, at: number): void {
+    const rec = this.clientOrders.get(account)?.get(clientOrderId);
+    if (!rec) return this.reject(at, 'cancel', account, clientOrderId, null, 'UNKNOWN_ORDER');
+    const engine = this.books.get(rec.instrument)!;
+    if (!engine.getOrder(account, clientOrderId)) return this.reject(at, 'cancel', account, clientOrderId, rec.instrument, 'UNKNOWN_ORDER');
+    engine.cancel(account, clientOrderId, at);
+  }
+
+  private publishIndex(index: 'TPI' | 'GCI', providers: readonly Record<string, unknown>[], at: number): void {
+    const outcome = index === 'TPI' ? computeTpi(providers as unknown as TpiProviderInput[]) : computeGci(providers as unknown as GciProviderInput[]);
+    if (!outcome.ok) throw new CommandRefused(`${index} not published: ${outcome.refusal.message}`);
+    const p = outcome.publication;
+    let h = this.indices.get(index);
+    if (!h) this.indices.set(index, (h = []));
+    h.push({ at, valueE4: p.valueE4 });
+    this.out.push({ type: 'IndexPublished', at, index, valueE4: p.valueE4, providers: p.providers.length, qualified: p.qualifiedCount });
+  }
+
+  private grantExemption(account: string, productCode: string, at: number): void {
+    this.knownAccount(account);
+    if (!this.catalog.get(productCode)) throw new CommandRefused(`unknown product ${productCode}`);
+    if (this.exemptions.some((x) => x.account === account && x.product === productCode)) return;
+    this.exemptions.push({ account, product: productCode });
+    this.out.push({ type: 'HedgeExemptionGranted', at, account, product: productCode });
+  }
+
+  /**
+   * End of day for a trade date at cut-off `at` (SPEC §7, §8). Each instrument is settled once per
+   * trade date; running it again changes nothing. An instrument that cannot be settled (no index
+   * value on its last trading day) posts nothing and is reported, and the others still settle.
+   */
+  private endOfDay(tradeDate: string, overrides: Readonly<Record<string, { price: string; reason: string }>>, at: number): void {
+    for (const sym of sortedKeys(overrides)) {
+      if (!this.instruments.has(sym)) throw new CommandRefused(`override for unknown instrument ${sym}`);
+      const p = priceField(overrides[sym].price, this.productOf(sym));
+      if ('reason' in p) throw new CommandRefused(`override price for ${sym}: ${p.reason}`);
+    }
+    const failures: { instrument: string; code: string; message: string }[] = [];
+    const settlements: Record<string, SettlementPrice> = {};
+    const expire: string[] = [];
+    const finals = new Map<string, number>();
+    for (const sym of [...this.instruments.keys()].sort()) {
+      const inst = this.instruments.get(sym)!;
+      if (inst.expired || inst.settledDates.includes(tradeDate)) continue;
+      const product = this.productOf(sym);
+      const ltd = isLastTradingDay(sym, tradeDate, this.catalog);
+      const override = overrides[sym] ? { priceTicks: (priceField(overrides[sym].price, product) as { ticks: number }).ticks, reason: overrides[sym].reason } : null;
+      const finalTicks = ltd ? this.latestIndexTicks(product, inst.lastSettledAt, at) : null;
+      try {
+        const price = settlementPrice({
+          previousTicks: this.ledger.instrument(sym).referenceTicks,
+          cutoffMs: at,
+          trades: inst.sessionTrades,
+          override,
+          lastTradingDay: ltd,
+          finalTicks,
+        });
+        settlements[sym] = price;
+        if (ltd) {
+          expire.push(sym);
+          finals.set(sym, price.priceTicks);
+        }
+      } catch (e) {
+        if (!(e instanceof SettlementError)) throw e;
+        const message =
+          e.code === 'NO_FINAL_PRICE'
+            ? `${sym}: no ${product.settlementIndex} value published this session on its last trading day ${tradeDate}; nothing posted`
+            : `${sym}: ${e.message}`;
+        failures.push({ instrument: sym, code: e.code, message });
+      }
+    }
+    const settledSymbols = sortedKeys(settlements);
+    if (settledSymbols.length === 0) {
+      if (failures.length) throw new CommandRefused(failures.map((f) => f.message).join('; '));
+      return; // already run: nothing changes
+    }
+    for (const f of failures) this.out.push({ type: 'EndOfDayFailed', at, tradeDate, ...f });
+    const previous = new Map(settledSymbols.map((s) => [s, this.ledger.instrument(s).referenceTicks]));
+    const result = this.ledger.endOfDay(tradeDate, settlements, { expire });
+    for (const s of result.settled) {
+      const sp = settlements[s.instrument];
+      this.out.push({ type: 'SettlementPriceSet', at, tradeDate, instrument: s.instrument, price: sp.priceTicks, previousPrice: previous.get(s.instrument)!, method: sp.method, ...(sp.reason ? { reason: sp.reason } : {}) });
+      for (const p of s.postings) this.out.push({ type: 'VariationMarginPosted', at, tradeDate, account: p.account, instrument: p.instrument, amount: p.amount });
+      if (s.params.alert) this.out.push({ type: 'MarginRateAlert', at, instrument: s.instrument, sigma: s.params.sigma, ratePpb: s.params.ratePpb });
+    }
+    for (const id of this.ledger.accountIds()) {
+      const req = this.ledger.computeRequirements(id);
+      this.out.push({
+        type: 'MarginRequirementStated',
+        at,
+        account: id,
+        tradeDate,
+        equity: this.ledger.equity(id),
+        im: req.im,
+        mm: req.mm,
+        instruments: req.perInstrument.map((x) => ({ instrument: x.instrument, lots: x.lots, sigma: x.params.sigma, ratePpb: x.params.ratePpb, referencePrice: x.params.referenceTicks, im: x.im })),
+      });
+    }
+    for (const c of result.calls) {
+      this.out.push({ type: 'MarginCallIssued', at, account: c.account, tradeDate, amount: c.amount, intraday: false, equity: c.equity, im: c.requirements.im, mm: c.requirements.mm });
+    }
+    // The session roll: DAY orders expire, bands reset around the new settlement; expiring
+    // contracts close their books and their successors are listed (SPEC §5, §8).
+    for (const sym of settledSymbols) {
+      const inst = this.instruments.get(sym)!;
+      inst.settledDates.push(tradeDate);
+      inst.lastSettledAt = at;
+      inst.sessionTrades = [];
+      const engine = this.books.get(sym)!;
+      if (finals.has(sym)) {
+        engine.expireAll(at);
+        inst.expired = true;
+        this.out.push({ type: 'ContractExpired', at, instrument: sym, tradeDate, finalPrice: finals.get(sym)! });
+      } else {
+        engine.rollSession(settlements[sym].priceTicks, at);
+      }
+    }
+    this.out.push({ type: 'EndOfDayCompleted', at, tradeDate, instruments: settledSymbols });
+    for (const sym of settledSymbols.filter((s) => finals.has(s))) this.listSuccessors(sym, tradeDate, at);
+  }
+
+  /** After an expiry, lists what the calendar adds, with the product's latest index value. */
+  private listSuccessors(expired: string, tradeDate: string, at: number): void {
+    const product = this.productOf(expired);
+    const changes = listingChanges(product, tradeDate, addDays(tradeDate, 1));
+    for (const ch of changes) {
+      for (const sym of ch.listed) {
+        if (this.instruments.has(sym)) continue;
+        const ref = this.latestIndexTicks(product, null, at);
+        if (ref === null) continue;
+        this.openInstrument(sym, product, ref, at, 'index');
+      }
+    }
+  }
+
+  // ---- reads ---------------------------------------------------------------------------------
+
+  accountIds(): string[] {
+    return this.ledger.accountIds();
+  }
+
+  accountView(account: string): { cash: number; equity: number; im: number; mm: number; positions: Record<string, number> } {
+    const a = this.ledger.account(account);
+    const req = this.ledger.computeRequirements(account);
+    const positions: Record<string, number> = {};
+    for (const sym of sortedKeys(a.positions)) {
+      const q = this.ledger.position(account, sym);
+      if (q !== 0) positions[sym] = q;
+    }
+    return { cash: a.cash, equity: this.ledger.equity(account), im: req.im, mm: req.mm, positions };
+  }
+
+  book(symbol: string): MatchingEngine | undefined {
+    return this.books.get(symbol);
+  }
+
+  instrumentSymbols(): string[] {
+    return [...this.instruments.keys()].sort();
+  }
+
+  isExpired(symbol: string): boolean {
+    return this.instruments.get(symbol)?.expired ?? false;
+  }
+
+  ledgerState(): LedgerState {
+    return this.ledger.snapshot();
+  }
+
+  /** The canonical state the state hash is taken over: every account and every book. */
+  canonicalState(): { accounts: Record<string, unknown>; books: Record<string, unknown> } {
+    const accounts: Record<string, unknown> = {};
+    for (const id of this.accountIds()) accounts[id] = this.accountView(id);
+    const books: Record<string, unknown> = {};
+    for (const sym of this.instrumentSymbols()) {
+      const e = this.books.get(sym)!;
+      books[sym] = {
+        state: e.sessionState(),
+        band: e.activeBand(),
+        referencePrice: e.referencePrice,
+        orders: e.openOrders().map((o) => [o.orderId, o.account, o.clientOrderId, o.side, o.price, o.openQty]),
+      };
+    }
+    return { accounts, books };
+  }
+
+  snapshot(): RulebookSnapshot {
+    const clientOrders: Record<string, Record<string, ClientOrderRecord>> = {};
+    for (const [a, m] of this.clientOrders) clientOrders[a] = Object.fromEntries(m);
+    const books: Record<string, MatchingSnapshot> = {};
+    for (const [s, e] of this.books) books[s] = e.snapshot();
+    return JSON.parse(
+      JSON.stringify({
+        members: Object.fromEntries(this.members),
+        accountOwner: Object.fromEntries(this.accountOwner),
+        clientOrders,
+        instruments: Object.fromEntries(this.instruments),
+        books,
+        ledger: this.ledger.snapshot(),
+        indices: Object.fromEntries(this.indices),
+        exemptions: this.exemptions,
+        lastAt: this.lastAt,
+      }),
+    );
+  }
+
+  static restore(s: RulebookSnapshot, catalog?: ProductCatalog): Rulebook {
+    const r = new Rulebook(catalog);
+    r.members = new Map(Object.entries(s.members));
+    r.accountOwner = new Map(Object.entries(s.accountOwner));
+    r.clientOrders = new Map(Object.entries(s.clientOrders).map(([a, m]) => [a, new Map(Object.entries(m))]));
+    r.instruments = new Map(Object.entries(s.instruments).map(([k, v]) => [k, { ...v, sessionTrades: [...v.sessionTrades], settledDates: [...v.settledDates] }]));
+    r.ledger = new ClearingLedger(s.ledger);
+    r.indices = new Map(Object.entries(s.indices));
+    r.exemptions = [...s.exemptions];
+    r.lastAt = s.lastAt;
+    for (const [sym, snap] of Object.entries(s.books)) r.books.set(sym, MatchingEngine.restore(snap, (e) => r.onMatchingEvent(e)));
+    return r;
+  }
+}
+
+/** 23521 -> "2.3521". */
+export function formatE4(valueE4: number): string {
+  const s = String(valueE4).padStart(5, '0');
+  return `${s.slice(0, -4)}.${s.slice(-4)}`;
+}
+
+/** True when `symbol` has passed its last trading day on `date` (exported for the services). */
+export { isExpiredOn };

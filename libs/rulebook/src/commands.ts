@@ -4,6 +4,7 @@
  * the member sent them, because a malformed order is an order rejection (INVALID_ORDER,
  * INVALID_TICK), not a malformed line.
  */
+import { parseIsoDate } from '@ch/domain';
 
 export interface ProviderRow {
   readonly [field: string]: unknown;
@@ -40,6 +41,16 @@ export type ParseResult = { readonly ok: true; readonly command: ScenarioCommand
 
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?Z$/;
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+/** '2027-02-30' is not a date: the calendar would throw on it later. */
+function isCalendarDate(text: string): boolean {
+  try {
+    parseIsoDate(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Parses an ISO-8601 UTC instant ("2027-01-04T14:30:00.000Z") to epoch ms; null when malformed. */
 export function parseInstant(text: unknown): number | null {
@@ -120,7 +131,7 @@ export function parseScenarioLine(line: string, previousAt: number | null): Pars
     }
     case 'eod': {
       const tradeDate = str(r, 'tradeDate');
-      if (tradeDate === null || !DATE.test(tradeDate)) return { ok: false, message: '`tradeDate` must be a date YYYY-MM-DD' };
+      if (tradeDate === null || !DATE.test(tradeDate) || !isCalendarDate(tradeDate)) return { ok: false, message: '`tradeDate` must be a date YYYY-MM-DD' };
       const overrides: Record<string, { price: string; reason: string }> = {};
       if (r.overrides !== undefined) {
         if (r.overrides === null || typeof r.overrides !== 'object' || Array.isArray(r.overrides)) return { ok: false, message: '`overrides` must be an object' };

@@ -4,3 +4,4 @@ export * from './order-input';
 export * from './rulebook';
 export * from './report';
 export * from './scenario';
+export * from './wire';

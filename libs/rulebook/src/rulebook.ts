@@ -240,7 +240,13 @@ export class Rulebook {
       const h = history[i];
       if (h.at > until) continue;
       if (sinceExclusive !== null && h.at <= sinceExclusive) return null;
-      return finalSettlementTicks(formatE4(h.valueE4), product.tickCents);
+      try {
+        return finalSettlementTicks(formatE4(h.valueE4), product.tickCents);
+      } catch (e) {
+        // A value below half a tick is not a price (e.g. 0.0040 -> 0 ticks).
+        if (e instanceof RangeError) throw new CommandRefused(`${product.settlementIndex} value ${formatE4(h.valueE4)} is not a price: ${e.message}`);
+        throw e;
+      }
     }
     return null;
   }
@@ -287,6 +293,9 @@ export class Rulebook {
         if (e.newQty > 0) this.ledger.addOpenOrder(e.account, e.instrument, e.side, e.newQty);
         break;
       case 'OrderCancelled':
+        // At final settlement the ledger drops the instrument's open orders itself (settleInstrument
+        // with expire) before the book cancels them: there is nothing left to remove.
+        if (e.reason === 'INSTRUMENT_EXPIRED') break;
         if (e.cancelledQty > 0) this.ledger.removeOpenOrder(e.account, e.instrument, e.side, e.cancelledQty);
         break;
       case 'OrderExpired':
@@ -409,6 +418,9 @@ export class Rulebook {
   private cancel(account: string, clientOrderId: string, at: number): void {
     const rec = this.clientOrders.get(account)?.get(clientOrderId);
     if (!rec) return this.reject(at, 'cancel', account, clientOrderId, null, 'UNKNOWN_ORDER');
+    // §4 order: INSTRUMENT_EXPIRED before UNKNOWN_ORDER (as for a replace); the expired book has
+    // already forgotten the order.
+    if (this.instruments.get(rec.instrument)!.expired) return this.reject(at, 'cancel', account, clientOrderId, rec.instrument, 'INSTRUMENT_EXPIRED');
     const engine = this.books.get(rec.instrument)!;
     if (!engine.getOrder(account, clientOrderId)) return this.reject(at, 'cancel', account, clientOrderId, rec.instrument, 'UNKNOWN_ORDER');
     engine.cancel(account, clientOrderId, at);
@@ -416,7 +428,11 @@ export class Rulebook {
 
   private publishIndex(index: 'TPI' | 'GCI', providers: readonly Record<string, unknown>[], at: number): void {
     const outcome = index === 'TPI' ? computeTpi(providers as unknown as TpiProviderInput[]) : computeGci(providers as unknown as GciProviderInput[]);
-    if (!outcome.ok) throw new CommandRefused(`${index} not published: ${outcome.refusal.message}`);
+    if (!outcome.ok) {
+      // Some refusal messages already say "TPI not published: …"; do not say it twice.
+      const m = outcome.refusal.message;
+      throw new CommandRefused(m.startsWith(`${index} not published`) ? m : `${index} not published: ${m}`);
+    }
     const p = outcome.publication;
     let h = this.indices.get(index);
     if (!h) this.indices.set(index, (h = []));
@@ -443,6 +459,15 @@ export class Rulebook {
       const p = priceField(overrides[sym].price, this.productOf(sym));
       if ('reason' in p) throw new CommandRefused(`override price for ${sym}: ${p.reason}`);
     }
+    // Trade dates never go backwards: settling an earlier date after a later one would break the
+    // carry and the σ20 series (the ledger throws); refuse it before anything changes.
+    for (const sym of [...this.instruments.keys()].sort()) {
+      const inst = this.instruments.get(sym)!;
+      const last = inst.settledDates[inst.settledDates.length - 1];
+      if (!inst.expired && last !== undefined && tradeDate < last) {
+        throw new CommandRefused(`end of day for ${tradeDate} refused: ${sym} is already settled for the later trade date ${last}`);
+      }
+    }
     const failures: { instrument: string; code: string; message: string }[] = [];
     const settlements: Record<string, SettlementPrice> = {};
     const expire: string[] = [];
@@ -451,9 +476,20 @@ export class Rulebook {
       const inst = this.instruments.get(sym)!;
       if (inst.expired || inst.settledDates.includes(tradeDate)) continue;
       const product = this.productOf(sym);
-      const ltd = isLastTradingDay(sym, tradeDate, this.catalog);
+      // On the last trading day, or later if its final settlement has not succeeded yet (a failed
+      // run on the day): a contract past its last trading day only ever settles against the index.
+      const ltd = isLastTradingDay(sym, tradeDate, this.catalog) || tradeDate > inst.lastTradingDay;
       const override = overrides[sym] ? { priceTicks: (priceField(overrides[sym].price, product) as { ticks: number }).ticks, reason: overrides[sym].reason } : null;
-      const finalTicks = ltd ? this.latestIndexTicks(product, inst.lastSettledAt, at) : null;
+      let finalTicks: number | null = null;
+      if (ltd && !override) {
+        try {
+          finalTicks = this.latestIndexTicks(product, inst.lastSettledAt, at);
+        } catch (e) {
+          if (!(e instanceof CommandRefused)) throw e;
+          failures.push({ instrument: sym, code: 'NO_FINAL_PRICE', message: `${sym}: ${e.message}; nothing posted` });
+          continue;
+        }
+      }
       try {
         const price = settlementPrice({
           previousTicks: this.ledger.instrument(sym).referenceTicks,
@@ -472,7 +508,7 @@ export class Rulebook {
         if (!(e instanceof SettlementError)) throw e;
         const message =
           e.code === 'NO_FINAL_PRICE'
-            ? `${sym}: no ${product.settlementIndex} value published this session on its last trading day ${tradeDate}; nothing posted`
+            ? `${sym}: no ${product.settlementIndex} value published this session on its last trading day ${inst.lastTradingDay}; nothing posted`
             : `${sym}: ${e.message}`;
         failures.push({ instrument: sym, code: e.code, message });
       }
@@ -524,7 +560,7 @@ export class Rulebook {
       }
     }
     this.out.push({ type: 'EndOfDayCompleted', at, tradeDate, instruments: settledSymbols });
-    for (const sym of settledSymbols.filter((s) => finals.has(s))) this.listSuccessors(sym, tradeDate, at);
+    for (const sym of settledSymbols.filter((s) => finals.has(s))) this.listSuccessors(sym, this.instruments.get(sym)!.lastTradingDay, at);
   }
 
   /** After an expiry, lists what the calendar adds, with the product's latest index value. */
@@ -534,7 +570,14 @@ export class Rulebook {
     for (const ch of changes) {
       for (const sym of ch.listed) {
         if (this.instruments.has(sym)) continue;
-        const ref = this.latestIndexTicks(product, null, at);
+        let ref: number | null;
+        try {
+          ref = this.latestIndexTicks(product, null, at);
+        } catch (e) {
+          // Called after the end of day has changed state: it must not refuse the command now.
+          if (e instanceof CommandRefused) continue;
+          throw e;
+        }
         if (ref === null) continue;
         this.openInstrument(sym, product, ref, at, 'index');
       }

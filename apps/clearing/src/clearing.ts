@@ -1,0 +1,129 @@
+/**
+ * Clearing: novation and the books of record. Every trade on matching-events is novated (the
+ * clearinghouse becomes buyer to the seller and seller to the buyer): it enters the trade
+ * register and moves both accounts' positions against the clearinghouse. Cash commands (deposits,
+ * and withdrawals that risk has approved) move the cash ledger; each cash movement is published on
+ * clearing-events for risk.
+ */
+import type { EntityManager } from 'typeorm';
+import { formatCents, parseCents } from '@ch/domain';
+import { formatInstant, eventFromWire } from '@ch/rulebook';
+import type { Trade } from '@ch/matching';
+import { sql } from '@ch/persistence';
+import { topicName } from '@ch/messages';
+import { sequenceTime, type BatchContext, type Incoming } from '@ch/runtime';
+
+export const CLEARING_STREAM = 'clearing';
+
+export class Clearing {
+  private lastAt = 0;
+
+  async handle(messages: Incoming[], ctx: BatchContext): Promise<void> {
+    const trades: Trade[] = [];
+    const tradeMsgs: Incoming[] = [];
+    for (const m of messages) {
+      const env = m.envelope;
+      if (env.type === 'Trade') {
+        trades.push(eventFromWire(env.payload as Record<string, unknown>) as Trade);
+        tradeMsgs.push(m);
+      } else if (env.type === 'Deposit' || env.type === 'Withdrawal') {
+        await this.flushTrades(ctx, trades, tradeMsgs);
+        await this.cash(ctx, m);
+      }
+      // Other matching events (order lifecycle, halts) do not touch the books of record.
+    }
+    await this.flushTrades(ctx, trades, tradeMsgs);
+  }
+
+  private async flushTrades(ctx: BatchContext, trades: Trade[], msgs: Incoming[]): Promise<void> {
+    if (!trades.length) return;
+    const m = ctx.manager;
+    await sql(
+      m,
+      `INSERT INTO trades (instrument, trade_id, price, qty, buy_account, sell_account, buy_client_order_id, sell_client_order_id, aggressor, at)
+       SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::timestamptz[])`,
+      [
+        trades.map((t) => t.instrument),
+        trades.map((t) => t.tradeId),
+        trades.map((t) => t.price),
+        trades.map((t) => t.qty),
+        trades.map((t) => t.buyAccount),
+        trades.map((t) => t.sellAccount),
+        trades.map((t) => t.buyClientOrderId),
+        trades.map((t) => t.sellClientOrderId),
+        trades.map((t) => t.aggressor),
+        trades.map((t) => formatInstant(t.at)),
+      ],
+    );
+    const delta = new Map<string, { account: string; instrument: string; qty: number; at: number }>();
+    const move = (account: string, instrument: string, qty: number, at: number) => {
+      const k = `${account}\u0000${instrument}`;
+      const d = delta.get(k) ?? { account, instrument, qty: 0, at };
+      d.qty += qty;
+      d.at = at;
+      delta.set(k, d);
+    };
+    trades.forEach((t, i) => {
+      move(t.buyAccount, t.instrument, t.qty, t.at);
+      move(t.sellAccount, t.instrument, -t.qty, t.at);
+      const env = msgs[i].envelope;
+      ctx.out.event(
+        CLEARING_STREAM,
+        'TradeCleared',
+        {
+          instrument: t.instrument,
+          tradeId: t.tradeId,
+          price: (env.payload as { price: string }).price,
+          qty: t.qty,
+          // Novation: two contracts, each against the clearinghouse.
+          legs: [
+            { account: t.buyAccount, side: 'buy', counterparty: 'CCP', qty: t.qty },
+            { account: t.sellAccount, side: 'sell', counterparty: 'CCP', qty: t.qty },
+          ],
+        },
+        { at: formatInstant(t.at), actor: 'system:clearing', correlationId: env.correlationId, causationId: env.eventId, source: msgs[i].source },
+      );
+    });
+    const ds = [...delta.values()];
+    await sql(
+      m,
+      `INSERT INTO positions (account_id, instrument, qty, updated_at)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::timestamptz[])
+       ON CONFLICT (account_id, instrument) DO UPDATE SET qty = positions.qty + EXCLUDED.qty, updated_at = EXCLUDED.updated_at`,
+      [ds.map((d) => d.account), ds.map((d) => d.instrument), ds.map((d) => d.qty), ds.map((d) => formatInstant(d.at))],
+    );
+    trades.length = 0;
+    msgs.length = 0;
+  }
+
+  private async cash(ctx: BatchContext, m: Incoming): Promise<void> {
+    const env = m.envelope;
+    const p = env.payload as { account: string; amount: string; eventTime?: string; reference?: string };
+    const amount = parseCents(p.amount);
+    const signed = env.type === 'Deposit' ? amount : -amount;
+    const at = sequenceTime(this.lastAt, p.eventTime);
+    this.lastAt = at;
+    const balance = await applyCash(ctx.manager, p.account, signed, env.type === 'Deposit' ? 'deposit' : 'withdrawal', p.reference ?? env.eventId, formatInstant(at));
+    const type = env.type === 'Deposit' ? 'CashDeposited' : 'CashWithdrawn';
+    ctx.out.event(
+      CLEARING_STREAM,
+      type,
+      { type, at: formatInstant(at), account: p.account, amount: formatCents(amount), balance: formatCents(balance) },
+      { at: formatInstant(at), actor: env.actor, correlationId: env.correlationId, causationId: env.eventId, source: m.source },
+      [{ topic: topicName('clearingEvents'), key: p.account }],
+    );
+  }
+}
+
+/** Posts to the cash ledger; returns the new balance. */
+export async function applyCash(manager: EntityManager, account: string, amount: number, kind: string, reference: string, at: string): Promise<number> {
+  const r = await sql<{ balance: string }>(
+    manager,
+    `INSERT INTO cash_balances (account_id, balance) VALUES ($1, $2)
+     ON CONFLICT (account_id) DO UPDATE SET balance = cash_balances.balance + EXCLUDED.balance RETURNING balance`,
+    [account, amount],
+  );
+  const balance = Number(r.rows[0].balance);
+  await sql(manager, 'INSERT INTO cash_ledger (account_id, kind, amount, balance_after, reference, at) VALUES ($1, $2, $3, $4, $5, $6)', [account, kind, amount, balance, reference, at]);
+  return balance;
+}

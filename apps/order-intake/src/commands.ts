@@ -1,0 +1,73 @@
+/**
+ * Publishes the commands intake accepts, as envelopes on their topics. Each intake process writes
+ * its own stream ('intake:<process id>'), so consumers can de-duplicate a retried send.
+ *
+ * Sends are group-committed: while one request to the broker is in flight, new commands queue and
+ * go together in the next request. One request per HTTP call would cap the API at the broker's
+ * round trip (the idempotent producer allows one request in flight).
+ */
+import { Inject, Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { encodeEnvelope, topicName, type Envelope, type TopicKey } from '@ch/messages';
+import { INFRASTRUCTURE, type Infrastructure } from '@ch/runtime';
+
+interface Queued {
+  topic: string;
+  key: string;
+  value: Buffer;
+  done: (err?: unknown) => void;
+}
+
+@Injectable()
+export class CommandPublisher {
+  private readonly stream = `intake:${randomUUID()}`;
+  private seq = 0;
+  private queue: Queued[] = [];
+  private flushing = false;
+
+  constructor(@Inject(INFRASTRUCTURE) private readonly infra: Infrastructure) {}
+
+  publish(topic: TopicKey, key: string, type: string, payload: Record<string, unknown>, actor: string, correlationId: string = randomUUID()): Promise<Envelope> {
+    const env: Envelope = {
+      eventId: randomUUID(),
+      type,
+      version: 1,
+      stream: this.stream,
+      streamSeq: ++this.seq,
+      // Informational: the service that sequences the command stamps its event time.
+      at: new Date().toISOString(),
+      actor,
+      correlationId,
+      causationId: null,
+      source: null,
+      payload,
+    };
+    return new Promise((resolve, reject) => {
+      this.queue.push({ topic: topicName(topic), key, value: encodeEnvelope(env), done: (err) => (err ? reject(err) : resolve(env)) });
+      if (!this.flushing) void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    while (this.queue.length) {
+      const batch = this.queue;
+      this.queue = [];
+      const byTopic = new Map<string, Queued[]>();
+      for (const q of batch) {
+        const list = byTopic.get(q.topic) ?? [];
+        list.push(q);
+        byTopic.set(q.topic, list);
+      }
+      for (const [topic, list] of byTopic) {
+        try {
+          await this.infra.producer.send(topic, list.map((q) => ({ key: q.key, value: q.value })));
+          for (const q of list) q.done();
+        } catch (e) {
+          for (const q of list) q.done(e);
+        }
+      }
+    }
+    this.flushing = false;
+  }
+}

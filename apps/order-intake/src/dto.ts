@@ -1,0 +1,83 @@
+/**
+ * Request bodies. class-validator checks the form (the platform turns a failure into 400 with the
+ * field); the tick and the market/limit combinations are checked by the rulebook's shared
+ * validateOrderFields, so the API and the scenario runner refuse the same inputs alike.
+ */
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
+
+const ID = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
+const DECIMAL = /^\d{1,15}(\.\d+)?$/;
+
+export class SubmitOrderDto {
+  @ApiProperty({ example: 'M1-H' }) @IsString() @MinLength(1) @MaxLength(64) @Matches(ID)
+  account!: string;
+
+  @ApiProperty({ example: 'o-1', description: 'Unique per account; a retry with the same id and content creates nothing' })
+  @IsString() @MinLength(1) @MaxLength(64) @Matches(ID)
+  clientOrderId!: string;
+
+  @ApiProperty({ example: 'SIT-2027-03' }) @IsString() @MaxLength(32)
+  instrument!: string;
+
+  @ApiProperty({ enum: ['buy', 'sell'] }) @IsIn(['buy', 'sell'])
+  side!: 'buy' | 'sell';
+
+  @ApiProperty({ enum: ['limit', 'market'] }) @IsIn(['limit', 'market'])
+  type!: 'limit' | 'market';
+
+  @ApiPropertyOptional({ example: '2.00', description: 'Decimal string; required for limit orders, absent for market orders' })
+  @IsOptional() @IsString() @Matches(DECIMAL)
+  price?: string;
+
+  @ApiProperty({ example: 10, description: 'Whole lots' }) @IsInt() @Min(1) @Max(1_000_000_000)
+  qty!: number;
+
+  @ApiPropertyOptional({ enum: ['GTC', 'DAY', 'IOC', 'FOK'], description: 'Default GTC; market orders are IOC' })
+  @IsOptional() @IsIn(['GTC', 'DAY', 'IOC', 'FOK'])
+  tif?: 'GTC' | 'DAY' | 'IOC' | 'FOK';
+}
+
+export class CancelOrderDto {
+  @ApiProperty({ example: 'M1-H' }) @IsString() @MinLength(1) @MaxLength(64) @Matches(ID)
+  account!: string;
+}
+
+export class ReplaceOrderDto {
+  @ApiProperty({ example: 'M1-H' }) @IsString() @MinLength(1) @MaxLength(64) @Matches(ID)
+  account!: string;
+
+  @ApiProperty({ example: '2.01' }) @IsString() @Matches(DECIMAL)
+  price!: string;
+
+  @ApiProperty({ example: 5, description: 'The new open quantity' }) @IsInt() @Min(1) @Max(1_000_000_000)
+  qty!: number;
+}
+
+export class CreateMemberDto {
+  @ApiProperty({ example: 'M1' }) @IsString() @MinLength(1) @MaxLength(32) @Matches(ID)
+  memberId!: string;
+
+  @ApiPropertyOptional({ example: 'Member One LLC' }) @IsOptional() @IsString() @MaxLength(200)
+  name?: string;
+
+  @ApiProperty({ example: ['M1-H', 'M1-C'] }) @IsArray() @ArrayMinSize(1) @ArrayMaxSize(100) @IsString({ each: true }) @Matches(ID, { each: true }) @MaxLength(64, { each: true })
+  accounts!: string[];
+}
+
+export class ListInstrumentDto {
+  @ApiProperty({ example: 'SIT-2027-03' }) @IsString() @MaxLength(32)
+  symbol!: string;
+
+  @ApiProperty({ example: '2.00', description: 'Listing reference price (the first session’s price-limit reference and margin price)' })
+  @IsString() @Matches(DECIMAL)
+  referencePrice!: string;
+}
+
+export class DepositDto {
+  @ApiProperty({ example: 'M1-H' }) @IsString() @MinLength(1) @MaxLength(64) @Matches(ID)
+  account!: string;
+
+  @ApiProperty({ example: '100000.00' }) @IsString() @Matches(DECIMAL)
+  amount!: string;
+}

@@ -1,0 +1,134 @@
+/**
+ * Operations: admit members with their accounts and API keys, list instruments, record deposits.
+ * Every change is an event in the log with the operator who caused it.
+ */
+import { Body, Controller, HttpCode, Inject, Post, Query } from '@nestjs/common';
+import { ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { randomUUID } from 'node:crypto';
+import { formatCents, formatTicks, lastTradingDay, listedContracts, parseCents, parsePriceToTicks, ProductCatalog } from '@ch/domain';
+import { appendEvents, sql } from '@ch/persistence';
+import { CurrentPrincipal, DomainRejection, generateApiKey, hashApiKey, Roles, API_KEY_SECURITY_NAME, type Principal } from '@ch/platform';
+import { INFRASTRUCTURE, type Infrastructure } from '@ch/runtime';
+import type { EntityManager } from 'typeorm';
+import { CommandPublisher } from './commands';
+import { CreateMemberDto, DepositDto, ListInstrumentDto } from './dto';
+
+export const REFERENCE_STREAM = 'reference-data';
+
+export function actorOf(p: Principal): string {
+  return p.role === 'member' ? `member:${p.memberId}` : `${p.role}:${p.keyId}`;
+}
+
+/** Appends reference-data events; the stream head row lock serialises intake instances. */
+async function logReferenceEvents(m: EntityManager, actor: string, events: { type: string; payload: Record<string, unknown> }[]): Promise<void> {
+  const r = await sql<{ last_seq: string }>(
+    m,
+    `INSERT INTO stream_heads (stream, last_seq) VALUES ($1, $2) ON CONFLICT (stream) DO UPDATE SET last_seq = stream_heads.last_seq + $2 RETURNING last_seq`,
+    [REFERENCE_STREAM, events.length],
+  );
+  const first = Number(r.rows[0].last_seq) - events.length + 1;
+  const at = new Date().toISOString();
+  const correlationId = randomUUID();
+  await appendEvents(
+    m,
+    events.map((e, i) => ({ type: e.type, version: 1, stream: REFERENCE_STREAM, streamSeq: first + i, at, actor, correlationId, payload: { type: e.type, at, ...e.payload } })),
+  );
+}
+
+async function pollUntil<T>(fn: () => Promise<T | null>, timeoutMs: number): Promise<T | null> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== null || Date.now() > until) return v;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+@ApiTags('operations')
+@ApiSecurity(API_KEY_SECURITY_NAME)
+@Controller('ops')
+export class OpsController {
+  private readonly catalog = new ProductCatalog();
+
+  constructor(
+    @Inject(INFRASTRUCTURE) private readonly infra: Infrastructure,
+    private readonly commands: CommandPublisher,
+  ) {}
+
+  @Post('members')
+  @Roles('operations')
+  @ApiOperation({ summary: 'Admit a member with its accounts; returns the member’s first API key (shown once)' })
+  async createMember(@Body() dto: CreateMemberDto, @CurrentPrincipal() who: Principal) {
+    if (new Set(dto.accounts).size !== dto.accounts.length) throw new DomainRejection('INVALID_REQUEST', 'duplicate account ids', { field: 'accounts' });
+    const apiKey = generateApiKey();
+    const keyId = `key-${randomUUID()}`;
+    await this.infra.ds.transaction(async (m) => {
+      const exists = await sql(m, 'SELECT 1 FROM members WHERE member_id = $1', [dto.memberId]);
+      if (exists.rows.length) throw new DomainRejection('CONFLICT', `member ${dto.memberId} already exists`, { field: 'memberId' });
+      const taken = await sql<{ account_id: string }>(m, 'SELECT account_id FROM accounts WHERE account_id = ANY($1)', [dto.accounts]);
+      if (taken.rows.length) throw new DomainRejection('CONFLICT', `account ${taken.rows[0].account_id} already exists`, { field: 'accounts' });
+      await sql(m, 'INSERT INTO members (member_id, name, created_at) VALUES ($1, $2, now())', [dto.memberId, dto.name ?? dto.memberId]);
+      await sql(m, 'INSERT INTO accounts (account_id, member_id, created_at) SELECT a, $1, now() FROM unnest($2::text[]) AS a', [dto.memberId, dto.accounts]);
+      await sql(m, `INSERT INTO api_keys (key_id, key_hash, role, member_id, label, active, created_at) VALUES ($1, $2, 'member', $3, 'first key', true, now())`, [keyId, hashApiKey(apiKey), dto.memberId]);
+      await logReferenceEvents(m, actorOf(who), [
+        { type: 'MemberAdmitted', payload: { member: dto.memberId, accounts: dto.accounts } },
+        { type: 'ApiKeyIssued', payload: { member: dto.memberId, keyId } },
+      ]);
+    });
+    return { memberId: dto.memberId, accounts: dto.accounts, apiKey, keyId };
+  }
+
+  @Post('instruments')
+  @Roles('operations')
+  @ApiOperation({ summary: 'List a contract with its reference price (SPEC §3); waits until matching has opened its book' })
+  async listInstrument(@Body() dto: ListInstrumentDto, @CurrentPrincipal() who: Principal) {
+    const product = this.catalog.forSymbol(dto.symbol);
+    if (!product) throw new DomainRejection('UNKNOWN_INSTRUMENT', `no product for ${dto.symbol}`, { field: 'symbol' });
+    const today = new Date().toISOString().slice(0, 10);
+    if (!listedContracts(product, today).includes(dto.symbol)) {
+      throw new DomainRejection('INVALID_REQUEST', `${dto.symbol} is not on the ${product.code} listing calendar on ${today}`, { field: 'symbol' });
+    }
+    const price = parsePriceToTicks(dto.referencePrice, product.tickCents);
+    if (!price.ok) throw new DomainRejection(price.reason === 'INVALID_TICK' ? 'INVALID_TICK' : 'INVALID_REQUEST', 'referencePrice must be a positive price in whole ticks', { field: 'referencePrice' });
+    const existing = await sql(this.infra.ds, 'SELECT 1 FROM instruments WHERE symbol = $1', [dto.symbol]);
+    if (existing.rows.length) throw new DomainRejection('CONFLICT', `${dto.symbol} is already listed`, { field: 'symbol' });
+    await this.commands.publish(
+      'matchingCommands',
+      dto.symbol,
+      'ListInstrument',
+      { instrument: dto.symbol, referencePrice: formatTicks(price.ticks), lastTradingDay: lastTradingDay(dto.symbol), source: 'operations' },
+      actorOf(who),
+    );
+    const row = await pollUntil(async () => {
+      const r = await sql<{ symbol: string; last_trading_day: string }>(this.infra.ds, `SELECT symbol, to_char(last_trading_day, 'YYYY-MM-DD') AS last_trading_day FROM instruments WHERE symbol = $1`, [dto.symbol]);
+      return r.rows[0] ?? null;
+    }, 10_000);
+    return { symbol: dto.symbol, referencePrice: formatTicks(price.ticks), lastTradingDay: lastTradingDay(dto.symbol), status: row ? 'listed' : 'pending' };
+  }
+
+  @Post('deposits')
+  @HttpCode(202)
+  @Roles('operations')
+  @ApiOperation({ summary: 'Record collateral received for an account; with wait=true, answers once the cash ledger shows it' })
+  async deposit(@Body() dto: DepositDto, @CurrentPrincipal() who: Principal, @Query('wait') wait?: string) {
+    let cents: number;
+    try {
+      cents = parseCents(dto.amount);
+    } catch {
+      throw new DomainRejection('INVALID_REQUEST', 'amount must have at most two decimals', { field: 'amount' });
+    }
+    if (cents <= 0) throw new DomainRejection('INVALID_REQUEST', 'amount must be positive', { field: 'amount' });
+    const owner = await sql(this.infra.ds, 'SELECT 1 FROM accounts WHERE account_id = $1', [dto.account]);
+    if (!owner.rows.length) throw new DomainRejection('NOT_FOUND', `unknown account ${dto.account}`, { field: 'account' });
+    const reference = `deposit-${randomUUID()}`;
+    await this.commands.publish('clearingCommands', dto.account, 'Deposit', { account: dto.account, amount: formatCents(cents), reference }, actorOf(who));
+    if (wait === 'true') {
+      const balance = await pollUntil(async () => {
+        const r = await sql<{ balance_after: string }>(this.infra.ds, 'SELECT balance_after FROM cash_ledger WHERE reference = $1', [reference]);
+        return r.rows[0] ? formatCents(Number(r.rows[0].balance_after)) : null;
+      }, 10_000);
+      return { reference, account: dto.account, amount: formatCents(cents), status: balance === null ? 'pending' : 'posted', ...(balance ? { balance } : {}) };
+    }
+    return { reference, account: dto.account, amount: formatCents(cents), status: 'pending' };
+  }
+}

@@ -1,0 +1,425 @@
+/**
+ * Risk: the pre-trade gate in the order path and the margin of every account (SPEC §4, §6).
+ *
+ * Orders arrive on `orders` (keyed by account, so a risk instance owns whole accounts). Each passes,
+ * in the order of SPEC §4, the clientOrderId check, the halt and band checks against the market
+ * state this service follows on matching-events (matching re-checks them authoritatively), the
+ * position limit and the margin check; only then is it forwarded to matching-commands, and its
+ * quantity is reserved as open at once, so that the next order of the account already counts it.
+ *
+ * The ledger replica (ClearingLedger from @ch/domain, the same code the in-process rulebook runs)
+ * follows matching-events (order lifecycle, trades at their prices) and clearing-events (cash).
+ * After each batch every touched account's IM and MM are stated as an event with the parameters
+ * used (σ, r_ppb, reference price) and projected into `margin`.
+ */
+import type { DataSource, EntityManager } from 'typeorm';
+import {
+  checkPositionLimit,
+  ClearingLedger,
+  emptyLedgerState,
+  isoDateOfEpochMs,
+  parseCents,
+  ProductCatalog,
+  type AccountRisk,
+  type InstrumentRisk,
+  type LedgerState,
+} from '@ch/domain';
+import { computeBands, type MatchingEvent, type NewOrder } from '@ch/matching';
+import { eventFromWire, eventToWire, formatInstant, validateOrderFields, type RulebookEvent } from '@ch/rulebook';
+import { sql } from '@ch/persistence';
+import { topicName } from '@ch/messages';
+import { sequenceTime, type BatchContext, type Incoming } from '@ch/runtime';
+
+export const RISK_STREAM = 'risk';
+export const RISK_GATE_STREAM = 'risk-gate';
+
+interface OpenOrder {
+  instrument: string;
+  side: 'buy' | 'sell';
+  open: number;
+  /** Forwarded, not yet accepted by matching: its quantity is a reservation. */
+  pending: boolean;
+}
+
+interface MarketState {
+  halted: boolean;
+  lo: number;
+  hi: number;
+}
+
+interface Meta {
+  intradayCalled: string[];
+  totalDeposits: number;
+  totalWithdrawals: number;
+}
+
+type Reject = { reason: string; field?: string };
+
+export class Risk {
+  private ledger = new ClearingLedger();
+  private readonly catalog = new ProductCatalog();
+  /** Per account, its live orders (for replace checks and reservations). */
+  private readonly orders = new Map<string, Map<string, OpenOrder>>();
+  private readonly clientOrders = new Map<string, string>();
+  private readonly market = new Map<string, MarketState>();
+  private lastAt = 0;
+  private dirtyAccounts = new Set<string>();
+  private dirtyInstruments = new Set<string>();
+
+  /** Rebuilds the replica from risk_state. */
+  async load(ds: DataSource): Promise<void> {
+    const state: LedgerState = emptyLedgerState();
+    const rows = await sql<{ key: string; value: unknown }>(ds, 'SELECT key, value FROM risk_state');
+    for (const { key, value } of rows.rows) {
+      const [kind, id] = splitKey(key);
+      if (kind === 'account') {
+        const v = value as { ledger: AccountRisk; orders: Record<string, OpenOrder> };
+        state.accounts[id] = v.ledger;
+        this.orders.set(id, new Map(Object.entries(v.orders)));
+      } else if (kind === 'instrument') {
+        const v = value as { ledger: InstrumentRisk; market: MarketState };
+        state.instruments[id] = v.ledger;
+        this.market.set(id, v.market);
+      } else if (kind === 'meta') {
+        const m = value as Meta & { lastAt: number };
+        state.intradayCalled = m.intradayCalled;
+        state.totalDeposits = m.totalDeposits;
+        state.totalWithdrawals = m.totalWithdrawals;
+        this.lastAt = m.lastAt;
+      }
+    }
+    this.ledger = new ClearingLedger(state);
+  }
+
+  async handle(messages: Incoming[], ctx: BatchContext): Promise<void> {
+    for (const m of messages) {
+      const env = m.envelope;
+      const p = env.payload as Record<string, unknown>;
+      // Facts from matching and clearing carry their event time; risk's clock never runs behind it.
+      if (m.topic !== topicName('orders')) {
+        const at = Date.parse(env.at);
+        if (Number.isFinite(at) && at > this.lastAt) this.lastAt = at;
+      }
+      switch (env.type) {
+        case 'SubmitOrder':
+          await this.submit(ctx, m, p);
+          break;
+        case 'CancelOrder':
+        case 'ReplaceOrder':
+          await this.amend(ctx, m, p);
+          break;
+        case 'CashDeposited': {
+          const account = String(p.account);
+          this.ensureAccount(account);
+          this.ledger.deposit(account, parseCents(String(p.amount)));
+          this.dirtyAccounts.add(account);
+          break;
+        }
+        default:
+          if (m.topic === topicName('matchingEvents')) this.follow(ctx, m, eventFromWire(p) as RulebookEvent);
+      }
+    }
+    await this.flush(ctx);
+  }
+
+  private ensureAccount(account: string): void {
+    if (!this.ledger.accountIds().includes(account)) {
+      this.ledger.openAccount(account);
+      this.orders.set(account, new Map());
+    }
+    this.dirtyAccounts.add(account);
+  }
+
+  private ordersOf(account: string): Map<string, OpenOrder> {
+    let o = this.orders.get(account);
+    if (!o) this.orders.set(account, (o = new Map()));
+    return o;
+  }
+
+  private async submit(ctx: BatchContext, m: Incoming, p: Record<string, unknown>): Promise<void> {
+    const env = m.envelope;
+    const account = String(p.account);
+    const clientOrderId = String(p.clientOrderId);
+    const instrument = String(p.instrument);
+    const at = sequenceTime(this.lastAt, p.eventTime);
+    this.lastAt = at;
+    this.ensureAccount(account);
+    const reject = (r: Reject) => this.reject(ctx, m, at, 'new', account, clientOrderId, instrument, r);
+
+    const product = this.catalog.forSymbol(instrument);
+    if (!product) return reject({ reason: 'UNKNOWN_INSTRUMENT' });
+    const form = validateOrderFields(account, clientOrderId, p as never, product);
+    if (!form.ok) return reject({ reason: form.reason, field: form.field });
+    const inst = this.instrumentRisk(instrument);
+    if (!inst) return reject({ reason: 'UNKNOWN_INSTRUMENT' });
+    if (inst.expired) return reject({ reason: 'INSTRUMENT_EXPIRED' });
+    const order = form.order;
+    const content = JSON.stringify([instrument, order.side, order.type, order.tif, order.price, order.qty]);
+    const seen = await this.clientOrder(ctx.manager, account, clientOrderId);
+    if (seen !== null) {
+      // An exact retry changes nothing; the same id with other content is refused.
+      if (seen === content) return;
+      return reject({ reason: 'DUPLICATE_CLIENT_ORDER_ID' });
+    }
+    await sql(ctx.manager, 'INSERT INTO risk_client_orders (account_id, client_order_id, instrument, content) VALUES ($1, $2, $3, $4)', [account, clientOrderId, instrument, content]);
+    this.clientOrders.set(`${account}\u0000${clientOrderId}`, content);
+    const market = this.market.get(instrument);
+    if (market?.halted) return reject({ reason: 'MARKET_HALTED' });
+    if (market && order.type === 'limit' && (order.price! < market.lo || order.price! > market.hi)) return reject({ reason: 'PRICE_OUTSIDE_LIMIT' });
+    const limit = checkPositionLimit({
+      product,
+      account,
+      tradeDate: isoDateOfEpochMs(at),
+      holdings: this.ledger.exposures(account).map((x) => ({ instrument: x.instrument, position: x.position, openBuys: x.openBuys, openSells: x.openSells })),
+      order: { instrument, side: order.side, qty: order.qty },
+    });
+    if (!limit.accepted) return reject({ reason: 'POSITION_LIMIT' });
+    const margin = this.ledger.checkOrder(account, { instrument, side: order.side, qty: order.qty });
+    if (!margin.accepted) return reject({ reason: 'INSUFFICIENT_MARGIN' });
+
+    this.ledger.addOpenOrder(account, instrument, order.side, order.qty);
+    this.ordersOf(account).set(clientOrderId, { instrument, side: order.side, open: order.qty, pending: true });
+    ctx.out.command(
+      RISK_GATE_STREAM,
+      'NewOrder',
+      { ...wireOrder(order), instrument, ...(p.eventTime ? { eventTime: p.eventTime } : {}) },
+      { at: formatInstant(at), actor: env.actor, correlationId: env.correlationId, causationId: env.eventId, source: m.source },
+      { topic: topicName('matchingCommands'), key: instrument },
+    );
+  }
+
+  private async amend(ctx: BatchContext, m: Incoming, p: Record<string, unknown>): Promise<void> {
+    const env = m.envelope;
+    const account = String(p.account);
+    const clientOrderId = String(p.clientOrderId);
+    const at = sequenceTime(this.lastAt, p.eventTime);
+    this.lastAt = at;
+    const kind = env.type === 'CancelOrder' ? 'cancel' : 'replace';
+    const live = this.ordersOf(account).get(clientOrderId);
+    if (!live) return this.reject(ctx, m, at, kind, account, clientOrderId, null, { reason: 'UNKNOWN_ORDER' });
+    if (kind === 'replace') {
+      const product = this.catalog.forSymbol(live.instrument)!;
+      const form = validateOrderFields(account, clientOrderId, { side: live.side, type: 'limit', price: p.price, qty: p.qty, tif: 'GTC' }, product);
+      if (!form.ok) return this.reject(ctx, m, at, kind, account, clientOrderId, live.instrument, { reason: form.reason, field: form.field });
+      const market = this.market.get(live.instrument);
+      if (market?.halted) return this.reject(ctx, m, at, kind, account, clientOrderId, live.instrument, { reason: 'MARKET_HALTED' });
+      const price = form.order.price!;
+      if (market && (price < market.lo || price > market.hi)) return this.reject(ctx, m, at, kind, account, clientOrderId, live.instrument, { reason: 'PRICE_OUTSIDE_LIMIT' });
+      const margin = this.ledger.checkReplace(account, live.instrument, live.side, live.open, form.order.qty);
+      if (!margin.accepted) return this.reject(ctx, m, at, kind, account, clientOrderId, live.instrument, { reason: 'INSUFFICIENT_MARGIN' });
+    }
+    ctx.out.command(
+      RISK_GATE_STREAM,
+      env.type,
+      { account, clientOrderId, instrument: live.instrument, ...(kind === 'replace' ? { price: p.price, qty: p.qty } : {}), ...(p.eventTime ? { eventTime: p.eventTime } : {}) },
+      { at: formatInstant(at), actor: env.actor, correlationId: env.correlationId, causationId: env.eventId, source: m.source },
+      { topic: topicName('matchingCommands'), key: live.instrument },
+    );
+  }
+
+  private async clientOrder(manager: EntityManager, account: string, clientOrderId: string): Promise<string | null> {
+    const k = `${account}\u0000${clientOrderId}`;
+    const cached = this.clientOrders.get(k);
+    if (cached !== undefined) return cached;
+    const r = await sql<{ content: string }>(manager, 'SELECT content FROM risk_client_orders WHERE account_id = $1 AND client_order_id = $2', [account, clientOrderId]);
+    return r.rows[0]?.content ?? null;
+  }
+
+  private reject(ctx: BatchContext, m: Incoming, at: number, command: 'new' | 'replace' | 'cancel', account: string, clientOrderId: string, instrument: string | null, r: Reject): void {
+    const env = m.envelope;
+    const e = { type: 'OrderRejected', instrument: instrument ?? '', at, command, account, clientOrderId, orderId: null, reason: r.reason, ...(r.field ? { field: r.field } : {}) };
+    ctx.out.event(RISK_STREAM, 'OrderRejected', eventToWire(e as never), { at: formatInstant(at), actor: env.actor, correlationId: env.correlationId, causationId: env.eventId, source: m.source }, [
+      { topic: topicName('riskEvents'), key: account },
+    ]);
+    if (command === 'new') this.rejectedOrders.push({ account, clientOrderId, instrument: instrument ?? '', reason: r.reason, at });
+  }
+
+  private rejectedOrders: { account: string; clientOrderId: string; instrument: string; reason: string; at: number }[] = [];
+
+  private instrumentRisk(symbol: string): Readonly<InstrumentRisk> | null {
+    return this.ledger.instrumentIds().includes(symbol) ? this.ledger.instrument(symbol) : null;
+  }
+
+  /** Follows the books: the replica's open orders, positions, marks and market state. */
+  private follow(ctx: BatchContext, m: Incoming, e: RulebookEvent): void {
+    switch (e.type) {
+      case 'InstrumentListed': {
+        if (this.instrumentRisk(e.instrument)) return;
+        const product = this.catalog.get(e.product);
+        if (!product) return;
+        this.ledger.listInstrument(e.instrument, product, e.referencePrice);
+        const b = computeBands(e.referencePrice);
+        this.market.set(e.instrument, { halted: false, lo: b.tier1.lo, hi: b.tier1.hi });
+        this.dirtyInstruments.add(e.instrument);
+        return;
+      }
+      case 'OrderAccepted': {
+        const live = this.ordersOf(e.account).get(e.clientOrderId);
+        if (live?.pending) live.pending = false;
+        else if (!live) {
+          this.ensureAccount(e.account);
+          this.ledger.addOpenOrder(e.account, e.instrument, e.side, e.qty);
+          this.ordersOf(e.account).set(e.clientOrderId, { instrument: e.instrument, side: e.side, open: e.qty, pending: false });
+        }
+        this.dirtyAccounts.add(e.account);
+        return;
+      }
+      case 'OrderRejected': {
+        if (e.command !== 'new' || !e.account || !e.clientOrderId) return;
+        const live = this.ordersOf(e.account).get(e.clientOrderId);
+        if (live?.pending) {
+          this.ledger.removeOpenOrder(e.account, live.instrument, live.side, live.open);
+          this.ordersOf(e.account).delete(e.clientOrderId);
+          this.dirtyAccounts.add(e.account);
+        }
+        return;
+      }
+      case 'Trade': {
+        const calls = this.ledger.applyTrade({ instrument: e.instrument, priceTicks: e.price, qty: e.qty, buyAccount: e.buyAccount, sellAccount: e.sellAccount });
+        this.leaves(e.buyAccount, e.buyClientOrderId, e.buyLeavesQty);
+        this.leaves(e.sellAccount, e.sellClientOrderId, e.sellLeavesQty);
+        this.dirtyInstruments.add(e.instrument);
+        for (const c of calls) {
+          const call = { type: 'MarginCallIssued', at: e.at, account: c.account, tradeDate: isoDateOfEpochMs(e.at), amount: c.amount, intraday: true, equity: c.equity, im: c.requirements.im, mm: c.requirements.mm };
+          ctx.out.event(RISK_STREAM, 'MarginCallIssued', eventToWire(call as never), { at: formatInstant(e.at), actor: 'system:risk', correlationId: m.envelope.correlationId, causationId: m.envelope.eventId, source: m.source }, [
+            { topic: topicName('riskEvents'), key: c.account },
+          ]);
+          this.calls.push(call);
+          this.dirtyAccounts.add(c.account);
+        }
+        return;
+      }
+      case 'OrderCancelled':
+      case 'OrderExpired': {
+        const qty = e.type === 'OrderCancelled' ? e.cancelledQty : e.expiredQty;
+        if (qty > 0) this.ledger.removeOpenOrder(e.account, e.instrument, e.side, qty);
+        this.ordersOf(e.account).delete(e.clientOrderId);
+        this.dirtyAccounts.add(e.account);
+        return;
+      }
+      case 'OrderReplaced': {
+        this.ledger.removeOpenOrder(e.account, e.instrument, e.side, e.oldQty);
+        this.ledger.addOpenOrder(e.account, e.instrument, e.side, e.newQty);
+        const live = this.ordersOf(e.account).get(e.clientOrderId);
+        if (live) live.open = e.newQty;
+        this.dirtyAccounts.add(e.account);
+        return;
+      }
+      case 'MarketHalted':
+        this.setMarket(e.instrument, { halted: true });
+        return;
+      case 'MarketResumed':
+        this.setMarket(e.instrument, { halted: false, lo: e.band.lo, hi: e.band.hi });
+        return;
+      case 'SessionRolled':
+        this.setMarket(e.instrument, { halted: false, lo: e.band.lo, hi: e.band.hi });
+        return;
+      default:
+        return;
+    }
+  }
+
+  private calls: { account: string; tradeDate: string; amount: number; intraday: boolean; equity: number; im: number; mm: number; at: number }[] = [];
+
+  private setMarket(symbol: string, change: Partial<MarketState>): void {
+    const cur = this.market.get(symbol) ?? { halted: false, lo: 0, hi: Number.MAX_SAFE_INTEGER };
+    this.market.set(symbol, { ...cur, ...change });
+    this.dirtyInstruments.add(symbol);
+  }
+
+  private leaves(account: string, clientOrderId: string, leaves: number): void {
+    const live = this.ordersOf(account).get(clientOrderId);
+    if (live) {
+      live.pending = false;
+      if (leaves === 0) this.ordersOf(account).delete(clientOrderId);
+      else live.open = leaves;
+    }
+    this.dirtyAccounts.add(account);
+  }
+
+  /** Persists what the batch changed and states the touched accounts' margin. */
+  private async flush(ctx: BatchContext): Promise<void> {
+    const keys: string[] = [];
+    const values: string[] = [];
+    const margin: { account: string; equity: number; im: number; mm: number; instruments: unknown; at: string }[] = [];
+    const at = formatInstant(this.lastAt);
+    for (const account of [...this.dirtyAccounts].sort()) {
+      keys.push(`account:${account}`);
+      values.push(JSON.stringify({ ledger: this.ledger.account(account), orders: Object.fromEntries(this.ordersOf(account)) }));
+      const req = this.ledger.computeRequirements(account);
+      const equity = this.ledger.equity(account);
+      const instruments = req.perInstrument.map((x) => ({ instrument: x.instrument, lots: x.lots, sigma: String(x.params.sigma), ratePpb: x.params.ratePpb, referencePrice: x.params.referenceTicks, im: x.im }));
+      margin.push({ account, equity, im: req.im, mm: req.mm, instruments, at });
+      const stated = eventToWire({ type: 'MarginRequirementStated', at: this.lastAt, account, tradeDate: null, equity, im: req.im, mm: req.mm, instruments: instruments.map((i) => ({ ...i, sigma: Number(i.sigma) })) } as never);
+      ctx.out.event(RISK_STREAM, 'MarginRequirementStated', stated, { at, actor: 'system:risk', correlationId: `margin:${account}` });
+    }
+    for (const symbol of [...this.dirtyInstruments].sort()) {
+      keys.push(`instrument:${symbol}`);
+      values.push(JSON.stringify({ ledger: this.ledger.instrument(symbol), market: this.market.get(symbol) }));
+    }
+    if (keys.length) {
+      const snap = this.ledger.snapshot();
+      keys.push('meta');
+      values.push(JSON.stringify({ intradayCalled: snap.intradayCalled, totalDeposits: snap.totalDeposits, totalWithdrawals: snap.totalWithdrawals, lastAt: this.lastAt }));
+      await sql(
+        ctx.manager,
+        `INSERT INTO risk_state (key, value) SELECT k, v::jsonb FROM unnest($1::text[], $2::text[]) AS t(k, v)
+         ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`,
+        [keys, values],
+      );
+    }
+    if (margin.length) {
+      await sql(
+        ctx.manager,
+        `INSERT INTO margin (account_id, equity, initial_margin, maintenance_margin, instruments, updated_at)
+         SELECT a, e, i, m, x::jsonb, t FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::timestamptz[]) AS u(a, e, i, m, x, t)
+         ON CONFLICT (account_id) DO UPDATE SET equity = EXCLUDED.equity, initial_margin = EXCLUDED.initial_margin,
+           maintenance_margin = EXCLUDED.maintenance_margin, instruments = EXCLUDED.instruments, updated_at = EXCLUDED.updated_at`,
+        [margin.map((x) => x.account), margin.map((x) => x.equity), margin.map((x) => x.im), margin.map((x) => x.mm), margin.map((x) => JSON.stringify(x.instruments)), margin.map((x) => x.at)],
+      );
+    }
+    for (const c of this.calls) {
+      await sql(ctx.manager, 'INSERT INTO margin_calls (account_id, trade_date, amount, intraday, equity, initial_margin, maintenance_margin, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [
+        c.account,
+        c.tradeDate,
+        c.amount,
+        c.intraday,
+        c.equity,
+        c.im,
+        c.mm,
+        formatInstant(c.at),
+      ]);
+    }
+    for (const r of this.rejectedOrders) {
+      await sql(
+        ctx.manager,
+        `INSERT INTO orders (account_id, client_order_id, instrument, order_id, side, order_type, tif, price, qty, open_qty, filled_qty, status, reason, updated_at)
+         VALUES ($1, $2, $3, NULL, '', '', '', NULL, 0, 0, 0, 'rejected', $4, $5) ON CONFLICT (account_id, client_order_id) DO NOTHING`,
+        [r.account, r.clientOrderId, r.instrument, r.reason, formatInstant(r.at)],
+      );
+    }
+    this.calls = [];
+    this.rejectedOrders = [];
+    this.dirtyAccounts = new Set();
+    this.dirtyInstruments = new Set();
+  }
+}
+
+function splitKey(key: string): [string, string] {
+  const i = key.indexOf(':');
+  return i < 0 ? [key, ''] : [key.slice(0, i), key.slice(i + 1)];
+}
+
+function wireOrder(o: NewOrder): Record<string, unknown> {
+  return {
+    account: o.account,
+    clientOrderId: o.clientOrderId,
+    side: o.side,
+    type: o.type,
+    tif: o.tif,
+    price: o.price === null || o.price === undefined ? null : (eventToWire({ price: o.price } as never) as { price: string }).price,
+    qty: o.qty,
+  };
+}
+
+export type { MatchingEvent };

@@ -1,0 +1,3 @@
+export * from './types';
+export { brokersFromEnv, kafkaConfigFromEnv, topicName, topicPrefix, DEFAULT_BROKERS, DEFAULT_TOPIC_PREFIX } from './config';
+export { createMessageBus, stderrLogger } from './kafkajs';

@@ -1,0 +1,5 @@
+export * from './types';
+export * from './events';
+export * from './bands';
+export * from './snapshot';
+export { MatchingEngine, type MatchingEngineOptions } from './engine';

@@ -1,0 +1,14 @@
+/**
+ * Every migration of the clearinghouse database, in order.
+ *
+ * To add one: create `<epoch-ms>-<what>.ts` in this folder exporting a class named
+ * `<Name><epoch-ms>` (TypeORM orders by that timestamp) that implements MigrationInterface with
+ * raw SQL, and append the class to MIGRATIONS below. Classes are imported explicitly (no glob)
+ * so the same list works from ts-jest (TypeScript sources) and from compiled dist/ JavaScript.
+ * Never edit a migration that has been merged; write a new one.
+ */
+import { EventLogBase1767225600000 } from './1767225600000-event-log-base';
+import { Projections1767312000000 } from './1767312000000-projections';
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+export const MIGRATIONS: Function[] = [EventLogBase1767225600000, Projections1767312000000];

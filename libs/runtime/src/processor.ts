@@ -1,0 +1,334 @@
+/**
+ * Effectively-once processing of Kafka batches into Postgres (docs/architecture.md).
+ *
+ * For each partition batch, in ONE Postgres transaction:
+ *   1. lock this consumer's progress row for the partition and drop messages below its offset
+ *      (a redelivery after a crash or a rebalance);
+ *   2. drop envelopes at or below the last streamSeq applied from their stream (an outbox message
+ *      published twice after a crash);
+ *   3. run the service's handler, which changes its projections through the transaction and
+ *      emits events (appended to event_log) and messages (written to the outbox);
+ *   4. record the new offset, the streams' sequences and the emitting streams' heads.
+ * After the commit the outbox rows are published and marked sent; on start the processor first
+ * publishes whatever a crash left in the outbox.
+ *
+ * A failure anywhere is fatal for the process (crash-only): the in-memory domain state (books,
+ * ledger) may already have moved, so the only safe continuation is a restart that rebuilds it
+ * from Postgres. The supervisor (scripts/up.sh, or the test harness) restarts the service.
+ */
+import type { DataSource, EntityManager } from 'typeorm';
+import { appendEvents, enqueue, fetchUnpublished, markPublished, sql, type NewEvent, type OutboxMessage } from '@ch/persistence';
+import type { Batch, Consumer, MessageBus, Producer } from '@ch/kafka';
+import { decodeEnvelope, encodeEnvelope, type Envelope } from '@ch/messages';
+import { randomUUID } from 'node:crypto';
+
+export interface Incoming {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly key: string | null;
+  readonly envelope: Envelope;
+  /** 'topic/partition/offset': recorded as the source of what this message causes. */
+  readonly source: string;
+}
+
+export interface EmitMeta {
+  at: string;
+  actor: string;
+  correlationId: string;
+  causationId?: string | null;
+  source?: string | null;
+}
+
+/** What a handler emits during one batch; written in the batch's transaction. */
+export class BatchOutput {
+  readonly events: NewEvent[] = [];
+  readonly messages: OutboxMessage[] = [];
+  constructor(private readonly heads: StreamHeads) {}
+
+  /** A fact: appended to the event log, and published to `publish` topics when given. */
+  event(stream: string, type: string, payload: unknown, meta: EmitMeta, publish: { topic: string; key: string }[] = []): Envelope {
+    const env = this.envelope(stream, type, payload, meta);
+    this.events.push({
+      eventId: env.eventId,
+      type,
+      version: 1,
+      stream,
+      streamSeq: env.streamSeq,
+      at: meta.at,
+      actor: meta.actor,
+      correlationId: meta.correlationId,
+      causationId: meta.causationId ?? null,
+      source: meta.source ?? null,
+      payload,
+    });
+    for (const p of publish) this.messages.push({ topic: p.topic, key: p.key, value: encodeEnvelope(env) });
+    return env;
+  }
+
+  /** A command for another service: published only (the service that sequences it logs it). */
+  command(stream: string, type: string, payload: unknown, meta: EmitMeta, publish: { topic: string; key: string }): Envelope {
+    const env = this.envelope(stream, type, payload, meta);
+    this.messages.push({ topic: publish.topic, key: publish.key, value: encodeEnvelope(env) });
+    return env;
+  }
+
+  private envelope(stream: string, type: string, payload: unknown, meta: EmitMeta): Envelope {
+    return {
+      eventId: randomUUID(),
+      type,
+      version: 1,
+      stream,
+      streamSeq: this.heads.next(stream),
+      at: meta.at,
+      actor: meta.actor,
+      correlationId: meta.correlationId,
+      causationId: meta.causationId ?? null,
+      source: meta.source ?? null,
+      payload,
+    };
+  }
+}
+
+/**
+ * The next sequence number of each stream this process writes. A stream has exactly one writer
+ * (one instrument's sequencer, one service), so the heads live in memory, are loaded once from
+ * `stream_heads`, advanced tentatively during a batch and kept only when the batch commits.
+ */
+export class StreamHeads {
+  private committed = new Map<string, number>();
+  private pending = new Map<string, number>();
+
+  async load(db: DataSource | EntityManager, streams: string[]): Promise<void> {
+    const missing = streams.filter((s) => !this.committed.has(s));
+    if (!missing.length) return;
+    const r = await sql<{ stream: string; last_seq: string }>(db, 'SELECT stream, last_seq FROM stream_heads WHERE stream = ANY($1)', [missing]);
+    for (const s of missing) this.committed.set(s, 0);
+    for (const row of r.rows) this.committed.set(row.stream, Number(row.last_seq));
+  }
+
+  /** Loads every head whose stream starts with `prefix` (a service's own streams), at start. */
+  async loadPrefix(db: DataSource | EntityManager, prefix: string): Promise<void> {
+    const r = await sql<{ stream: string; last_seq: string }>(db, 'SELECT stream, last_seq FROM stream_heads WHERE stream LIKE $1', [`${prefix}%`]);
+    for (const row of r.rows) this.committed.set(row.stream, Number(row.last_seq));
+  }
+
+  next(stream: string): number {
+    const base = this.pending.get(stream) ?? this.committed.get(stream);
+    if (base === undefined) throw new Error(`stream head of ${stream} not loaded`);
+    const n = base + 1;
+    this.pending.set(stream, n);
+    return n;
+  }
+
+  last(stream: string): number {
+    return this.pending.get(stream) ?? this.committed.get(stream) ?? 0;
+  }
+
+  has(stream: string): boolean {
+    return this.committed.has(stream) || this.pending.has(stream);
+  }
+
+  async save(manager: EntityManager): Promise<void> {
+    if (!this.pending.size) return;
+    const streams = [...this.pending.keys()];
+    const seqs = streams.map((s) => this.pending.get(s)!);
+    await sql(
+      manager,
+      `INSERT INTO stream_heads (stream, last_seq) SELECT * FROM unnest($1::text[], $2::bigint[])
+       ON CONFLICT (stream) DO UPDATE SET last_seq = EXCLUDED.last_seq`,
+      [streams, seqs],
+    );
+  }
+
+  commit(): void {
+    for (const [s, n] of this.pending) this.committed.set(s, n);
+    this.pending.clear();
+  }
+
+  rollback(): void {
+    this.pending.clear();
+  }
+}
+
+export interface BatchContext {
+  readonly manager: EntityManager;
+  readonly out: BatchOutput;
+}
+
+export interface ProcessorOptions {
+  /** The consumer's name: its Kafka group id and its key in consumer_progress / stream_progress. */
+  readonly name: string;
+  readonly topics: string[];
+  readonly ds: DataSource;
+  readonly bus: MessageBus;
+  readonly producer: Producer;
+  readonly heads: StreamHeads;
+  /** Applies a batch of new messages. Throwing aborts the transaction and is fatal. */
+  readonly handle: (messages: Incoming[], ctx: BatchContext) => Promise<void>;
+  /** Called after a batch committed (e.g. to schedule timers for what it decided). */
+  readonly afterCommit?: () => void;
+  /** Called once for an unrecoverable error; the default exits the process. */
+  readonly onFatal?: (error: unknown) => void;
+  readonly log?: (msg: string, fields?: Record<string, unknown>) => void;
+}
+
+export class EffectivelyOnceProcessor {
+  private consumer: Consumer | null = null;
+  private fatal = false;
+
+  constructor(private readonly o: ProcessorOptions) {}
+
+  async start(): Promise<void> {
+    await this.publishLeftovers();
+    const consumer = await this.o.bus.consumer({
+      groupId: this.o.name,
+      startOffset: async (topic, partition) => {
+        const r = await sql<{ next_offset: string }>(this.o.ds, 'SELECT next_offset FROM consumer_progress WHERE consumer = $1 AND topic = $2 AND partition = $3', [this.o.name, topic, partition]);
+        return r.rows[0]?.next_offset ?? '0';
+      },
+      fromBeginning: true,
+      retry: { retries: 0 },
+      onCrash: (e) => {
+        this.die(e);
+        return false;
+      },
+    });
+    await consumer.subscribe(this.o.topics);
+    await consumer.run({ eachBatch: (b) => this.onBatch(b) });
+    this.consumer = consumer;
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer?.disconnect();
+    this.consumer = null;
+  }
+
+  private die(error: unknown): void {
+    if (this.fatal) return;
+    this.fatal = true;
+    (this.o.onFatal ?? defaultFatal(this.o.name))(error);
+  }
+
+  private async onBatch(batch: Batch): Promise<void> {
+    if (this.fatal) throw new Error('processor stopped after a fatal error');
+    let published: { ids: string[]; messages: OutboxMessage[] } | null = null;
+    try {
+      await this.o.ds.transaction(async (manager) => {
+        const progress = await sql<{ next_offset: string }>(
+          manager,
+          'SELECT next_offset FROM consumer_progress WHERE consumer = $1 AND topic = $2 AND partition = $3 FOR UPDATE',
+          [this.o.name, batch.topic, batch.partition],
+        );
+        const next = BigInt(progress.rows[0]?.next_offset ?? '0');
+        const fresh = batch.messages.filter((m) => BigInt(m.offset) >= next);
+        if (!fresh.length) return;
+        const decoded: Incoming[] = [];
+        for (const m of fresh) {
+          try {
+            decoded.push({ topic: batch.topic, partition: batch.partition, offset: m.offset, key: m.key, envelope: decodeEnvelope(m.value), source: `${batch.topic}/${batch.partition}/${m.offset}` });
+          } catch (e) {
+            // A message that is not an envelope can never be applied; it is skipped, loudly.
+            this.o.log?.('skipping a message that is not an envelope', { topic: batch.topic, partition: batch.partition, offset: m.offset, error: String(e) });
+          }
+        }
+        const applied = await this.dropSeen(manager, decoded);
+        const out = new BatchOutput(this.o.heads);
+        await this.o.handle(applied, { manager, out });
+        await this.o.heads.save(manager);
+        const lastOffset = BigInt(fresh[fresh.length - 1].offset);
+        await sql(
+          manager,
+          `INSERT INTO consumer_progress (consumer, topic, partition, next_offset) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (consumer, topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset`,
+          [this.o.name, batch.topic, batch.partition, (lastOffset + 1n).toString()],
+        );
+        // The log's chain head is locked from the append to the commit: append last, so every
+        // other service's appends wait as briefly as possible. The outbox follows the append so
+        // its ids follow commit order.
+        if (out.events.length) await appendEvents(manager, out.events);
+        const ids = out.messages.length ? await enqueue(manager, out.messages) : [];
+        published = { ids, messages: out.messages };
+      });
+      this.o.heads.commit();
+    } catch (e) {
+      this.o.heads.rollback();
+      this.die(e);
+      throw e;
+    }
+    this.o.afterCommit?.();
+    const p = published as { ids: string[]; messages: OutboxMessage[] } | null;
+    if (p && p.ids.length) {
+      try {
+        await publishMessages(this.o.producer, p.messages);
+        await markPublished(this.o.ds, p.ids);
+      } catch (e) {
+        this.die(e);
+        throw e;
+      }
+    }
+  }
+
+  /** Drops envelopes already applied from their stream; records the new high marks. */
+  private async dropSeen(manager: EntityManager, messages: Incoming[]): Promise<Incoming[]> {
+    if (!messages.length) return messages;
+    const streams = [...new Set(messages.map((m) => m.envelope.stream))];
+    const r = await sql<{ stream: string; last_stream_seq: string }>(
+      manager,
+      'SELECT stream, last_stream_seq FROM stream_progress WHERE consumer = $1 AND stream = ANY($2) FOR UPDATE',
+      [this.o.name, streams],
+    );
+    const last = new Map(r.rows.map((row) => [row.stream, Number(row.last_stream_seq)]));
+    const kept: Incoming[] = [];
+    for (const m of messages) {
+      const seen = last.get(m.envelope.stream) ?? 0;
+      if (m.envelope.streamSeq <= seen) continue;
+      last.set(m.envelope.stream, m.envelope.streamSeq);
+      kept.push(m);
+    }
+    if (kept.length) {
+      const names = [...last.keys()];
+      await sql(
+        manager,
+        `INSERT INTO stream_progress (consumer, stream, last_stream_seq) SELECT $1, s, q FROM unnest($2::text[], $3::bigint[]) AS t(s, q)
+         ON CONFLICT (consumer, stream) DO UPDATE SET last_stream_seq = GREATEST(stream_progress.last_stream_seq, EXCLUDED.last_stream_seq)`,
+        [this.o.name, names, names.map((n) => last.get(n)!)],
+      );
+    }
+    return kept;
+  }
+
+  /** Publishes what a previous run committed but did not get to publish. */
+  private async publishLeftovers(): Promise<void> {
+    for (;;) {
+      const rows = await fetchUnpublished(this.o.ds, 1000);
+      if (!rows.length) return;
+      await publishMessages(
+        this.o.producer,
+        rows.map((r) => ({ topic: r.topic, key: r.key, value: r.value, headers: r.headers })),
+      );
+      await markPublished(this.o.ds, rows.map((r) => r.id));
+    }
+  }
+}
+
+/** Sends messages in order, one request per run of the same topic. */
+export async function publishMessages(producer: Producer, messages: readonly OutboxMessage[]): Promise<void> {
+  let i = 0;
+  while (i < messages.length) {
+    const topic = messages[i].topic;
+    const run: { key: string; value: Buffer | string; headers?: Record<string, string> }[] = [];
+    while (i < messages.length && messages[i].topic === topic) {
+      const m = messages[i++];
+      run.push({ key: m.key ?? '', value: m.value ?? '', ...(m.headers && Object.keys(m.headers).length ? { headers: m.headers } : {}) });
+    }
+    await producer.send(topic, run);
+  }
+}
+
+function defaultFatal(name: string): (e: unknown) => void {
+  return (e) => {
+    process.stderr.write(`${JSON.stringify({ level: 'fatal', service: name, msg: 'fatal processing error: exiting for a clean restart', error: String((e as Error)?.stack ?? e) })}\n`);
+    process.exit(70);
+  };
+}

@@ -1,0 +1,69 @@
+/**
+ * The common shape of a service process: open the infrastructure, build the service's parts,
+ * serve health, metrics (and any controllers) over HTTP, stop cleanly on SIGTERM/SIGINT.
+ */
+import { Module, type DynamicModule, type ModuleMetadata, type Type } from '@nestjs/common';
+import { bootstrapHttpService, HealthRegistry, PlatformModule, type PlatformModuleOptions } from '@ch/platform';
+import { sql } from '@ch/persistence';
+import { openInfrastructure, type Infrastructure } from './infrastructure';
+
+export const INFRASTRUCTURE = Symbol('INFRASTRUCTURE');
+
+export interface Running {
+  stop(): Promise<void>;
+}
+
+export interface ServiceDefinition {
+  readonly name: string;
+  readonly port: number;
+  /** Routes and providers beyond health and metrics. */
+  readonly metadata?: ModuleMetadata;
+  readonly platform?: Omit<PlatformModuleOptions, 'serviceName'>;
+  readonly swagger?: { title: string; description?: string };
+  /** Starts the service's processing; runs after the HTTP server is up. */
+  readonly start?: (infra: Infrastructure, app: Awaited<ReturnType<typeof bootstrapHttpService>>) => Promise<Running>;
+}
+
+export function serviceModule(def: ServiceDefinition, infra: Infrastructure): Type<unknown> {
+  // Global, so that the platform's guards (API key store, account directory) can inject it too.
+  const infrastructureModule: DynamicModule = { module: class InfrastructureModule {}, global: true, providers: [{ provide: INFRASTRUCTURE, useValue: infra }], exports: [INFRASTRUCTURE] };
+  @Module({
+    imports: [
+      infrastructureModule,
+      PlatformModule.forRoot({ serviceName: def.name, ...(def.platform ?? {}), imports: [infrastructureModule, ...(def.platform?.imports ?? [])] }),
+      ...(def.metadata?.imports ?? []),
+    ],
+    controllers: def.metadata?.controllers ?? [],
+    providers: def.metadata?.providers ?? [],
+  })
+  class ServiceModule {}
+  return ServiceModule;
+}
+
+export async function runService(def: ServiceDefinition): Promise<void> {
+  const infra = await openInfrastructure(def.name);
+  const app = await bootstrapHttpService(serviceModule(def, infra), {
+    name: def.name,
+    port: def.port,
+    host: process.env.HOST ?? '127.0.0.1',
+    ...(def.swagger ? { swagger: def.swagger } : {}),
+  });
+  const health = app.get(HealthRegistry);
+  health.register('postgres', async () => {
+    await sql(infra.ds, 'SELECT 1');
+    return {};
+  });
+  const running = def.start ? await def.start(infra, app) : null;
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`${JSON.stringify({ level: 'info', service: def.name, msg: `stopping on ${signal}` })}\n`);
+    await running?.stop().catch(() => undefined);
+    await app.close().catch(() => undefined);
+    await infra.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}

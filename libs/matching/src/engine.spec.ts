@@ -739,6 +739,16 @@ describe('MatchingEngine: session roll and expiry', () => {
     expect(drain().slice(-1)).toEqual([{ type: 'MarketHalted', instrument: INSTRUMENT, at: T0 + 60_002, tier: 1, start: T0 + 60_002, end: T0 + 60_002 + HALT_MS }]);
   });
 
+  it('refuses a bad reference price before changing anything', () => {
+    const { engine, drain } = newEngine();
+    engine.submit(limit('A', 'a1', 'buy', 190, 1, 'DAY'), T0);
+    drain();
+    expect(() => engine.rollSession(0, T0 + 5)).toThrow(RangeError);
+    expect(engine.time).toBe(T0);
+    expect(drain()).toEqual([]);
+    expect(engine.openOrderCount).toBe(1);
+  });
+
   it('emits a due resumption before rolling', () => {
     const { engine, drain } = newEngine();
     engine.submit(limit('S', 's1', 'sell', 230, 1), T0);

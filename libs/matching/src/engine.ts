@@ -299,9 +299,10 @@ export class MatchingEngine {
    * with the tier-1 band around `referencePrice` and the tier-1 halt available again.
    */
   rollSession(referencePrice: number, at: number): void {
-    this.beginCommand(at);
-    if (this.closed) throw new Error(`${this.instrument} has expired: its book cannot roll`);
+    // Refusals (bad price, expired book, time going backwards) come before any change.
     const bands = computeBands(referencePrice);
+    if (this.closed) throw new Error(`${this.instrument} has expired: its book cannot roll`);
+    this.beginCommand(at);
     const { lo, hi } = bands.tier1;
     const bids = ladderFor(true, referencePrice, bands);
     const asks = ladderFor(false, referencePrice, bands);

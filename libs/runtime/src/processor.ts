@@ -4,8 +4,8 @@
  * For each partition batch, in ONE Postgres transaction:
  *   1. lock this consumer's progress row for the partition and drop messages below its offset
  *      (a redelivery after a crash or a rebalance);
- *   2. drop envelopes at or below the last streamSeq applied from their stream (an outbox message
- *      published twice after a crash);
+ *   2. drop envelopes at or below the last streamSeq applied from their stream in that partition
+ *      (an outbox message published twice after a crash);
  *   3. run the service's handler, which changes its projections through the transaction and
  *      emits events (appended to event_log) and messages (written to the outbox);
  *   4. record the new offset, the streams' sequences and the emitting streams' heads.
@@ -188,6 +188,10 @@ export class EffectivelyOnceProcessor {
         return r.rows[0]?.next_offset ?? '0';
       },
       fromBeginning: true,
+      // A crashed instance holds its partitions until its session expires: keep that short (the
+      // broker's minimum is 6 s) so a restarted service takes over quickly.
+      sessionTimeoutMs: Number(process.env.CH_CONSUMER_SESSION_TIMEOUT_MS ?? 6000),
+      heartbeatIntervalMs: 1000,
       retry: { retries: 0 },
       onCrash: (e) => {
         this.die(e);
@@ -269,21 +273,27 @@ export class EffectivelyOnceProcessor {
     }
   }
 
-  /** Drops envelopes already applied from their stream; records the new high marks. */
+  /**
+   * Drops envelopes already applied; records the new high marks. A producer's stream is ordered
+   * only within one partition (a stream keyed by account spreads over several), so the mark is
+   * kept per stream and partition.
+   */
   private async dropSeen(manager: EntityManager, messages: Incoming[]): Promise<Incoming[]> {
     if (!messages.length) return messages;
-    const streams = [...new Set(messages.map((m) => m.envelope.stream))];
+    const markOf = (m: Incoming) => `${m.envelope.stream}|${m.topic}/${m.partition}`;
+    const marks = [...new Set(messages.map(markOf))];
     const r = await sql<{ stream: string; last_stream_seq: string }>(
       manager,
       'SELECT stream, last_stream_seq FROM stream_progress WHERE consumer = $1 AND stream = ANY($2) FOR UPDATE',
-      [this.o.name, streams],
+      [this.o.name, marks],
     );
     const last = new Map(r.rows.map((row) => [row.stream, Number(row.last_stream_seq)]));
     const kept: Incoming[] = [];
     for (const m of messages) {
-      const seen = last.get(m.envelope.stream) ?? 0;
+      const mark = markOf(m);
+      const seen = last.get(mark) ?? 0;
       if (m.envelope.streamSeq <= seen) continue;
-      last.set(m.envelope.stream, m.envelope.streamSeq);
+      last.set(mark, m.envelope.streamSeq);
       kept.push(m);
     }
     if (kept.length) {

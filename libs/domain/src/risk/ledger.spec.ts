@@ -264,3 +264,32 @@ describe('ClearingLedger: settlement order', () => {
     expect(l.instrument('SIT-2027-03').referenceTicks).toBe(201);
   });
 });
+
+describe('ClearingLedger: an intraday call supersedes an outstanding call', () => {
+  it('does not ask twice for the same shortfall (helper-found case: EOD call, then an intraday call)', () => {
+    // SIT at 2.00, σ default: 1000 lots -> IM 21381 cents. M1 deposits 213.81 and buys 1000 @ 2.00 from M2.
+    const { ClearingLedger } = jest.requireActual('./ledger') as typeof import('./ledger');
+    const { SIT } = jest.requireActual('../products') as typeof import('../products');
+    const l = new ClearingLedger();
+    l.openAccount('M1');
+    l.openAccount('M2');
+    l.listInstrument('SIT-2027-03', SIT, 200);
+    l.deposit('M1', 21381);
+    l.deposit('M2', 1_000_000);
+    l.addOpenOrder('M1', 'SIT-2027-03', 'buy', 1000);
+    l.addOpenOrder('M2', 'SIT-2027-03', 'sell', 1000);
+    l.applyTrade({ instrument: 'SIT-2027-03', priceTicks: 200, qty: 1000, buyAccount: 'M1', sellAccount: 'M2' });
+    // End of day at 1.80: VM -200.00 -> cash 13.81; IM at 1.80 = 192.43 -> called 178.62.
+    const eod = l.endOfDay('2027-01-04', { 'SIT-2027-03': { priceTicks: 180, method: 'override', reason: 'test' } });
+    expect(eod.calls.map((c) => c.amount)).toEqual([17862]);
+    // Day 2: a trade at 1.60 -> equity 13.81 - 200.00 = -186.19 < MM -> intraday call IM - equity = 378.62.
+    l.addOpenOrder('M2', 'SIT-2027-03', 'buy', 1);
+    l.addOpenOrder('M2', 'SIT-2027-03', 'sell', 1);
+    const calls = l.applyTrade({ instrument: 'SIT-2027-03', priceTicks: 160, qty: 1, buyAccount: 'M2', sellAccount: 'M2' });
+    expect(calls.find((c) => c.account === 'M1')?.amount).toBe(37862);
+    expect(l.outstandingCalls('M1').map((c) => c.remaining)).toEqual([37862]);
+    // Depositing the intraday call's amount settles everything owed.
+    l.deposit('M1', 37862);
+    expect(l.outstandingCalls('M1')).toEqual([]);
+  });
+});

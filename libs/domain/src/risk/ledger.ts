@@ -422,7 +422,9 @@ export class ClearingLedger {
       const amount = this.gate.decide(id, { equity, im: req.im, mm: req.mm });
       if (amount === null) continue;
       const call: MarginCall = { account: id, amount, intraday: true, tradeDate: null, equity, requirements: req };
-      this.state.accounts[id].calls.push({ remaining: amount, called: amount, intraday: true, tradeDate: null });
+      // The call is for the whole shortfall (IM − equity), which already counts what earlier calls
+      // asked for: it supersedes them, as an end-of-day call does, so nothing is owed twice.
+      this.state.accounts[id].calls = [{ remaining: amount, called: amount, intraday: true, tradeDate: null }];
       calls.push(call);
     }
     this.state.intradayCalled = this.gate.toJSON();

@@ -9,7 +9,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { encodeEnvelope, topicName, type Envelope, type TopicKey } from '@ch/messages';
-import { INFRASTRUCTURE, type Infrastructure } from '@ch/runtime';
+import { INFRASTRUCTURE, publishMessages, type Infrastructure } from '@ch/runtime';
 
 interface Queued {
   topic: string;
@@ -53,19 +53,11 @@ export class CommandPublisher {
     while (this.queue.length) {
       const batch = this.queue;
       this.queue = [];
-      const byTopic = new Map<string, Queued[]>();
-      for (const q of batch) {
-        const list = byTopic.get(q.topic) ?? [];
-        list.push(q);
-        byTopic.set(q.topic, list);
-      }
-      for (const [topic, list] of byTopic) {
-        try {
-          await this.infra.producer.send(topic, list.map((q) => ({ key: q.key, value: q.value })));
-          for (const q of list) q.done();
-        } catch (e) {
-          for (const q of list) q.done(e);
-        }
+      try {
+        await publishMessages(this.infra.producer, batch.map((q) => ({ topic: q.topic, key: q.key, value: q.value })));
+        for (const q of batch) q.done();
+      } catch (e) {
+        for (const q of batch) q.done(e);
       }
     }
     this.flushing = false;

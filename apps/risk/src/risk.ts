@@ -60,9 +60,14 @@ export class Risk {
   private readonly catalog = new ProductCatalog();
   /** Per account, its live orders (for replace checks and reservations). */
   private readonly orders = new Map<string, Map<string, OpenOrder>>();
-  private readonly clientOrders = new Map<string, string>();
+  /** clientOrderIds of the batch's accounts: prefetched in one query, new ones inserted at flush. */
+  private clientOrders = new Map<string, string>();
+  private newClientOrders: { account: string; clientOrderId: string; instrument: string; content: string }[] = [];
   private readonly market = new Map<string, MarketState>();
   private lastAt = 0;
+  /** Membership checks on the hot path (the ledger's id lists are sorted copies). */
+  private readonly knownAccounts = new Set<string>();
+  private readonly knownInstruments = new Set<string>();
   private dirtyAccounts = new Set<string>();
   private dirtyInstruments = new Set<string>();
 
@@ -92,6 +97,7 @@ export class Risk {
   }
 
   async handle(messages: Incoming[], ctx: BatchContext): Promise<void> {
+    await this.prefetchClientOrders(ctx.manager, messages);
     for (const m of messages) {
       const env = m.envelope;
       const p = env.payload as Record<string, unknown>;
@@ -123,7 +129,9 @@ export class Risk {
   }
 
   private ensureAccount(account: string): void {
-    if (!this.ledger.accountIds().includes(account)) {
+    if (!this.knownAccounts.has(account)) {
+      this.knownAccounts.add(account);
+      if (this.ledger.accountIds().includes(account)) return;
       this.ledger.openAccount(account);
       this.orders.set(account, new Map());
     }
@@ -150,7 +158,7 @@ export class Risk {
     if (!product) return reject({ reason: 'UNKNOWN_INSTRUMENT' });
     const form = validateOrderFields(account, clientOrderId, p as never, product);
     if (!form.ok) return reject({ reason: form.reason, field: form.field });
-    const inst = this.instrumentRisk(instrument);
+    const inst = this.instrumentRisk(instrument) ?? (await this.listFromProjection(ctx.manager, instrument));
     if (!inst) return reject({ reason: 'UNKNOWN_INSTRUMENT' });
     if (inst.expired) return reject({ reason: 'INSTRUMENT_EXPIRED' });
     const order = form.order;
@@ -161,7 +169,7 @@ export class Risk {
       if (seen === content) return;
       return reject({ reason: 'DUPLICATE_CLIENT_ORDER_ID' });
     }
-    await sql(ctx.manager, 'INSERT INTO risk_client_orders (account_id, client_order_id, instrument, content) VALUES ($1, $2, $3, $4)', [account, clientOrderId, instrument, content]);
+    this.newClientOrders.push({ account, clientOrderId, instrument, content });
     this.clientOrders.set(`${account}\u0000${clientOrderId}`, content);
     const market = this.market.get(instrument);
     if (market?.halted) return reject({ reason: 'MARKET_HALTED' });
@@ -217,12 +225,29 @@ export class Risk {
     );
   }
 
-  private async clientOrder(manager: EntityManager, account: string, clientOrderId: string): Promise<string | null> {
-    const k = `${account}\u0000${clientOrderId}`;
-    const cached = this.clientOrders.get(k);
-    if (cached !== undefined) return cached;
-    const r = await sql<{ content: string }>(manager, 'SELECT content FROM risk_client_orders WHERE account_id = $1 AND client_order_id = $2', [account, clientOrderId]);
-    return r.rows[0]?.content ?? null;
+  private async clientOrder(_manager: EntityManager, account: string, clientOrderId: string): Promise<string | null> {
+    return this.clientOrders.get(`${account}\u0000${clientOrderId}`) ?? null;
+  }
+
+  /** One query for every clientOrderId the batch's new orders name. */
+  private async prefetchClientOrders(manager: EntityManager, messages: Incoming[]): Promise<void> {
+    this.clientOrders = new Map();
+    const accounts: string[] = [];
+    const ids: string[] = [];
+    for (const m of messages) {
+      if (m.envelope.type !== 'SubmitOrder') continue;
+      const p = m.envelope.payload as Record<string, unknown>;
+      accounts.push(String(p.account));
+      ids.push(String(p.clientOrderId));
+    }
+    if (!ids.length) return;
+    const r = await sql<{ account_id: string; client_order_id: string; content: string }>(
+      manager,
+      `SELECT c.account_id, c.client_order_id, c.content FROM risk_client_orders c
+       JOIN unnest($1::text[], $2::text[]) AS w(a, i) ON c.account_id = w.a AND c.client_order_id = w.i`,
+      [accounts, ids],
+    );
+    for (const row of r.rows) this.clientOrders.set(`${row.account_id}\u0000${row.client_order_id}`, row.content);
   }
 
   private reject(ctx: BatchContext, m: Incoming, at: number, command: 'new' | 'replace' | 'cancel', account: string, clientOrderId: string, instrument: string | null, r: Reject): void {
@@ -236,8 +261,31 @@ export class Risk {
 
   private rejectedOrders: { account: string; clientOrderId: string; instrument: string; reason: string; at: number }[] = [];
 
+  /**
+   * Matching commits a listing (the `instruments` row) before it publishes InstrumentListed, and
+   * intake lets orders through once the row exists; an order can therefore reach risk before the
+   * listing event does. Risk then takes the listing from the row (the event, when it comes, finds
+   * the instrument listed and changes nothing).
+   */
+  private async listFromProjection(manager: EntityManager, symbol: string): Promise<Readonly<InstrumentRisk> | null> {
+    const r = await sql<{ product: string; reference_price: string }>(manager, `SELECT product, reference_price FROM instruments WHERE symbol = $1 AND status = 'listed'`, [symbol]);
+    const row = r.rows[0];
+    const product = row ? this.catalog.get(row.product) : undefined;
+    if (!row || !product) return null;
+    const ref = Number(row.reference_price);
+    this.ledger.listInstrument(symbol, product, ref);
+    const b = computeBands(ref);
+    this.market.set(symbol, { halted: false, lo: b.tier1.lo, hi: b.tier1.hi });
+    this.dirtyInstruments.add(symbol);
+    return this.ledger.instrument(symbol);
+  }
+
   private instrumentRisk(symbol: string): Readonly<InstrumentRisk> | null {
-    return this.ledger.instrumentIds().includes(symbol) ? this.ledger.instrument(symbol) : null;
+    if (!this.knownInstruments.has(symbol)) {
+      if (!this.ledger.instrumentIds().includes(symbol)) return null;
+      this.knownInstruments.add(symbol);
+    }
+    return this.ledger.instrument(symbol);
   }
 
   /** Follows the books: the replica's open orders, positions, marks and market state. */
@@ -358,9 +406,8 @@ export class Risk {
       values.push(JSON.stringify({ ledger: this.ledger.instrument(symbol), market: this.market.get(symbol) }));
     }
     if (keys.length) {
-      const snap = this.ledger.snapshot();
       keys.push('meta');
-      values.push(JSON.stringify({ intradayCalled: snap.intradayCalled, totalDeposits: snap.totalDeposits, totalWithdrawals: snap.totalWithdrawals, lastAt: this.lastAt }));
+      values.push(JSON.stringify({ ...this.ledger.meta(), lastAt: this.lastAt }));
       await sql(
         ctx.manager,
         `INSERT INTO risk_state (key, value) SELECT k, v::jsonb FROM unnest($1::text[], $2::text[]) AS t(k, v)
@@ -389,6 +436,15 @@ export class Risk {
         c.mm,
         formatInstant(c.at),
       ]);
+    }
+    if (this.newClientOrders.length) {
+      const n = this.newClientOrders;
+      await sql(
+        ctx.manager,
+        `INSERT INTO risk_client_orders (account_id, client_order_id, instrument, content) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])`,
+        [n.map((x) => x.account), n.map((x) => x.clientOrderId), n.map((x) => x.instrument), n.map((x) => x.content)],
+      );
+      this.newClientOrders = [];
     }
     for (const r of this.rejectedOrders) {
       await sql(

@@ -322,17 +322,30 @@ export class EffectivelyOnceProcessor {
   }
 }
 
-/** Sends messages in order, one request per run of the same topic. */
+/** Broker requests stay well under Kafka's default 1 MiB message.max.bytes. */
+const MAX_SEND_BYTES = 512 * 1024;
+const MAX_SEND_MESSAGES = 1000;
+
+/** Sends messages in order: one request per run of the same topic, split to stay under the broker's size limit. */
 export async function publishMessages(producer: Producer, messages: readonly OutboxMessage[]): Promise<void> {
   let i = 0;
   while (i < messages.length) {
     const topic = messages[i].topic;
     const run: { key: string; value: Buffer | string; headers?: Record<string, string> }[] = [];
-    while (i < messages.length && messages[i].topic === topic) {
-      const m = messages[i++];
+    let bytes = 0;
+    while (i < messages.length && messages[i].topic === topic && run.length < MAX_SEND_MESSAGES) {
+      const m = messages[i];
+      const size = (m.value?.length ?? 0) + (m.key?.length ?? 0) + 64;
+      if (run.length > 0 && bytes + size > MAX_SEND_BYTES) break;
+      bytes += size;
+      i++;
       run.push({ key: m.key ?? '', value: m.value ?? '', ...(m.headers && Object.keys(m.headers).length ? { headers: m.headers } : {}) });
     }
-    await producer.send(topic, run);
+    try {
+      await producer.send(topic, run);
+    } catch (e) {
+      throw new Error(`publishing ${run.length} messages (${bytes} bytes) to ${topic}: ${String(e)}`);
+    }
   }
 }
 

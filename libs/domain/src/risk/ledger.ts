@@ -23,7 +23,7 @@ import { variationMargin } from './variation-margin';
 export interface PositionState {
   /** Net lots carried in from the last settlement. */
   carried: number;
-  /** Today's fills, sequence order, qty signed (+ bought, − sold). */
+  /** Today's fills netted per price, qty signed (+ bought, − sold); see applyFill. */
   fills: Fill[];
 }
 
@@ -382,7 +382,21 @@ export class ClearingLedger {
     assertPositiveInt(priceTicks, 'fill price');
     const a = this.mutableAccount(account);
     const p = (a.positions[instrument] ??= { carried: 0, fills: [] });
-    p.fills.push({ qty, priceTicks });
+    // Fills are netted per price: every use (equity, variation margin) is Σ qty·(S − price), which
+    // grouping by price leaves exact, and the list stays as short as the prices traded (the band
+    // bounds them) instead of growing with every fill of the session.
+    const same = p.fills.findIndex((f) => f.priceTicks === priceTicks);
+    if (same < 0) p.fills.push({ qty, priceTicks });
+    else {
+      const net = p.fills[same].qty + qty;
+      if (net === 0) p.fills.splice(same, 1);
+      else p.fills[same] = { qty: net, priceTicks };
+    }
+  }
+
+  /** The ledger-wide counters, without copying the whole state (which snapshot() does). */
+  meta(): { intradayCalled: string[]; totalDeposits: Cents; totalWithdrawals: Cents } {
+    return { intradayCalled: this.gate.toJSON(), totalDeposits: this.state.totalDeposits, totalWithdrawals: this.state.totalWithdrawals };
   }
 
   /**

@@ -27,7 +27,7 @@ export interface System {
   readonly db: TestDatabase;
   readonly topics: TestTopics;
   readonly ports: Record<ServiceName, number>;
-  api<T = any>(method: string, path: string, opts?: { key?: string; body?: unknown; raw?: string }): Promise<HttpResult<T>>;
+  api<T = any>(method: string, path: string, opts?: { key?: string; body?: unknown; raw?: string; headers?: Record<string, string> }): Promise<HttpResult<T>>;
   kill(service: ServiceName, signal?: NodeJS.Signals): Promise<void>;
   start(service: ServiceName): Promise<void>;
   logs(service: ServiceName): string;
@@ -127,7 +127,7 @@ export async function startSystem(name: string, extraEnv: Record<string, string>
     topics,
     ports,
     async api(method, path, opts = {}) {
-      const headers: Record<string, string> = {};
+      const headers: Record<string, string> = { ...(opts.headers ?? {}) };
       if (opts.key) headers['x-api-key'] = opts.key;
       let body: string | undefined;
       if (opts.raw !== undefined) body = opts.raw;

@@ -5,7 +5,7 @@
  * and withdrawals that risk has approved) move the cash ledger; each cash movement is published on
  * clearing-events for risk.
  */
-import type { EntityManager } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import { formatCents, parseCents } from '@ch/domain';
 import { formatInstant, eventFromWire } from '@ch/rulebook';
 import type { Trade } from '@ch/matching';
@@ -16,7 +16,15 @@ import { sequenceTime, type BatchContext, type Incoming } from '@ch/runtime';
 export const CLEARING_STREAM = 'clearing';
 
 export class Clearing {
+  /** Event time of the last cash movement: the cash ledger's time never goes backwards. */
   private lastAt = 0;
+
+  /** Picks the clock up where the ledger left it (after a restart). */
+  async load(db: DataSource): Promise<void> {
+    const r = await sql<{ at: Date | null }>(db, 'SELECT max(at) AS at FROM cash_ledger');
+    const at = r.rows[0]?.at;
+    this.lastAt = at ? at.getTime() : 0;
+  }
 
   async handle(messages: Incoming[], ctx: BatchContext): Promise<void> {
     const trades: Trade[] = [];

@@ -14,6 +14,7 @@ void runService({
     const heads = new StreamHeads();
     await heads.load(infra.ds, [CLEARING_STREAM]);
     const clearing = new Clearing();
+    await clearing.load(infra.ds);
     const processor = new EffectivelyOnceProcessor({
       name: 'clearing',
       topics: [topicName('matchingEvents'), topicName('clearingCommands')],

@@ -1,19 +1,24 @@
 /**
  * matching: the sequencer of every instrument (SPEC §4, §5). Consumes matching-commands, runs each
- * command through its instrument's book and publishes the results on matching-events.
+ * command through its instrument's book and publishes the results on matching-events. Serves a
+ * read of its books to operations and auditors (GET /books/:symbol).
  */
-import { EffectivelyOnceProcessor, runService, servicePort, StreamHeads } from '@ch/runtime';
+import { EffectivelyOnceProcessor, PG_AUTH_PORTS, runService, servicePort, StreamHeads } from '@ch/runtime';
 import { topicName } from '@ch/messages';
 import { Sequencer } from './sequencer';
 import { OrderProjection } from './order-projection';
+import { BookReader, BooksController } from './books.controller';
 
 void runService({
   name: 'matching',
   port: servicePort('MATCHING_PORT', 3101),
-  async start(infra) {
+  platform: PG_AUTH_PORTS,
+  metadata: { controllers: [BooksController], providers: [BookReader] },
+  async start(infra, app) {
     const heads = new StreamHeads();
     const sequencer = new Sequencer(infra.ds, heads, infra.producer);
     await sequencer.recoverAll();
+    app.get(BookReader).attach(sequencer);
     const projection = new OrderProjection();
     const processor = new EffectivelyOnceProcessor({
       name: 'matching',
@@ -23,7 +28,7 @@ void runService({
       producer: infra.producer,
       heads,
       handle: (messages, ctx) => sequencer.handle(messages, ctx, projection),
-      afterCommit: () => sequencer.armTimers(),
+      afterCommit: () => sequencer.afterCommit(),
     });
     await processor.start();
     return {

@@ -102,6 +102,18 @@ export class MarketController {
     return r.rows.map((x) => ({ symbol: x.symbol, product: x.product, referencePrice: priceOf(x.reference_price), lastTradingDay: x.ltd, status: x.status }));
   }
 
+  @Get(':symbol/halts')
+  @Roles('member', 'operations', 'auditor')
+  @ApiOperation({
+    summary: 'The instrument’s halts as risk derives them from the trade log (SPEC §5), oldest first: tier 1 for 10 minutes of event time, tier 2 until the session ends (end null)',
+  })
+  async halts(@Param('symbol') symbol: string) {
+    const known = await sql(this.infra.ds, 'SELECT 1 FROM instruments WHERE symbol = $1', [symbol]);
+    if (!known.rows.length) throw new DomainRejection('NOT_FOUND', `no instrument ${symbol}`);
+    const r = await sql<{ tier: number; start_at: Date; end_at: Date | null }>(this.infra.ds, 'SELECT tier, start_at, end_at FROM halts WHERE instrument = $1 ORDER BY start_at', [symbol]);
+    return r.rows.map((h) => ({ instrument: symbol, tier: h.tier, start: iso(h.start_at), end: h.end_at === null ? null : iso(h.end_at) }));
+  }
+
   @Get(':symbol')
   @Roles('member', 'operations', 'auditor')
   @ApiOperation({ summary: 'Market data: top of book and depth, last trade, session state and the active price band' })

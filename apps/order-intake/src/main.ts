@@ -2,26 +2,24 @@
  * order-intake: the HTTP API of members, operations and auditors (Fastify). Authenticates every
  * request, checks form, tick and instrument, and publishes accepted commands to Kafka.
  */
-import { runService, servicePort } from '@ch/runtime';
+import { installBootstrapKeys, PG_AUTH_PORTS, runService, servicePort } from '@ch/runtime';
 import { AccountsController, MarketController } from './accounts.controller';
+import { AuditModule } from './audit.controller';
 import { CommandPublisher } from './commands';
 import { InstrumentDirectory } from './instruments';
 import { OpsController } from './ops.controller';
 import { OrdersController } from './orders.controller';
 import { Outcomes } from './outcomes';
-import { installBootstrapKeys, PgAccountDirectory, PgApiKeyStore } from './stores';
 
 void runService({
   name: 'order-intake',
   port: servicePort('PORT', 3000),
   swagger: { title: 'AI-compute futures clearinghouse API', description: 'Orders, positions, cash and margin for members; listing, deposits and end of day for operations.' },
-  platform: {
-    apiKeyStore: { useClass: PgApiKeyStore },
-    accountDirectory: { useClass: PgAccountDirectory },
-  },
+  platform: PG_AUTH_PORTS,
   metadata: {
     controllers: [OpsController, OrdersController, AccountsController, MarketController],
     providers: [CommandPublisher, Outcomes, InstrumentDirectory],
+    imports: [AuditModule],
   },
   async start(infra, app) {
     await installBootstrapKeys(infra);

@@ -3,7 +3,7 @@
  * Every change is an event in the log with the operator who caused it.
  */
 import { Body, Controller, HttpCode, Inject, Post, Query } from '@nestjs/common';
-import { ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { ApiHeader, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
 import { formatCents, formatTicks, lastTradingDay, listedContracts, parseCents, parsePriceToTicks, ProductCatalog } from '@ch/domain';
 import { appendEvents, sql } from '@ch/persistence';
@@ -12,6 +12,7 @@ import { INFRASTRUCTURE, type Infrastructure } from '@ch/runtime';
 import type { EntityManager } from 'typeorm';
 import { CommandPublisher } from './commands';
 import { CreateMemberDto, DepositDto, ListInstrumentDto } from './dto';
+import { EVENT_TIME_DOC, EventTime, withEventTime } from './event-time';
 
 export const REFERENCE_STREAM = 'reference-data';
 
@@ -81,10 +82,12 @@ export class OpsController {
   @Post('instruments')
   @Roles('operations')
   @ApiOperation({ summary: 'List a contract with its reference price (SPEC §3); waits until matching has opened its book' })
-  async listInstrument(@Body() dto: ListInstrumentDto, @CurrentPrincipal() who: Principal) {
+  @ApiHeader(EVENT_TIME_DOC)
+  async listInstrument(@Body() dto: ListInstrumentDto, @CurrentPrincipal() who: Principal, @EventTime() eventTime?: string) {
     const product = this.catalog.forSymbol(dto.symbol);
     if (!product) throw new DomainRejection('UNKNOWN_INSTRUMENT', `no product for ${dto.symbol}`, { field: 'symbol' });
-    const today = new Date().toISOString().slice(0, 10);
+    // The listing calendar of the listing's day: its event time's when one is given.
+    const today = (eventTime ?? new Date().toISOString()).slice(0, 10);
     if (!listedContracts(product, today).includes(dto.symbol)) {
       throw new DomainRejection('INVALID_REQUEST', `${dto.symbol} is not on the ${product.code} listing calendar on ${today}`, { field: 'symbol' });
     }
@@ -96,7 +99,7 @@ export class OpsController {
       'matchingCommands',
       dto.symbol,
       'ListInstrument',
-      { instrument: dto.symbol, referencePrice: formatTicks(price.ticks), lastTradingDay: lastTradingDay(dto.symbol), source: 'operations' },
+      withEventTime({ instrument: dto.symbol, referencePrice: formatTicks(price.ticks), lastTradingDay: lastTradingDay(dto.symbol), source: 'operations' }, eventTime),
       actorOf(who),
     );
     const row = await pollUntil(async () => {
@@ -110,7 +113,8 @@ export class OpsController {
   @HttpCode(202)
   @Roles('operations')
   @ApiOperation({ summary: 'Record collateral received for an account; with wait=true, answers once the cash ledger shows it' })
-  async deposit(@Body() dto: DepositDto, @CurrentPrincipal() who: Principal, @Query('wait') wait?: string) {
+  @ApiHeader(EVENT_TIME_DOC)
+  async deposit(@Body() dto: DepositDto, @CurrentPrincipal() who: Principal, @EventTime() eventTime?: string, @Query('wait') wait?: string) {
     let cents: number;
     try {
       cents = parseCents(dto.amount);
@@ -121,7 +125,7 @@ export class OpsController {
     const owner = await sql(this.infra.ds, 'SELECT 1 FROM accounts WHERE account_id = $1', [dto.account]);
     if (!owner.rows.length) throw new DomainRejection('NOT_FOUND', `unknown account ${dto.account}`, { field: 'account' });
     const reference = `deposit-${randomUUID()}`;
-    await this.commands.publish('clearingCommands', dto.account, 'Deposit', { account: dto.account, amount: formatCents(cents), reference }, actorOf(who));
+    await this.commands.publish('clearingCommands', dto.account, 'Deposit', withEventTime({ account: dto.account, amount: formatCents(cents), reference }, eventTime), actorOf(who));
     if (wait === 'true') {
       const balance = await pollUntil(async () => {
         const r = await sql<{ balance_after: string }>(this.infra.ds, 'SELECT balance_after FROM cash_ledger WHERE reference = $1', [reference]);

@@ -4,9 +4,10 @@
  * matching, whose outcome the caller can wait for (?wait=true) or follow over server-sent events.
  */
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, Res, Sse, type MessageEvent } from '@nestjs/common';
-import { ApiOperation, ApiQuery, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { ApiHeader, ApiOperation, ApiQuery, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { map, type Observable } from 'rxjs';
-import { ProductCatalog } from '@ch/domain';
+import { randomUUID } from 'node:crypto';
+import { parsePriceToTicks, ProductCatalog } from '@ch/domain';
 import { validateOrderFields } from '@ch/rulebook';
 import { AccountScoped, API_KEY_SECURITY_NAME, CurrentPrincipal, DomainRejection, OrderRoute, Roles, type Principal } from '@ch/platform';
 import { sql } from '@ch/persistence';
@@ -14,11 +15,18 @@ import { INFRASTRUCTURE, type Infrastructure } from '@ch/runtime';
 import { CommandPublisher } from './commands';
 import { CancelOrderDto, ReplaceOrderDto, SubmitOrderDto } from './dto';
 import { actorOf } from './ops.controller';
-import { Outcomes } from './outcomes';
+import { Outcomes, type CommandKind, type ExecutionReport } from './outcomes';
+import { EVENT_TIME_DOC, EventTime, withEventTime } from './event-time';
 import { InstrumentDirectory } from './instruments';
 import { orderRow } from './views';
 
 const WAIT_MS = 5_000;
+const CLIENT_ORDER_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
+
+/** The clientOrderId named in the path has the form of one (as SubmitOrderDto requires). */
+function checkClientOrderId(clientOrderId: string): void {
+  if (clientOrderId.length > 64 || !CLIENT_ORDER_ID.test(clientOrderId)) throw new DomainRejection('INVALID_ORDER', 'invalid clientOrderId', { field: 'clientOrderId' });
+}
 
 @ApiTags('orders')
 @ApiSecurity(API_KEY_SECURITY_NAME)
@@ -38,9 +46,10 @@ export class OrdersController {
   @HttpCode(202)
   @Roles('member')
   @AccountScoped('account', 'body')
-  @ApiOperation({ summary: 'Submit an order. 202 once accepted for processing; with wait=true, the outcome (accepted, or 422 with the reason)' })
+  @ApiOperation({ summary: 'Submit an order. 202 once accepted for processing; with wait=true, the outcome (the order, or 422 with the reason)' })
   @ApiQuery({ name: 'wait', required: false, enum: ['true', 'false'] })
-  async submit(@Body() dto: SubmitOrderDto, @CurrentPrincipal() who: Principal, @Query('wait') wait?: string) {
+  @ApiHeader(EVENT_TIME_DOC)
+  async submit(@Body() dto: SubmitOrderDto, @CurrentPrincipal() who: Principal, @EventTime() eventTime?: string, @Query('wait') wait?: string) {
     const product = this.catalog.forSymbol(dto.instrument);
     if (!product) throw new DomainRejection('UNKNOWN_INSTRUMENT', `no such instrument ${dto.instrument}`, { field: 'instrument' });
     const form = validateOrderFields(dto.account, dto.clientOrderId, dto, product);
@@ -49,20 +58,12 @@ export class OrdersController {
     if (status === null) throw new DomainRejection('UNKNOWN_INSTRUMENT', `no such instrument ${dto.instrument}`, { field: 'instrument' });
     if (status === 'expired') throw new DomainRejection('INSTRUMENT_EXPIRED', `${dto.instrument} has expired`, { field: 'instrument' });
     const o = form.order;
-    const payload = { account: o.account, clientOrderId: o.clientOrderId, instrument: dto.instrument, side: o.side, type: o.type, tif: o.tif, price: o.type === 'market' ? null : dto.price, qty: o.qty };
-    const waiter = wait === 'true' ? this.outcomes.waitFor(o.account, o.clientOrderId, WAIT_MS) : null;
-    try {
-      await this.commands.publish('orders', o.account, 'SubmitOrder', payload, actorOf(who));
-    } catch (e) {
-      waiter?.cancel();
-      throw e;
-    }
-    if (!waiter) return { status: 'received', account: o.account, clientOrderId: o.clientOrderId };
-    const outcome = await waiter.promise;
-    if (outcome?.type === 'OrderRejected') {
-      const p = outcome.payload;
-      throw new DomainRejection(p.reason as never, `order rejected: ${String(p.reason)}`, p.field ? { field: String(p.field) } : {});
-    }
+    const payload = withEventTime(
+      { account: o.account, clientOrderId: o.clientOrderId, instrument: dto.instrument, side: o.side, type: o.type, tif: o.tif, price: o.type === 'market' ? null : dto.price, qty: o.qty },
+      eventTime,
+    );
+    const outcome = await this.send('new', wait, o.account, 'SubmitOrder', payload, who);
+    if (outcome === undefined) return { status: 'received', account: o.account, clientOrderId: o.clientOrderId };
     // No report in time (or an exact retry, which creates nothing): answer with the stored order.
     const row = await this.readOrder(o.account, o.clientOrderId);
     return row ?? { status: outcome ? 'accepted' : 'received', account: o.account, clientOrderId: o.clientOrderId };
@@ -72,20 +73,58 @@ export class OrdersController {
   @HttpCode(202)
   @Roles('member')
   @AccountScoped('account', 'body')
-  @ApiOperation({ summary: 'Cancel a resting order (accepted even during a halt)' })
-  async cancel(@Param('clientOrderId') clientOrderId: string, @Body() dto: CancelOrderDto, @CurrentPrincipal() who: Principal) {
-    await this.commands.publish('orders', dto.account, 'CancelOrder', { account: dto.account, clientOrderId }, actorOf(who));
-    return { status: 'received', account: dto.account, clientOrderId };
+  @ApiOperation({ summary: 'Cancel a resting order (accepted even during a halt). With wait=true, the outcome: the cancelled order, or 404 UNKNOWN_ORDER / 422 with the reason' })
+  @ApiQuery({ name: 'wait', required: false, enum: ['true', 'false'] })
+  @ApiHeader(EVENT_TIME_DOC)
+  async cancel(@Param('clientOrderId') clientOrderId: string, @Body() dto: CancelOrderDto, @CurrentPrincipal() who: Principal, @EventTime() eventTime?: string, @Query('wait') wait?: string) {
+    checkClientOrderId(clientOrderId);
+    const outcome = await this.send('cancel', wait, dto.account, 'CancelOrder', withEventTime({ account: dto.account, clientOrderId }, eventTime), who);
+    if (!outcome) return { status: 'received', account: dto.account, clientOrderId };
+    return (await this.readOrder(dto.account, clientOrderId)) ?? { status: 'cancelled', account: dto.account, clientOrderId };
   }
 
   @Post('orders/:clientOrderId/replace')
   @HttpCode(202)
   @Roles('member')
   @AccountScoped('account', 'body')
-  @ApiOperation({ summary: 'Replace price and/or open quantity; lowering the quantity keeps priority' })
-  async replace(@Param('clientOrderId') clientOrderId: string, @Body() dto: ReplaceOrderDto, @CurrentPrincipal() who: Principal) {
-    await this.commands.publish('orders', dto.account, 'ReplaceOrder', { account: dto.account, clientOrderId, price: dto.price, qty: dto.qty }, actorOf(who));
-    return { status: 'received', account: dto.account, clientOrderId };
+  @ApiOperation({
+    summary: 'Replace price and/or open quantity; lowering the quantity keeps priority. With wait=true, the outcome: the replaced order, or 404 UNKNOWN_ORDER / 422 with the reason (MARKET_HALTED, PRICE_OUTSIDE_LIMIT, …)',
+  })
+  @ApiQuery({ name: 'wait', required: false, enum: ['true', 'false'] })
+  @ApiHeader(EVENT_TIME_DOC)
+  async replace(@Param('clientOrderId') clientOrderId: string, @Body() dto: ReplaceOrderDto, @CurrentPrincipal() who: Principal, @EventTime() eventTime?: string, @Query('wait') wait?: string) {
+    checkClientOrderId(clientOrderId);
+    // The tick of the order's product when the order is known here already, else the common $0.01.
+    const known = await sql<{ instrument: string }>(this.infra.ds, 'SELECT instrument FROM orders WHERE account_id = $1 AND client_order_id = $2', [dto.account, clientOrderId]);
+    const product = known.rows[0] ? this.catalog.forSymbol(known.rows[0].instrument) : undefined;
+    const price = parsePriceToTicks(dto.price, product?.tickCents ?? 1);
+    if (!price.ok) throw new DomainRejection(price.reason, 'invalid price', { field: 'price' });
+    const outcome = await this.send('replace', wait, dto.account, 'ReplaceOrder', withEventTime({ account: dto.account, clientOrderId, price: dto.price, qty: dto.qty }, eventTime), who);
+    if (!outcome) return { status: 'received', account: dto.account, clientOrderId };
+    return (await this.readOrder(dto.account, clientOrderId)) ?? { status: 'replaced', account: dto.account, clientOrderId };
+  }
+
+  /**
+   * Publishes a member command. Without wait=true: undefined, at once. With it: the command's
+   * outcome (a rejection is thrown as the 4xx it is), or null when none came in time.
+   */
+  private async send(kind: CommandKind, wait: string | undefined, account: string, type: string, payload: Record<string, unknown>, who: Principal): Promise<ExecutionReport | null | undefined> {
+    const correlationId = randomUUID();
+    const waiter = wait === 'true' ? this.outcomes.waitFor(correlationId, kind, WAIT_MS) : null;
+    try {
+      await this.commands.publish('orders', account, type, payload, actorOf(who), correlationId);
+    } catch (e) {
+      waiter?.cancel();
+      throw e;
+    }
+    if (!waiter) return undefined;
+    const outcome = await waiter.promise;
+    if (outcome?.type === 'OrderRejected') {
+      const p = outcome.payload;
+      const what = kind === 'new' ? 'order' : kind;
+      throw new DomainRejection(p.reason as never, `${what} rejected: ${String(p.reason)}`, p.field ? { field: String(p.field) } : {});
+    }
+    return outcome;
   }
 
   @Get('accounts/:accountId/orders')

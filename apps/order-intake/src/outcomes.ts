@@ -16,11 +16,36 @@ export interface ExecutionReport {
   payload: Record<string, unknown>;
 }
 
-type Waiter = (r: ExecutionReport) => void;
+/** What a request waits for: the outcome of its own command. */
+export type CommandKind = 'new' | 'replace' | 'cancel';
+
+interface Waiter {
+  readonly kind: CommandKind;
+  readonly resolve: (r: ExecutionReport) => void;
+}
+
+/**
+ * Whether an event is the outcome of a command of this kind (the events a command causes carry
+ * its correlation id, so only the kind has to be told apart from the trades, halts and the like it
+ * also causes): a new order is accepted or rejected; a replace is done or rejected; a cancel
+ * cancels the order (CANCELLED_BY_MEMBER) or is rejected.
+ */
+export function isOutcomeOf(kind: CommandKind, type: string, p: Record<string, unknown>): boolean {
+  if (type === 'OrderRejected') return (p.command ?? 'new') === kind;
+  switch (kind) {
+    case 'new':
+      return type === 'OrderAccepted';
+    case 'replace':
+      return type === 'OrderReplaced';
+    case 'cancel':
+      return type === 'OrderCancelled' && p.reason === 'CANCELLED_BY_MEMBER';
+  }
+}
 
 @Injectable()
 export class Outcomes implements OnApplicationShutdown {
   private consumer: Consumer | null = null;
+  /** By the correlation id of the command being waited for. */
   private readonly waiters = new Map<string, Waiter>();
   private readonly reports = new Subject<ExecutionReport>();
 
@@ -39,36 +64,37 @@ export class Outcomes implements OnApplicationShutdown {
             continue;
           }
           const p = env.payload as Record<string, unknown>;
-          for (const r of reportsOf(env.type, p)) {
-            this.reports.next(r);
-            const clientOrderId = r.payload.clientOrderId as string | undefined;
-            if (clientOrderId && (r.type === 'OrderAccepted' || r.type === 'OrderRejected')) {
-              const w = this.waiters.get(`${r.account}\u0000${clientOrderId}`);
-              if (w) w(r);
-            }
-          }
+          const reports = reportsOf(env.type, p);
+          for (const r of reports) this.reports.next(r);
+          const w = this.waiters.get(env.correlationId);
+          if (w && isOutcomeOf(w.kind, env.type, p)) w.resolve(reports[0] ?? { type: env.type, account: String(p.account ?? ''), payload: p });
         }
       },
     });
     this.consumer = consumer;
   }
 
-  /** Resolves with the order's first outcome (accepted or rejected), or null after `timeoutMs`. */
-  waitFor(account: string, clientOrderId: string, timeoutMs: number): { promise: Promise<ExecutionReport | null>; cancel: () => void } {
-    const key = `${account}\u0000${clientOrderId}`;
+  /**
+   * Resolves with the outcome of the command published under `correlationId` (see isOutcomeOf),
+   * or null after `timeoutMs`. Register before publishing, so the outcome cannot be missed.
+   */
+  waitFor(correlationId: string, kind: CommandKind, timeoutMs: number): { promise: Promise<ExecutionReport | null>; cancel: () => void } {
     let timer: NodeJS.Timeout;
     const promise = new Promise<ExecutionReport | null>((resolve) => {
-      this.waiters.set(key, (r) => {
-        clearTimeout(timer);
-        this.waiters.delete(key);
-        resolve(r);
+      this.waiters.set(correlationId, {
+        kind,
+        resolve: (r) => {
+          clearTimeout(timer);
+          this.waiters.delete(correlationId);
+          resolve(r);
+        },
       });
       timer = setTimeout(() => {
-        this.waiters.delete(key);
+        this.waiters.delete(correlationId);
         resolve(null);
       }, timeoutMs);
     });
-    return { promise, cancel: () => (clearTimeout(timer), this.waiters.delete(key)) };
+    return { promise, cancel: () => (clearTimeout(timer), this.waiters.delete(correlationId)) };
   }
 
   /** Execution reports of one account, as they happen. */

@@ -7,6 +7,13 @@
  * position limit and the margin check; only then is it forwarded to matching-commands, and its
  * quantity is reserved as open at once, so that the next order of the account already counts it.
  *
+ * Halts (SPEC §5) are derived here from the trade log, independently of matching's MarketHalted
+ * events: each instrument's session reference price (InstrumentListed, SessionRolled) and its
+ * Trades run through the pure derivation of @ch/matching (halt-derivation.ts). Every halt derived
+ * is logged as a HaltDerived event and projected into `halts`; the gate checks orders against the
+ * derived state at the order's event time (an order timestamped exactly at a tier-1 halt's end is
+ * after it, under the tier-2 band).
+ *
  * The ledger replica (ClearingLedger from @ch/domain, the same code the in-process rulebook runs)
  * follows matching-events (order lifecycle, trades at their prices) and clearing-events (cash).
  * After each batch every touched account's IM and MM are stated as an event with the parameters
@@ -24,7 +31,7 @@ import {
   type InstrumentRisk,
   type LedgerState,
 } from '@ch/domain';
-import { computeBands, type MatchingEvent, type NewOrder } from '@ch/matching';
+import { activeBandAt, applyTrade, isHaltedAt, startSession, type HaltDerivationState, type HaltRecord, type MatchingEvent, type NewOrder } from '@ch/matching';
 import { eventFromWire, eventToWire, formatInstant, validateOrderFields, type RulebookEvent } from '@ch/rulebook';
 import { sql } from '@ch/persistence';
 import { topicName } from '@ch/messages';
@@ -42,9 +49,10 @@ interface OpenOrder {
 }
 
 interface MarketState {
-  halted: boolean;
-  lo: number;
-  hi: number;
+  /** The halts derived so far in the instrument's current session. */
+  halts: HaltDerivationState;
+  /** The latest event time of the instrument's stream seen here: an order is not earlier. */
+  lastAt: number;
 }
 
 interface Meta {
@@ -82,9 +90,10 @@ export class Risk {
         state.accounts[id] = v.ledger;
         this.orders.set(id, new Map(Object.entries(v.orders)));
       } else if (kind === 'instrument') {
-        const v = value as { ledger: InstrumentRisk; market: MarketState };
+        const v = value as { ledger: InstrumentRisk; market: MarketState | { halted: boolean } };
         state.instruments[id] = v.ledger;
-        this.market.set(id, v.market);
+        // A row written before halts were derived here starts a fresh derivation of its session.
+        this.market.set(id, 'halts' in v.market ? v.market : { halts: startSession(id, v.ledger.referenceTicks), lastAt: 0 });
       } else if (kind === 'meta') {
         const m = value as Meta & { lastAt: number };
         state.intradayCalled = m.intradayCalled;
@@ -105,6 +114,9 @@ export class Risk {
       if (m.topic !== topicName('orders')) {
         const at = Date.parse(env.at);
         if (Number.isFinite(at) && at > this.lastAt) this.lastAt = at;
+        // Each instrument's clock too (kept in memory; persisted with the instrument's next change).
+        const market = m.topic === topicName('matchingEvents') ? this.market.get(String(p.instrument)) : undefined;
+        if (market && Number.isFinite(at) && at > market.lastAt) market.lastAt = at;
       }
       switch (env.type) {
         case 'SubmitOrder':
@@ -172,8 +184,12 @@ export class Risk {
     this.newClientOrders.push({ account, clientOrderId, instrument, content });
     this.clientOrders.set(`${account}\u0000${clientOrderId}`, content);
     const market = this.market.get(instrument);
-    if (market?.halted) return reject({ reason: 'MARKET_HALTED' });
-    if (market && order.type === 'limit' && (order.price! < market.lo || order.price! > market.hi)) return reject({ reason: 'PRICE_OUTSIDE_LIMIT' });
+    if (market) {
+      const t = sequenceTime(market.lastAt, p.eventTime);
+      if (isHaltedAt(market.halts, t)) return reject({ reason: 'MARKET_HALTED' });
+      const band = activeBandAt(market.halts, t);
+      if (order.type === 'limit' && (order.price! < band.lo || order.price! > band.hi)) return reject({ reason: 'PRICE_OUTSIDE_LIMIT' });
+    }
     const limit = checkPositionLimit({
       product,
       account,
@@ -210,9 +226,13 @@ export class Risk {
       const form = validateOrderFields(account, clientOrderId, { side: live.side, type: 'limit', price: p.price, qty: p.qty, tif: 'GTC' }, product);
       if (!form.ok) return this.reject(ctx, m, at, kind, account, clientOrderId, live.instrument, { reason: form.reason, field: form.field });
       const market = this.market.get(live.instrument);
-      if (market?.halted) return this.reject(ctx, m, at, kind, account, clientOrderId, live.instrument, { reason: 'MARKET_HALTED' });
-      const price = form.order.price!;
-      if (market && (price < market.lo || price > market.hi)) return this.reject(ctx, m, at, kind, account, clientOrderId, live.instrument, { reason: 'PRICE_OUTSIDE_LIMIT' });
+      if (market) {
+        const t = sequenceTime(market.lastAt, p.eventTime);
+        if (isHaltedAt(market.halts, t)) return this.reject(ctx, m, at, kind, account, clientOrderId, live.instrument, { reason: 'MARKET_HALTED' });
+        const band = activeBandAt(market.halts, t);
+        const price = form.order.price!;
+        if (price < band.lo || price > band.hi) return this.reject(ctx, m, at, kind, account, clientOrderId, live.instrument, { reason: 'PRICE_OUTSIDE_LIMIT' });
+      }
       const margin = this.ledger.checkReplace(account, live.instrument, live.side, live.open, form.order.qty);
       if (!margin.accepted) return this.reject(ctx, m, at, kind, account, clientOrderId, live.instrument, { reason: 'INSUFFICIENT_MARGIN' });
     }
@@ -274,8 +294,7 @@ export class Risk {
     if (!row || !product) return null;
     const ref = Number(row.reference_price);
     this.ledger.listInstrument(symbol, product, ref);
-    const b = computeBands(ref);
-    this.market.set(symbol, { halted: false, lo: b.tier1.lo, hi: b.tier1.hi });
+    this.market.set(symbol, { halts: startSession(symbol, ref), lastAt: 0 });
     this.dirtyInstruments.add(symbol);
     return this.ledger.instrument(symbol);
   }
@@ -296,8 +315,7 @@ export class Risk {
         const product = this.catalog.get(e.product);
         if (!product) return;
         this.ledger.listInstrument(e.instrument, product, e.referencePrice);
-        const b = computeBands(e.referencePrice);
-        this.market.set(e.instrument, { halted: false, lo: b.tier1.lo, hi: b.tier1.hi });
+        this.market.set(e.instrument, { halts: startSession(e.instrument, e.referencePrice), lastAt: e.at });
         this.dirtyInstruments.add(e.instrument);
         return;
       }
@@ -323,6 +341,7 @@ export class Risk {
         return;
       }
       case 'Trade': {
+        this.deriveHalt(ctx, m, e);
         const calls = this.ledger.applyTrade({ instrument: e.instrument, priceTicks: e.price, qty: e.qty, buyAccount: e.buyAccount, sellAccount: e.sellAccount });
         this.leaves(e.buyAccount, e.buyClientOrderId, e.buyLeavesQty);
         this.leaves(e.sellAccount, e.sellClientOrderId, e.sellLeavesQty);
@@ -353,27 +372,45 @@ export class Risk {
         this.dirtyAccounts.add(e.account);
         return;
       }
-      case 'MarketHalted':
-        this.setMarket(e.instrument, { halted: true });
+      case 'SessionRolled': {
+        // A new session: a new reference price, the tier-1 band, no halt.
+        const market = this.market.get(e.instrument);
+        this.market.set(e.instrument, { halts: startSession(e.instrument, e.referencePrice), lastAt: Math.max(market?.lastAt ?? 0, e.at) });
+        this.dirtyInstruments.add(e.instrument);
         return;
-      case 'MarketResumed':
-        this.setMarket(e.instrument, { halted: false, lo: e.band.lo, hi: e.band.hi });
-        return;
-      case 'SessionRolled':
-        this.setMarket(e.instrument, { halted: false, lo: e.band.lo, hi: e.band.hi });
-        return;
+      }
       default:
+        // MarketHalted and MarketResumed are matching's; the halts here are derived from the trades.
         return;
     }
   }
 
-  private calls: { account: string; tradeDate: string; amount: number; intraday: boolean; equity: number; im: number; mm: number; at: number }[] = [];
-
-  private setMarket(symbol: string, change: Partial<MarketState>): void {
-    const cur = this.market.get(symbol) ?? { halted: false, lo: 0, hi: Number.MAX_SAFE_INTEGER };
-    this.market.set(symbol, { ...cur, ...change });
-    this.dirtyInstruments.add(symbol);
+  /**
+   * Runs a trade through the instrument's halt derivation; a halt it starts is logged
+   * (HaltDerived, on risk's stream) and projected into `halts`.
+   */
+  private deriveHalt(ctx: BatchContext, m: Incoming, e: { instrument: string; price: number; at: number }): void {
+    const market = this.market.get(e.instrument);
+    if (!market) return;
+    const r = applyTrade(market.halts, e);
+    market.halts = r.state;
+    market.lastAt = Math.max(market.lastAt, e.at);
+    this.dirtyInstruments.add(e.instrument);
+    if (r.halt === null) return;
+    const derived = { type: 'HaltDerived', at: r.halt.start, instrument: r.halt.instrument, tier: r.halt.tier, start: r.halt.start, end: r.halt.end };
+    ctx.out.event(RISK_STREAM, 'HaltDerived', eventToWire(derived as never), {
+      at: formatInstant(r.halt.start),
+      actor: 'system:risk',
+      correlationId: m.envelope.correlationId,
+      causationId: m.envelope.eventId,
+      source: m.source,
+    });
+    this.halts.push(r.halt);
   }
+
+  private halts: HaltRecord[] = [];
+
+  private calls: { account: string; tradeDate: string; amount: number; intraday: boolean; equity: number; im: number; mm: number; at: number }[] = [];
 
   private leaves(account: string, clientOrderId: string, leaves: number): void {
     const live = this.ordersOf(account).get(clientOrderId);
@@ -445,6 +482,16 @@ export class Risk {
         [n.map((x) => x.account), n.map((x) => x.clientOrderId), n.map((x) => x.instrument), n.map((x) => x.content)],
       );
       this.newClientOrders = [];
+    }
+    if (this.halts.length) {
+      const h = this.halts;
+      await sql(
+        ctx.manager,
+        `INSERT INTO halts (instrument, tier, start_at, end_at) SELECT * FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::timestamptz[])
+         ON CONFLICT (instrument, start_at) DO NOTHING`,
+        [h.map((x) => x.instrument), h.map((x) => x.tier), h.map((x) => formatInstant(x.start)), h.map((x) => (x.end === null ? null : formatInstant(x.end)))],
+      );
+      this.halts = [];
     }
     for (const r of this.rejectedOrders) {
       await sql(

@@ -5,3 +5,5 @@ export * from './rulebook';
 export * from './report';
 export * from './scenario';
 export * from './wire';
+export * from './state-views';
+export * from './replay';

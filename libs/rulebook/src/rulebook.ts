@@ -42,6 +42,7 @@ import { MatchingEngine, type MatchingEvent, type MatchingSnapshot, type NewOrde
 import type { ScenarioCommand } from './commands';
 import type { RulebookEvent } from './events';
 import { priceField, validateOrderFields, isPositiveLots } from './order-input';
+import { accountView, bookView, type AccountView } from './state-views';
 
 /** A command the rulebook refused as a whole (not an order rejection): the report's `errors`. */
 export class CommandRefused extends Error {}
@@ -590,15 +591,8 @@ export class Rulebook {
     return this.ledger.accountIds();
   }
 
-  accountView(account: string): { cash: number; equity: number; im: number; mm: number; positions: Record<string, number> } {
-    const a = this.ledger.account(account);
-    const req = this.ledger.computeRequirements(account);
-    const positions: Record<string, number> = {};
-    for (const sym of sortedKeys(a.positions)) {
-      const q = this.ledger.position(account, sym);
-      if (q !== 0) positions[sym] = q;
-    }
-    return { cash: a.cash, equity: this.ledger.equity(account), im: req.im, mm: req.mm, positions };
+  accountView(account: string): AccountView {
+    return accountView(this.ledger, account);
   }
 
   book(symbol: string): MatchingEngine | undefined {
@@ -622,15 +616,7 @@ export class Rulebook {
     const accounts: Record<string, unknown> = {};
     for (const id of this.accountIds()) accounts[id] = this.accountView(id);
     const books: Record<string, unknown> = {};
-    for (const sym of this.instrumentSymbols()) {
-      const e = this.books.get(sym)!;
-      books[sym] = {
-        state: e.sessionState(),
-        band: e.activeBand(),
-        referencePrice: e.referencePrice,
-        orders: e.openOrders().map((o) => [o.orderId, o.account, o.clientOrderId, o.side, o.price, o.openQty]),
-      };
-    }
+    for (const sym of this.instrumentSymbols()) books[sym] = bookView(this.books.get(sym)!);
     return { accounts, books };
   }
 

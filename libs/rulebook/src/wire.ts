@@ -16,25 +16,72 @@ const CENT_FIELDS = new Set(['amount', 'callsPaid', 'equity', 'im', 'mm', 'cash'
 const TIME_FIELDS = new Set(['at', 'start', 'end']);
 const FLOAT_FIELDS = new Set(['sigma']);
 
+const PRICE = 1;
+const CENT = 2;
+const TIME = 3;
+const FLOAT = 4;
+const KIND = new Map<string, number>([
+  ...[...PRICE_FIELDS].map((k) => [k, PRICE] as [string, number]),
+  ...[...CENT_FIELDS].map((k) => [k, CENT] as [string, number]),
+  ...[...TIME_FIELDS].map((k) => [k, TIME] as [string, number]),
+  ...[...FLOAT_FIELDS].map((k) => [k, FLOAT] as [string, number]),
+]);
+
+/**
+ * Parsing memos (pure functions of the text, so remembering them changes nothing but speed): a log
+ * repeats the same few prices and, within one command's events, the same instant.
+ */
+const MEMO_LIMIT = 4096;
+const parsedDecimals = new Map<string, number>();
+let lastInstantText: unknown = null;
+let lastInstantMs = 0;
+
+function parseDecimal(text: string): number {
+  let v = parsedDecimals.get(text);
+  if (v === undefined) {
+    v = parseCents(text); // throws on a malformed value, which is then not remembered
+    if (parsedDecimals.size >= MEMO_LIMIT) parsedDecimals.clear();
+    parsedDecimals.set(text, v);
+  }
+  return v;
+}
+
+function leaf(kind: number, key: string, value: unknown, toWire: boolean): unknown {
+  switch (kind) {
+    case PRICE:
+      return toWire ? formatTicks(value as number) : parseDecimal(value as string);
+    case CENT:
+      return toWire ? formatCents(value as number) : parseDecimal(value as string);
+    case TIME: {
+      if (toWire) return formatInstant(value as number);
+      if (value === lastInstantText) return lastInstantMs;
+      const ms = parseInstant(value);
+      if (ms === null) throw new Error(`bad instant in field ${key}: ${String(value)}`);
+      lastInstantText = value;
+      lastInstantMs = ms;
+      return ms;
+    }
+    default:
+      return toWire ? String(value) : Number(value);
+  }
+}
+
 function convert(value: unknown, key: string | null, toWire: boolean): unknown {
   if (value === null || value === undefined) return value;
-  if (Array.isArray(value)) return value.map((v) => convert(v, null, toWire));
-  if (typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = convert(v, k, toWire);
+  if (typeof value !== 'object') {
+    if (key === null) return value;
+    const kind = KIND.get(key);
+    return kind === undefined ? value : leaf(kind, key, value, toWire);
+  }
+  if (Array.isArray(value)) {
+    const out = new Array(value.length);
+    for (let i = 0; i < value.length; i++) out[i] = convert(value[i], null, toWire);
     return out;
   }
-  if (key === null) return value;
-  if (PRICE_FIELDS.has(key)) return toWire ? formatTicks(value as number) : parseCents(value as string);
-  if (CENT_FIELDS.has(key)) return toWire ? formatCents(value as number) : parseCents(value as string);
-  if (TIME_FIELDS.has(key)) {
-    if (toWire) return formatInstant(value as number);
-    const ms = parseInstant(value);
-    if (ms === null) throw new Error(`bad instant in field ${key}: ${String(value)}`);
-    return ms;
-  }
-  if (FLOAT_FIELDS.has(key)) return toWire ? String(value) : Number(value);
-  return value;
+  const o = value as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(o)) out[k] = convert(o[k], k, toWire);
+  return out;
 }
 
 /** A domain event to its wire payload (the event's `type` stays, `at` becomes ISO). */

@@ -1,3 +1,4 @@
 export * from './processor';
 export * from './infrastructure';
 export * from './service';
+export * from './stores';

@@ -1,4 +1,5 @@
-import { accountEquity, markPrice, netPosition, positionPnl, unrealisedPnl } from './equity';
+import fc from 'fast-check';
+import { accountEquity, markPrice, netPosition, pnlBasis, positionPnl, positionPnlFromBasis, unrealisedPnl } from './equity';
 import { variationMargin } from './variation-margin';
 
 const SCU = { tickCents: 1, multiplier: 100 };
@@ -63,5 +64,40 @@ describe('variation margin (SPEC §7.2)', () => {
     const seller = { carried: -5, fills: [{ qty: -4, priceTicks: 203 }] };
     expect(variationMargin(buyer, 200, 207, SIT)).toBe(5 * 7 + 4 * 4);
     expect(variationMargin(buyer, 200, 207, SIT) + variationMargin(seller, 200, 207, SIT)).toBe(0);
+  });
+});
+
+describe('P&L in doubles equals the exact bigint sum', () => {
+  // Reference: the definition, term by term in bigint.
+  const exact = (p: { carried: number; fills: { qty: number; priceTicks: number }[] }, ref: number, at: number, t: { tickCents: number; multiplier: number }): bigint => {
+    const m = BigInt(t.tickCents) * BigInt(t.multiplier);
+    let s = BigInt(p.carried) * BigInt(at - ref) * m;
+    for (const f of p.fills) s += BigInt(f.qty) * BigInt(at - f.priceTicks) * m;
+    return s;
+  };
+
+  it('for small and huge figures alike (the fast path gives way to bigint near 2^53)', () => {
+    const qty = fc.oneof(fc.integer({ min: -1000, max: 1000 }), fc.integer({ min: -50_000_000, max: 50_000_000 }));
+    const price = fc.oneof(fc.integer({ min: 1, max: 500 }), fc.integer({ min: 1, max: 2_000_000_000 }));
+    fc.assert(
+      fc.property(qty, fc.array(fc.tuple(qty, price), { maxLength: 12 }), price, price, fc.constantFrom(SIT, SCU, { tickCents: 5, multiplier: 100 }), (carried, fills, ref, at, terms) => {
+        const p = { carried, fills: fills.map(([q, px]) => ({ qty: q, priceTicks: px })) };
+        const want = exact(p, ref, at, terms);
+        const basis = pnlBasis(p, ref);
+        if (want > BigInt(Number.MAX_SAFE_INTEGER) || want < -BigInt(Number.MAX_SAFE_INTEGER)) {
+          expect(() => positionPnl(p, ref, at, terms)).toThrow(RangeError);
+          expect(() => positionPnlFromBasis(p, basis, at, terms)).toThrow(RangeError);
+        } else {
+          expect(positionPnl(p, ref, at, terms)).toBe(Number(want));
+          // net · at − (carried · ref + Σ qty · price): the same cents from the folded basis
+          expect(positionPnlFromBasis(p, basis, at, terms)).toBe(Number(want));
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('never answers −0', () => {
+    expect(Object.is(positionPnl({ carried: -5, fills: [] }, 200, 200, SIT), 0)).toBe(true);
   });
 });

@@ -49,9 +49,76 @@ export function pnlCents(qty: number, fromTicks: Ticks, toTicks: Ticks, terms: C
  * variation margin of §7.2.
  */
 export function positionPnl(p: PositionDay, referenceTicks: Ticks, atTicks: Ticks, terms: ContractTerms): Cents {
+  const fast = positionPnlInDoubles(p, referenceTicks, atTicks, terms);
+  if (fast !== null) return fast;
   let total = pnlCents(p.carried, referenceTicks, atTicks, terms);
   for (const f of p.fills) total += pnlCents(f.qty, f.priceTicks, atTicks, terms);
   return assertSafeCents(Number(total), 'position P&L');
+}
+
+/** Below 2^53 in magnitude, a double that holds the result of integer + and × is that exact integer. */
+const EXACT_BELOW = 2 ** 53;
+
+/**
+ * The same sum in doubles, when that is provably exact: every operand is an integer, every product
+ * and partial sum stays below 2^53 in magnitude (IEEE rounding is monotonic, so a result whose
+ * exact value reaches 2^53 never reads as below it). Returns null otherwise (the caller uses
+ * bigint). Most positions take this path: it avoids a bigint per fill on every mark.
+ */
+function positionPnlInDoubles(p: PositionDay, referenceTicks: Ticks, atTicks: Ticks, terms: ContractTerms): Cents | null {
+  const m = terms.tickCents * terms.multiplier;
+  if (!(Math.abs(m) < EXACT_BELOW)) return null;
+  let total = p.carried * (atTicks - referenceTicks) * m;
+  if (!(Math.abs(total) < EXACT_BELOW)) return null;
+  const fills = p.fills;
+  for (let i = 0; i < fills.length; i++) {
+    const f = fills[i];
+    const t = f.qty * (atTicks - f.priceTicks) * m;
+    total += t;
+    if (!(Math.abs(t) < EXACT_BELOW && Math.abs(total) < EXACT_BELOW)) return null;
+  }
+  return total + 0; // -0 → 0
+}
+
+/**
+ * A position's P&L at any price `at`, folded into two numbers: with net = carried + Σ qty and
+ * k = carried · ref + Σ qty · price, carried · (at − ref) + Σ qty · (at − price) = net · at − k.
+ * So once k is known the P&L at a new mark costs O(1) instead of a pass over the fills (every trade
+ * revalues every holder for the intraday call test). `exact` is false when k could not be formed
+ * exactly in doubles; then use positionPnl.
+ */
+export interface PnlBasis {
+  readonly referenceTicks: Ticks;
+  readonly net: number;
+  readonly k: number;
+  readonly exact: boolean;
+}
+
+export function pnlBasis(p: PositionDay, referenceTicks: Ticks): PnlBasis {
+  let net = p.carried;
+  let k = p.carried * referenceTicks;
+  let exact = Math.abs(k) < EXACT_BELOW;
+  const fills = p.fills;
+  for (let i = 0; exact && i < fills.length; i++) {
+    const f = fills[i];
+    const t = f.qty * f.priceTicks;
+    net += f.qty;
+    k += t;
+    exact = Math.abs(t) < EXACT_BELOW && Math.abs(k) < EXACT_BELOW && Math.abs(net) < EXACT_BELOW;
+  }
+  return { referenceTicks, net, k, exact };
+}
+
+/** positionPnl(p, basis.referenceTicks, at, terms) from the basis of p. */
+export function positionPnlFromBasis(p: PositionDay, basis: PnlBasis, atTicks: Ticks, terms: ContractTerms): Cents {
+  if (basis.exact) {
+    const m = terms.tickCents * terms.multiplier;
+    const a = basis.net * atTicks;
+    const d = a - basis.k;
+    const v = d * m;
+    if (Math.abs(m) < EXACT_BELOW && Math.abs(a) < EXACT_BELOW && Math.abs(d) < EXACT_BELOW && Math.abs(v) < EXACT_BELOW) return v + 0;
+  }
+  return positionPnl(p, basis.referenceTicks, atTicks, terms);
 }
 
 /** Mark price: the last trade of the session, else the reference price. */

@@ -191,6 +191,16 @@ describe('ClearingLedger: checks', () => {
     expect(l.equity('A')).toBe(928);
     expect(l.withdraw('A', 429)).toMatchObject({ accepted: false, detail: 'cash' });
   });
+
+  it('recordWithdrawal posts an approved withdrawal without deciding it again', () => {
+    const l = ledgerWith(['A']);
+    l.deposit('A', 1000);
+    expect(l.recordWithdrawal('A', 300)).toBe(700);
+    expect(l.account('A').cash).toBe(700);
+    expect(l.totals).toEqual({ deposits: 1000, withdrawals: 300 });
+    expect(() => l.recordWithdrawal('A', 0)).toThrow(RangeError);
+    expect(() => l.recordWithdrawal('Z', 1)).toThrow(RangeError);
+  });
 });
 
 describe('ClearingLedger: bookkeeping', () => {

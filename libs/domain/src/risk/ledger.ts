@@ -14,7 +14,7 @@
 import { assertSafeCents, type Cents, type Ticks } from '../money';
 import type { ProductSpec } from '../products';
 import { checkExposureChange, withdrawalCheck, withOpenOrderChange, worstCaseRequirements, type Exposure, type NewOrder, type PreTradeResult, type Side, type WithdrawalResult } from './checks';
-import { accountEquity, markPrice, netPosition, type Fill, type ValuedPosition } from './equity';
+import { markPrice, netPosition, pnlBasis, positionPnlFromBasis, type Fill, type PnlBasis, type PositionDay } from './equity';
 import { IntradayCallGate, marginCallAmount } from './margin-calls';
 import { marginParams, requirements, type MarginParams, type Requirements } from './margin';
 import type { SettlementMethod, SettlementPrice } from './settlement';
@@ -176,6 +176,16 @@ export function emptyLedgerState(): LedgerState {
 export class ClearingLedger {
   private readonly state: LedgerState;
   private readonly gate: IntradayCallGate;
+  /** Derived, not state: the sorted account ids (null: to rebuild after an account opened). */
+  private sortedAccounts: string[] | null = null;
+  /**
+   * Derived, not state: each account's positions-only requirements, which change only when its
+   * positions change (applyFill) or margin parameters do (listing, settlement). Every trade tests
+   * every holder for an intraday call; without this, each test recomputed every holder's IM.
+   */
+  private readonly requirementsCache = new Map<string, Requirements>();
+  /** Derived, not state: each position's P&L basis (see pnlBasis), dropped when a fill changes it. */
+  private readonly pnlBases = new WeakMap<PositionDay, PnlBasis>();
 
   constructor(state: LedgerState = emptyLedgerState()) {
     this.state = canonical(state);
@@ -190,7 +200,11 @@ export class ClearingLedger {
   // ---- reading -------------------------------------------------------------------------------
 
   accountIds(): string[] {
-    return sortedKeys(this.state.accounts);
+    return [...this.sortedAccountIds()];
+  }
+
+  private sortedAccountIds(): readonly string[] {
+    return (this.sortedAccounts ??= sortedKeys(this.state.accounts));
   }
 
   instrumentIds(): string[] {
@@ -221,28 +235,39 @@ export class ClearingLedger {
     return markPrice(i.referenceTicks, i.lastTradeTicks);
   }
 
+  /** Cash + unrealised P&L at the marks (accountEquity of equity.ts, summed in the same order). */
   equity(account: string): Cents {
-    const a = this.account(account);
-    const valued: ValuedPosition[] = sortedKeys(a.positions).map((sym) => {
+    return this.equityOf(this.account(account));
+  }
+
+  private equityOf(a: Readonly<AccountRisk>): Cents {
+    let pnl = 0;
+    const symbols = Object.keys(a.positions);
+    if (symbols.length > 1) symbols.sort(byId);
+    for (const sym of symbols) {
       const i = this.instrument(sym);
-      return {
-        position: a.positions[sym],
-        referenceTicks: i.referenceTicks,
-        markTicks: markPrice(i.referenceTicks, i.lastTradeTicks),
-        terms: i,
-      };
-    });
-    return accountEquity(a.cash, valued);
+      const p = a.positions[sym];
+      let basis = this.pnlBases.get(p);
+      if (basis === undefined || basis.referenceTicks !== i.referenceTicks) this.pnlBases.set(p, (basis = pnlBasis(p, i.referenceTicks)));
+      pnl = assertSafeCents(pnl + assertSafeCents(positionPnlFromBasis(p, basis, markPrice(i.referenceTicks, i.lastTradeTicks), i), 'position P&L'), 'unrealised P&L');
+    }
+    return assertSafeCents(a.cash + pnl, 'equity');
   }
 
   /** Positions-only IM and MM (what calls and statements use), with the parameters per instrument. */
   computeRequirements(account: string): Requirements {
     const a = this.account(account);
-    return requirements(
+    const cached = this.requirementsCache.get(account);
+    if (cached) return cached;
+    const r = requirements(
       sortedKeys(a.positions)
         .map((sym) => ({ instrument: sym, lots: netPosition(a.positions[sym]), params: this.instrument(sym).params }))
         .filter((h) => h.lots !== 0),
     );
+    // Shared by later callers until the account's positions change: frozen so none can alter it.
+    Object.freeze(r.perInstrument);
+    this.requirementsCache.set(account, Object.freeze(r));
+    return r;
   }
 
   /**
@@ -280,6 +305,7 @@ export class ClearingLedger {
     assertId(id, 'account');
     if (Object.hasOwn(this.state.accounts, id)) return;
     this.state.accounts[id] = { cash: 0, positions: {}, openOrders: {}, calls: [] };
+    this.sortedAccounts = null;
   }
 
   /** Lists an instrument with its reference price (the first entry of its σ20 series). */
@@ -293,6 +319,7 @@ export class ClearingLedger {
       tickCents: product.tickCents,
       multiplier: product.multiplier,
     });
+    this.requirementsCache.clear();
     this.state.instruments[symbol] = {
       product: product.code,
       tickCents: product.tickCents,
@@ -339,6 +366,18 @@ export class ClearingLedger {
     return result;
   }
 
+  /**
+   * Takes out the cash of a withdrawal that was already approved (by `withdraw` in the process that
+   * decided it): the auditor's replay posts the logged fact without deciding it again.
+   */
+  recordWithdrawal(account: string, amount: Cents): Cents {
+    assertPositiveInt(amount, 'withdrawal amount');
+    const a = this.mutableAccount(account);
+    a.cash = assertSafeCents(a.cash - amount, 'cash');
+    this.state.totalWithdrawals = assertSafeCents(this.state.totalWithdrawals + amount, 'total withdrawals');
+    return a.cash;
+  }
+
   // ---- orders --------------------------------------------------------------------------------
 
   /** Pre-trade margin check of a new order (the order is not added). */
@@ -381,7 +420,9 @@ export class ClearingLedger {
     if (!Number.isSafeInteger(qty) || qty === 0) throw new RangeError(`fill quantity must be a non-zero integer: ${qty}`);
     assertPositiveInt(priceTicks, 'fill price');
     const a = this.mutableAccount(account);
+    this.requirementsCache.delete(account);
     const p = (a.positions[instrument] ??= { carried: 0, fills: [] });
+    this.pnlBases.delete(p);
     // Fills are netted per price: every use (equity, variation margin) is Σ qty·(S − price), which
     // grouping by price leaves exact, and the list stays as short as the prices traded (the band
     // bounds them) instead of growing with every fill of the session.
@@ -429,10 +470,14 @@ export class ClearingLedger {
     inst.lastTradeTicks = priceTicks;
 
     const calls: MarginCall[] = [];
-    for (const id of this.accountIds()) {
-      if (!this.state.accounts[id].positions[instrument]) continue;
-      const equity = this.equity(id);
-      const req = this.computeRequirements(id);
+    const accounts = this.state.accounts;
+    for (const id of this.sortedAccountIds()) {
+      const holder = accounts[id];
+      if (!holder.positions[instrument]) continue;
+      // Called already this session: the gate decides nothing more (skip computing the figures).
+      if (this.gate.hasCalled(id)) continue;
+      const equity = this.equityOf(holder);
+      const req = this.requirementsCache.get(id) ?? this.computeRequirements(id);
       const amount = this.gate.decide(id, { equity, im: req.im, mm: req.mm });
       if (amount === null) continue;
       const call: MarginCall = { account: id, amount, intraday: true, tradeDate: null, equity, requirements: req };
@@ -497,6 +542,8 @@ export class ClearingLedger {
       multiplier: inst.multiplier,
     });
     inst.expired = options.expire ?? false;
+    // Positions were carried or closed and the parameters moved: every account's figures change.
+    this.requirementsCache.clear();
     return { instrument, tradeDate, alreadySettled: false, postings, params: inst.params, expired: inst.expired };
   }
 
@@ -553,10 +600,16 @@ export class ClearingLedger {
 
   private changeOpen(account: string, instrument: string, side: Side, delta: number): void {
     const a = this.mutableAccount(account);
-    const o = a.openOrders[instrument] ?? { buys: 0, sells: 0 };
-    const next = side === 'buy' ? { ...o, buys: o.buys + delta } : { ...o, sells: o.sells + delta };
-    if (next.buys < 0 || next.sells < 0) throw new RangeError(`${account} has less open ${side} quantity in ${instrument} than ${-delta}`);
-    if (next.buys === 0 && next.sells === 0) delete a.openOrders[instrument];
-    else a.openOrders[instrument] = next;
+    const o = a.openOrders[instrument];
+    const buys = (o?.buys ?? 0) + (side === 'buy' ? delta : 0);
+    const sells = (o?.sells ?? 0) + (side === 'sell' ? delta : 0);
+    if (buys < 0 || sells < 0) throw new RangeError(`${account} has less open ${side} quantity in ${instrument} than ${-delta}`);
+    if (buys === 0 && sells === 0) delete a.openOrders[instrument];
+    else if (o === undefined) a.openOrders[instrument] = { buys, sells };
+    else {
+      // In place: on the order path this runs several times per order.
+      o.buys = buys;
+      o.sells = sells;
+    }
   }
 }

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { initialMargin, initialMarginFor, maintenanceMargin, marginRate, requirements, worstCaseMarginLots, type MarginParams } from './margin';
 
 const sitAt200: MarginParams = {
@@ -90,5 +91,33 @@ describe('worst-case lots', () => {
     expect(worstCaseMarginLots(10, 5, 30)).toBe(20);
     expect(worstCaseMarginLots(-4, 3, 2)).toBe(6);
     expect(worstCaseMarginLots(-4, 10, 0)).toBe(6);
+  });
+});
+
+describe('initial and maintenance margin in doubles equal the exact bigint figures', () => {
+  const ceilDiv = (a: bigint, b: bigint): bigint => (a + b - 1n) / b;
+  it('for every size of holding', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.integer({ min: -100, max: 100 }), fc.integer({ min: -10_000_000, max: 10_000_000 })),
+        fc.integer({ min: 80_000_000, max: 999_999_999 }),
+        fc.oneof(fc.integer({ min: 1, max: 1000 }), fc.integer({ min: 1, max: 100_000_000 })),
+        fc.constantFrom(1, 100),
+        (lots, ratePpb, priceCents, multiplier) => {
+          const want = ceilDiv(BigInt(Math.abs(lots)) * BigInt(ratePpb) * BigInt(priceCents) * BigInt(multiplier), 1_000_000_000n);
+          if (want > BigInt(Number.MAX_SAFE_INTEGER)) return;
+          const im = initialMarginFor(lots, ratePpb, priceCents, multiplier);
+          expect(im).toBe(Number(want));
+          expect(maintenanceMargin(im)).toBe(Number(ceilDiv(want * 3n, 4n)));
+        },
+      ),
+      { numRuns: 5000 },
+    );
+    // exact multiples of 1e9 and one below: the rounding edge
+    expect(initialMarginFor(1, 1_000_000_000, 1, 1)).toBe(1);
+    expect(initialMarginFor(1, 999_999_999, 1, 1)).toBe(1);
+    expect(initialMarginFor(3, 999_999_999, 1, 1)).toBe(3);
+    expect(initialMarginFor(0, 106904497, 200, 1)).toBe(0);
+    expect(maintenanceMargin(Number.MAX_SAFE_INTEGER)).toBe(Number(ceilDiv(BigInt(Number.MAX_SAFE_INTEGER) * 3n, 4n)));
   });
 });

@@ -98,6 +98,21 @@ export function initialMarginFor(lots: number, ratePpb: number, priceCents: Cent
   ] as const) {
     if (!Number.isSafeInteger(v)) throw new RangeError(`${what} must be an integer: ${v}`);
   }
+  // In doubles when the product stays below 2^52: then it, the quotient times PPB and the
+  // remainder are exact integers (see positionPnl in equity.ts for the argument).
+  const product = Math.abs(lots) * ratePpb * priceCents * multiplier;
+  if (product >= 0 && product < 2 ** 52) {
+    let whole = Math.floor(product / PPB);
+    let rem = product - whole * PPB;
+    if (rem < 0) {
+      whole -= 1;
+      rem += PPB;
+    } else if (rem >= PPB) {
+      whole += 1;
+      rem -= PPB;
+    }
+    return assertSafeCents(rem > 0 ? whole + 1 : whole, 'initial margin');
+  }
   const q = BigInt(Math.abs(lots));
   const im = ceilDiv(q * BigInt(ratePpb) * BigInt(priceCents) * BigInt(multiplier), BigInt(PPB));
   return assertSafeCents(Number(im), 'initial margin');
@@ -111,6 +126,8 @@ export function initialMargin(lots: number, params: Pick<MarginParams, 'ratePpb'
 /** MM = ceil(IM · 3 / 4): 75% of initial, rounded up to the cent. */
 export function maintenanceMargin(im: Cents): Cents {
   if (!Number.isSafeInteger(im) || im < 0) throw new RangeError(`initial margin must be a non-negative integer: ${im}`);
+  // im · 3 below 2^53 is exact, and dividing by 4 is exact in binary.
+  if (im < 2 ** 53 / 3) return Math.ceil((im * 3) / 4);
   return Number(ceilDiv(BigInt(im) * 3n, 4n));
 }
 

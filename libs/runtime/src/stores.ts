@@ -1,11 +1,12 @@
 /**
- * Postgres-backed lookups for the platform's guards: API keys (stored as SHA-256 hashes) and
- * which member owns an account.
+ * Postgres-backed lookups for the platform's guards, shared by every service that serves
+ * authenticated routes: API keys (stored as SHA-256 hashes) and which member owns an account.
  */
 import { Inject, Injectable } from '@nestjs/common';
 import { hashApiKey, type AccountOwnership, type ApiKeyRecord, type ApiKeyStore, type Role } from '@ch/platform';
 import { sql } from '@ch/persistence';
-import { INFRASTRUCTURE, type Infrastructure } from '@ch/runtime';
+import { INFRASTRUCTURE } from './service';
+import type { Infrastructure } from './infrastructure';
 
 @Injectable()
 export class PgApiKeyStore implements ApiKeyStore {
@@ -31,6 +32,12 @@ export class PgAccountDirectory implements AccountOwnership {
     return r.rows[0]?.member_id ?? null;
   }
 }
+
+/** The platform ports of a service that authenticates against the clearinghouse database. */
+export const PG_AUTH_PORTS = {
+  apiKeyStore: { useClass: PgApiKeyStore },
+  accountDirectory: { useClass: PgAccountDirectory },
+} as const;
 
 /**
  * Operations' first key comes from the environment (OPS_API_KEY; AUDITOR_API_KEY likewise), stored

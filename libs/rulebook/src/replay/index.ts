@@ -1,0 +1,2 @@
+export * from './redrive';
+export * from './replayer';

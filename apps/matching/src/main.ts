@@ -36,6 +36,7 @@ void runService({
         sequencer.stopTimers();
         await processor.stop();
       },
+      ready: () => processor.ready,
     };
   },
 });

@@ -24,6 +24,7 @@ void runService({
   async start(infra, app) {
     await installBootstrapKeys(infra);
     await app.get(Outcomes).start();
-    return { stop: async () => undefined };
+    const outcomes = app.get(Outcomes);
+    return { stop: async () => undefined, ready: () => outcomes.ready };
   },
 });

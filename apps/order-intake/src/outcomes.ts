@@ -45,6 +45,8 @@ export function isOutcomeOf(kind: CommandKind, type: string, p: Record<string, u
 @Injectable()
 export class Outcomes implements OnApplicationShutdown {
   private consumer: Consumer | null = null;
+  /** Set once the consumer holds its partitions: before that, outcomes could be missed. */
+  ready = false;
   /** By the correlation id of the command being waited for. */
   private readonly waiters = new Map<string, Waiter>();
   private readonly reports = new Subject<ExecutionReport>();
@@ -52,7 +54,7 @@ export class Outcomes implements OnApplicationShutdown {
   constructor(@Inject(INFRASTRUCTURE) private readonly infra: Infrastructure) {}
 
   async start(): Promise<void> {
-    const consumer = await this.infra.bus.consumer({ groupId: `intake-outcomes-${randomUUID()}`, fromBeginning: false });
+    const consumer = await this.infra.bus.consumer({ groupId: `intake-outcomes-${randomUUID()}`, fromBeginning: false, onAssignment: () => (this.ready = true) });
     await consumer.subscribe([topicName('matchingEvents'), topicName('riskEvents')]);
     await consumer.run({
       eachBatch: async (batch) => {

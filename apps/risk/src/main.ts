@@ -25,6 +25,6 @@ void runService({
       handle: (messages, ctx) => risk.handle(messages, ctx),
     });
     await processor.start();
-    return { stop: () => processor.stop() };
+    return { stop: () => processor.stop(), ready: () => processor.ready };
   },
 });

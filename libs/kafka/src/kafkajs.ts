@@ -197,6 +197,7 @@ class KafkajsConsumer implements Consumer {
       for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
         for (const partition of partitions) this.starts.set(tpKey(topic, partition), this.newStart(topic, partition));
       }
+      this.options.onAssignment?.(payload.memberAssignment as Record<string, number[]>);
     });
     this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
       // Not retriable at all (kafkajs did not ask restartOnFailure): still tell the owner.

@@ -117,6 +117,11 @@ export interface ConsumerOptions {
    * crash the service so its supervisor restarts it); true or no callback: restart in place.
    */
   onCrash?: (error: Error) => boolean | Promise<boolean>;
+  /**
+   * Called on every assignment (join, rebalance) with the partitions this member now owns, by
+   * topic. Services use the first one to report themselves ready.
+   */
+  onAssignment?: (assignment: Record<string, number[]>) => void;
 }
 
 export interface EachBatchHandler {

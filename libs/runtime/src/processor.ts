@@ -176,6 +176,12 @@ export interface ProcessorOptions {
 export class EffectivelyOnceProcessor {
   private consumer: Consumer | null = null;
   private fatal = false;
+  private assigned = false;
+
+  /** True once the consumer group has given this instance its partitions: it can process. */
+  get ready(): boolean {
+    return this.assigned && !this.fatal;
+  }
 
   constructor(private readonly o: ProcessorOptions) {}
 
@@ -196,6 +202,9 @@ export class EffectivelyOnceProcessor {
       onCrash: (e) => {
         this.die(e);
         return false;
+      },
+      onAssignment: () => {
+        this.assigned = true;
       },
     });
     await consumer.subscribe(this.o.topics);

@@ -11,6 +11,8 @@ export const INFRASTRUCTURE = Symbol('INFRASTRUCTURE');
 
 export interface Running {
   stop(): Promise<void>;
+  /** Whether the service can process (its consumers hold their partitions); /health reports it. */
+  ready?(): boolean;
 }
 
 export interface ServiceDefinition {
@@ -53,7 +55,14 @@ export async function runService(def: ServiceDefinition): Promise<void> {
     await sql(infra.ds, 'SELECT 1');
     return {};
   });
-  const running = def.start ? await def.start(infra, app) : null;
+  // /health is 'up' only when the service can do its work, not merely when HTTP answers: a
+  // consumer that has not yet been given its partitions would leave commands waiting.
+  let running: Running | null = null;
+  health.register('processing', async () => {
+    if (def.start && (!running || (running.ready && !running.ready()))) throw new Error('not ready: waiting for partition assignment');
+    return {};
+  });
+  running = def.start ? await def.start(infra, app) : null;
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;

@@ -68,6 +68,20 @@ describe('the clearinghouse spine', () => {
     expect(order.body).toMatchObject({ status: 'filled', filledQty: 10, openQty: 0 });
   });
 
+  it('restates the margin of every holder when a trade moves the mark, not only the parties', async () => {
+    const k3 = await admitMember(sys, 'M3', ['M3-H']);
+    await deposit(sys, 'M3-H', '1000.00');
+    // M2 holds +10 at 2.00 and takes no part in this trade at 2.10: its equity moves to
+    // 1000.00 + 10 × (2.10 − 2.00) × 1 = 1001.00 all the same.
+    expect((await sys.api('POST', '/orders?wait=true', { key: k1, body: { account: 'M1-H', clientOrderId: 's2', instrument: SYMBOL, side: 'sell', type: 'limit', price: '2.10', qty: 1, tif: 'GTC' } })).status).toBe(202);
+    expect((await sys.api('POST', '/orders?wait=true', { key: k3, body: { account: 'M3-H', clientOrderId: 'b1', instrument: SYMBOL, side: 'buy', type: 'limit', price: '2.10', qty: 1, tif: 'GTC' } })).status).toBe(202);
+    const m2 = await waitFor('M2 equity at the new mark', async () => {
+      const r = await sys.api('GET', '/accounts/M2-H/margin', { key: k2 });
+      return r.body.equity === '1001.00' ? r.body : null;
+    }, 15_000);
+    expect(m2).toMatchObject({ equity: '1001.00', initialMargin: '2.14' });
+  });
+
   it('refuses bad input with a 4xx and a reason, and writes nothing', async () => {
     const before = await logCount();
     const order = (o: Record<string, unknown>) => ({ account: 'M1-H', clientOrderId: 'bad', instrument: SYMBOL, side: 'buy', type: 'limit', price: '2.00', qty: 1, tif: 'GTC', ...o });

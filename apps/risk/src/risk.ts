@@ -76,6 +76,12 @@ export class Risk {
   /** Membership checks on the hot path (the ledger's id lists are sorted copies). */
   private readonly knownAccounts = new Set<string>();
   private readonly knownInstruments = new Set<string>();
+  /**
+   * Who holds a position in each instrument: a trade moves the mark, and with it the equity of
+   * every holder, so each holder's margin figures are restated, not only the two parties'.
+   */
+  private readonly holders = new Map<string, Set<string>>();
+  private tradedInstruments = new Set<string>();
   private dirtyAccounts = new Set<string>();
   private dirtyInstruments = new Set<string>();
 
@@ -101,6 +107,9 @@ export class Risk {
         state.totalWithdrawals = m.totalWithdrawals;
         this.lastAt = m.lastAt;
       }
+    }
+    for (const [account, a] of Object.entries(state.accounts)) {
+      for (const instrument of Object.keys(a.positions)) this.holdersOf(instrument).add(account);
     }
     this.ledger = new ClearingLedger(state);
   }
@@ -346,6 +355,8 @@ export class Risk {
         this.leaves(e.buyAccount, e.buyClientOrderId, e.buyLeavesQty);
         this.leaves(e.sellAccount, e.sellClientOrderId, e.sellLeavesQty);
         this.dirtyInstruments.add(e.instrument);
+        this.tradedInstruments.add(e.instrument);
+        this.holdersOf(e.instrument).add(e.buyAccount).add(e.sellAccount);
         for (const c of calls) {
           const call = { type: 'MarginCallIssued', at: e.at, account: c.account, tradeDate: isoDateOfEpochMs(e.at), amount: c.amount, intraday: true, equity: c.equity, im: c.requirements.im, mm: c.requirements.mm };
           ctx.out.event(RISK_STREAM, 'MarginCallIssued', eventToWire(call as never), { at: formatInstant(e.at), actor: 'system:risk', correlationId: m.envelope.correlationId, causationId: m.envelope.eventId, source: m.source }, [
@@ -423,7 +434,15 @@ export class Risk {
   }
 
   /** Persists what the batch changed and states the touched accounts' margin. */
+  private holdersOf(instrument: string): Set<string> {
+    let h = this.holders.get(instrument);
+    if (!h) this.holders.set(instrument, (h = new Set()));
+    return h;
+  }
+
   private async flush(ctx: BatchContext): Promise<void> {
+    for (const instrument of this.tradedInstruments) for (const account of this.holdersOf(instrument)) this.dirtyAccounts.add(account);
+    this.tradedInstruments = new Set();
     const keys: string[] = [];
     const values: string[] = [];
     const margin: { account: string; equity: number; im: number; mm: number; instruments: unknown; at: string }[] = [];

@@ -246,11 +246,6 @@ export class Replayer {
     return this.books.get(instrument)?.engine;
   }
 
-  /** True when `r` lies within `stop`. */
-  static within(r: LogRecord, stop: ReplayStop): boolean {
-    return (stop.toSeq === undefined || r.seq <= stop.toSeq) && (stop.at === undefined || r.at <= stop.at);
-  }
-
   /** Folds records until one lies beyond `stop`; returns true when it stopped there. */
   fold(records: Iterable<LogRecord>, stop: ReplayStop = {}): boolean {
     const bySeq = stop.toSeq !== undefined;

@@ -3,7 +3,7 @@
  * instrument are checked here (4xx, nothing written); the rest of SPEC §4's checks run in risk and
  * matching, whose outcome the caller can wait for (?wait=true) or follow over server-sent events.
  */
-import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, Res, Sse, type MessageEvent } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, Sse, type MessageEvent } from '@nestjs/common';
 import { ApiHeader, ApiOperation, ApiQuery, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { map, type Observable } from 'rxjs';
 import { randomUUID } from 'node:crypto';
@@ -159,4 +159,3 @@ export class OrdersController {
   }
 }
 
-export { Res };

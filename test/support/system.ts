@@ -34,15 +34,22 @@ export interface System {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
+/**
+ * n distinct free ports. All are held open until every one is allocated: releasing each before
+ * taking the next lets the OS hand out the same port twice, and then one service's /health would
+ * answer for another's.
+ */
+async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+      const s = createServer();
+      s.on('error', reject);
+      s.listen(0, '127.0.0.1', () => resolve(s));
+    })),
+  );
+  const ports = servers.map((s) => (s.address() as { port: number }).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
 }
 
 export async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 60_000, everyMs = 100): Promise<T> {
@@ -65,7 +72,8 @@ export async function startSystem(name: string, extraEnv: Record<string, string>
   const prefix = uniqueTopicPrefix(name);
   const topics = await createTestTopics(prefix);
   const ports = {} as Record<ServiceName, number>;
-  for (const s of SERVICES) ports[s] = await freePort();
+  const free = await freePorts(SERVICES.length);
+  SERVICES.forEach((s, i) => (ports[s] = free[i]));
   const opsKey = `chk_ops_${randomBytes(12).toString('hex')}`;
   const env: NodeJS.ProcessEnv = {
     ...process.env,

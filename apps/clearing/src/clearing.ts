@@ -3,10 +3,11 @@
  * clearinghouse becomes buyer to the seller and seller to the buyer): it enters the trade
  * register and moves both accounts' positions against the clearinghouse. Cash commands (deposits,
  * and withdrawals that risk has approved) move the cash ledger; each cash movement is published on
- * clearing-events for risk.
+ * clearing-events for risk. At end of day (SettlementPriceSet on the instrument's stream) it posts
+ * the variation margin of every account holding the instrument (docs/decisions/0006-end-of-day.md).
  */
 import type { DataSource, EntityManager } from 'typeorm';
-import { formatCents, parseCents } from '@ch/domain';
+import { formatCents, parseCents, ProductCatalog, variationMargin } from '@ch/domain';
 import { formatInstant, eventFromWire } from '@ch/rulebook';
 import type { Trade } from '@ch/matching';
 import { sql } from '@ch/persistence';
@@ -18,6 +19,7 @@ export const CLEARING_STREAM = 'clearing';
 export class Clearing {
   /** Event time of the last cash movement: the cash ledger's time never goes backwards. */
   private lastAt = 0;
+  private readonly catalog = new ProductCatalog();
 
   /** Picks the clock up where the ledger left it (after a restart). */
   async load(db: DataSource): Promise<void> {
@@ -34,6 +36,10 @@ export class Clearing {
       if (env.type === 'Trade') {
         trades.push(eventFromWire(env.payload as Record<string, unknown>) as Trade);
         tradeMsgs.push(m);
+      } else if (env.type === 'SettlementPriceSet') {
+        // The instrument's stream is in order: every trade of the session is already cleared.
+        await this.flushTrades(ctx, trades, tradeMsgs);
+        await this.settle(ctx, m);
       } else if (env.type === 'Deposit' || env.type === 'Withdrawal') {
         await this.flushTrades(ctx, trades, tradeMsgs);
         await this.cash(ctx, m);
@@ -102,6 +108,79 @@ export class Clearing {
     );
     trades.length = 0;
     msgs.length = 0;
+  }
+
+  /**
+   * Variation margin of one instrument for one trade date (SPEC §7.2): per account,
+   * carried · (S_t − S_prev) · multiplier + Σ today's fills signed · (S_t − fill) · multiplier, with
+   * the same domain function the ClearingLedger uses. Today's fills are the register's trades
+   * after the previous settlement's last trade; the carried position is the net position minus
+   * them. Each non-zero amount is posted to the cash ledger; every account with a position that
+   * day gets a VariationMarginPosted (as the in-process rulebook does). A trade date settled
+   * already posts nothing.
+   */
+  private async settle(ctx: BatchContext, m: Incoming): Promise<void> {
+    const env = m.envelope;
+    const e = eventFromWire(env.payload as Record<string, unknown>) as unknown as { at: number; tradeDate: string; instrument: string; price: number; previousPrice: number; method: string; reason?: string };
+    const mgr = ctx.manager;
+    const done = await sql(mgr, 'SELECT 1 FROM settlements WHERE instrument = $1 AND trade_date = $2', [e.instrument, e.tradeDate]);
+    if (done.rows.length) return;
+    const product = this.catalog.forSymbol(e.instrument);
+    if (!product) throw new Error(`clearing: no product for ${e.instrument}`);
+    const prev = await sql<{ last_trade_id: string }>(mgr, 'SELECT last_trade_id FROM settlements WHERE instrument = $1 ORDER BY trade_date DESC LIMIT 1', [e.instrument]);
+    const afterTrade = prev.rows[0]?.last_trade_id ?? '0';
+    const fills = await sql<{ trade_id: string; price: string; qty: string; buy_account: string; sell_account: string }>(
+      mgr,
+      'SELECT trade_id, price, qty, buy_account, sell_account FROM trades WHERE instrument = $1 AND trade_id > $2 ORDER BY trade_id',
+      [e.instrument, afterTrade],
+    );
+    const positions = await sql<{ account_id: string; qty: string }>(mgr, 'SELECT account_id, qty FROM positions WHERE instrument = $1', [e.instrument]);
+    const days = new Map<string, { net: number; fills: { qty: number; priceTicks: number }[] }>();
+    const day = (a: string) => {
+      let d = days.get(a);
+      if (!d) days.set(a, (d = { net: 0, fills: [] }));
+      return d;
+    };
+    for (const r of positions.rows) day(r.account_id).net = Number(r.qty);
+    let lastTradeId = afterTrade;
+    for (const t of fills.rows) {
+      day(t.buy_account).fills.push({ qty: Number(t.qty), priceTicks: Number(t.price) });
+      day(t.sell_account).fills.push({ qty: -Number(t.qty), priceTicks: Number(t.price) });
+      lastTradeId = t.trade_id;
+    }
+    const at = Math.max(this.lastAt, e.at);
+    this.lastAt = at;
+    const iso = formatInstant(at);
+    const vm: { account: string; amount: number }[] = [];
+    let total = 0;
+    for (const account of [...days.keys()].sort()) {
+      const d = days.get(account)!;
+      const carried = d.net - d.fills.reduce((s, f) => s + f.qty, 0);
+      if (carried === 0 && d.fills.length === 0) continue;
+      const amount = variationMargin({ carried, fills: d.fills }, e.previousPrice, e.price, product);
+      total += amount;
+      vm.push({ account, amount });
+    }
+    if (total !== 0) throw new Error(`clearing: variation margin of ${e.instrument} for ${e.tradeDate} sums to ${total}, not zero`);
+    for (const { account, amount } of vm) {
+      const balance =
+        amount !== 0
+          ? await applyCash(mgr, account, amount, 'variation_margin', `vm:${e.tradeDate}:${e.instrument}`, iso)
+          : Number((await sql<{ balance: string }>(mgr, 'SELECT balance FROM cash_balances WHERE account_id = $1', [account])).rows[0]?.balance ?? 0);
+      await sql(mgr, 'INSERT INTO variation_margin (account_id, instrument, trade_date, amount, at) VALUES ($1, $2, $3, $4, $5)', [account, e.instrument, e.tradeDate, amount, iso]);
+      ctx.out.event(
+        CLEARING_STREAM,
+        'VariationMarginPosted',
+        { type: 'VariationMarginPosted', at: iso, tradeDate: e.tradeDate, account, instrument: e.instrument, amount: formatCents(amount), balance: formatCents(balance) },
+        { at: iso, actor: 'system:clearing', correlationId: env.correlationId, causationId: env.eventId, source: m.source },
+        [{ topic: topicName('clearingEvents'), key: account }],
+      );
+    }
+    await sql(
+      mgr,
+      'INSERT INTO settlements (instrument, trade_date, price, previous_price, method, reason, last_trade_id, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
+      [e.instrument, e.tradeDate, e.price, e.previousPrice, e.method, e.reason ?? null, lastTradeId, iso],
+    );
   }
 
   private async cash(ctx: BatchContext, m: Incoming): Promise<void> {

@@ -11,7 +11,7 @@
  * deterministic). Snapshots are taken every SNAPSHOT_EVERY events of a stream.
  */
 import type { DataSource, EntityManager } from 'typeorm';
-import { formatTicks, parsePriceToTicks, ProductCatalog } from '@ch/domain';
+import { formatTicks, parsePriceToTicks, ProductCatalog, settlementPrice, SettlementError, type SessionTrade } from '@ch/domain';
 import { MatchingEngine, type MatchingEvent, type NewOrder } from '@ch/matching';
 import { eventFromWire, eventToWire, formatInstant, redrive } from '@ch/rulebook';
 import { loadLatestSnapshot, saveSnapshot, sql } from '@ch/persistence';
@@ -139,6 +139,8 @@ export class Sequencer {
           if (!book) {
             // Intake checks instruments before publishing; a command for an unknown book is refused.
             collected.push({ type: 'OrderRejected', instrument: symbol, at: Date.parse(env.at), command: commandKind(env.type), account: (p.account as string) ?? null, clientOrderId: (p.clientOrderId as string) ?? null, orderId: null, reason: 'UNKNOWN_INSTRUMENT' } as unknown as MatchingEvent);
+          } else if (env.type === 'Cutoff') {
+            extra = await this.cutoff(ctx, symbol, book.engine, p, env.at);
           } else {
             this.execute(book.engine, env.type, p);
           }
@@ -169,6 +171,93 @@ export class Sequencer {
         book.eventsSinceSnapshot = 0;
       }
     }
+  }
+
+  /**
+   * End of day for one instrument (SPEC §7, docs/decisions/0006-end-of-day.md): the cut-off is
+   * sequenced in the instrument's own stream, so the session's trades are exactly the Trade events
+   * of the stream since its last SessionRolled (or its listing). Sets the settlement price
+   * (override > VWAP of the last 30 minutes > last > previous) and rolls the session. A trade date
+   * already settled changes nothing; an earlier trade date than one settled, or the contract's
+   * last trading day (final settlement is not run through the services yet), is refused with an
+   * EndOfDayFailed event that says why.
+   */
+  private async cutoff(ctx: BatchContext, symbol: string, engine: MatchingEngine, p: Record<string, unknown>, commandAt: string): Promise<Record<string, unknown>[]> {
+    const stream = streamOf(symbol);
+    const tradeDate = String(p.tradeDate ?? '');
+    const at = sequenceTime(engine.time, p.eventTime ?? commandAt);
+    // The stream as logged plus what this batch has emitted so far (not committed yet).
+    const logged = await sql<{ stream_seq: string; type: string; payload: Record<string, unknown> }>(
+      ctx.manager,
+      `SELECT stream_seq, type, payload FROM event_log WHERE stream = $1
+         AND stream_seq >= COALESCE((SELECT max(stream_seq) FROM event_log WHERE stream = $1 AND type IN ('SessionRolled', 'InstrumentListed')), 0)
+         AND type IN ('SessionRolled', 'InstrumentListed', 'Trade')
+       UNION ALL
+       SELECT stream_seq, type, payload FROM event_log WHERE stream = $1 AND type IN ('SettlementPriceSet', 'EndOfDayFailed')
+       ORDER BY stream_seq`,
+      [stream],
+    );
+    const events = [
+      ...logged.rows.map((r) => ({ type: r.type, payload: r.payload })),
+      ...ctx.out.events.filter((e) => e.stream === stream).map((e) => ({ type: e.type, payload: e.payload as Record<string, unknown> })),
+    ];
+    const settledDates: string[] = [];
+    const failures = new Set<string>();
+    let trades: SessionTrade[] = [];
+    for (const e of events) {
+      if (e.type === 'SettlementPriceSet') settledDates.push(String(e.payload.tradeDate));
+      else if (e.type === 'EndOfDayFailed') failures.add(`${String(e.payload.tradeDate)}|${String(e.payload.code)}`);
+      else if (e.type === 'SessionRolled' || e.type === 'InstrumentListed') trades = [];
+      else if (e.type === 'Trade') {
+        const t = eventFromWire(e.payload) as unknown as { price: number; qty: number; at: number };
+        trades.push({ priceTicks: t.price, qty: t.qty, atMs: t.at });
+      }
+    }
+    if (settledDates.includes(tradeDate)) return []; // already settled: nothing changes
+    // A failure already logged for this trade date is not logged again when the run is repeated.
+    // A logged failure moves the book's clock to the cut-off, as re-driving the log does on recovery.
+    const failed = (code: string, message: string) => {
+      if (failures.has(`${tradeDate}|${code}`)) return [];
+      engine.advanceTime(at);
+      return [{ type: 'EndOfDayFailed', at: formatInstant(at), tradeDate, instrument: symbol, code, message }];
+    };
+    const latest = settledDates.sort()[settledDates.length - 1];
+    if (latest !== undefined && tradeDate < latest) {
+      return failed('OUT_OF_ORDER', `end of day for ${tradeDate} refused: ${symbol} is already settled for the later trade date ${latest}`);
+    }
+    const inst = await sql<{ last_trading_day: string }>(ctx.manager, `SELECT to_char(last_trading_day, 'YYYY-MM-DD') AS last_trading_day FROM instruments WHERE symbol = $1`, [symbol]);
+    const ltd = inst.rows[0]?.last_trading_day;
+    if (ltd !== undefined && tradeDate >= ltd) {
+      return failed('FINAL_SETTLEMENT_NOT_SUPPORTED', `${symbol}: ${tradeDate} is on or after its last trading day ${ltd}; final settlement is not run through the services yet; nothing posted`);
+    }
+    const product = this.catalog.forSymbol(symbol);
+    const o = p.override as { price?: unknown; reason?: unknown } | undefined | null;
+    let override: { priceTicks: number; reason: string } | null = null;
+    if (o) {
+      const price = parsePriceToTicks(String(o.price), product?.tickCents ?? 1);
+      if (!price.ok) return failed('INVALID_OVERRIDE', `${symbol}: override price ${String(o.price)} is not a price in whole ticks; nothing posted`);
+      override = { priceTicks: price.ticks, reason: String(o.reason ?? '') };
+    }
+    let sp;
+    try {
+      sp = settlementPrice({ previousTicks: engine.referencePrice, cutoffMs: at, trades, override });
+    } catch (e) {
+      if (e instanceof SettlementError) return failed(e.code, `${symbol}: ${e.message}; nothing posted`);
+      throw e;
+    }
+    const set = eventToWire({
+      type: 'SettlementPriceSet',
+      at,
+      tradeDate,
+      instrument: symbol,
+      price: sp.priceTicks,
+      previousPrice: engine.referencePrice,
+      method: sp.method,
+      ...(sp.reason ? { reason: sp.reason } : {}),
+    } as never) as Record<string, unknown>;
+    // The roll's events (expiries, cancels, SessionRolled) follow SettlementPriceSet in the stream.
+    engine.rollSession(sp.priceTicks, at);
+    return [set];
   }
 
   private execute(engine: MatchingEngine, type: string, p: Record<string, unknown>): void {

@@ -4,7 +4,7 @@
  * validateOrderFields, so the API and the scenario runner refuse the same inputs alike.
  */
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsInt, IsObject, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
 const DECIMAL = /^\d{1,15}(\.\d+)?$/;
@@ -80,4 +80,13 @@ export class DepositDto {
 
   @ApiProperty({ example: '100000.00' }) @IsString() @Matches(DECIMAL)
   amount!: string;
+}
+
+export class EndOfDayDto {
+  @ApiProperty({ example: '2027-01-04', description: 'The trade date to settle' }) @IsString() @Matches(/^\d{4}-\d{2}-\d{2}$/)
+  tradeDate!: string;
+
+  @ApiPropertyOptional({ example: { 'SIT-2027-03': { price: '2.10', reason: 'no representative trades' } }, description: 'Settlement price overrides per instrument, each with a reason' })
+  @IsOptional() @IsObject()
+  overrides?: Record<string, { price: string; reason: string }>;
 }

@@ -8,6 +8,8 @@ import { AuditModule } from './audit.controller';
 import { CommandPublisher } from './commands';
 import { InstrumentDirectory } from './instruments';
 import { OpsController } from './ops.controller';
+import { EndOfDayController } from './eod.controller';
+import { StatementsController } from './statements.controller';
 import { OrdersController } from './orders.controller';
 import { Outcomes } from './outcomes';
 
@@ -17,7 +19,7 @@ void runService({
   swagger: { title: 'AI-compute futures clearinghouse API', description: 'Orders, positions, cash and margin for members; listing, deposits and end of day for operations.' },
   platform: PG_AUTH_PORTS,
   metadata: {
-    controllers: [OpsController, OrdersController, AccountsController, MarketController],
+    controllers: [OpsController, EndOfDayController, OrdersController, AccountsController, StatementsController, MarketController],
     providers: [CommandPublisher, Outcomes, InstrumentDirectory],
     imports: [AuditModule],
   },

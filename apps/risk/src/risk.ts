@@ -18,6 +18,10 @@
  * follows matching-events (order lifecycle, trades at their prices) and clearing-events (cash).
  * After each batch every touched account's IM and MM are stated as an event with the parameters
  * used (σ, r_ppb, reference price) and projected into `margin`.
+ *
+ * End of day (docs/decisions/0006-end-of-day.md): each SettlementPriceSet settles the replica's
+ * instrument (VM into cash, carry, σ20, rate); once every instrument of the trade date is decided
+ * the day's calls are assessed, and once clearing's postings are all seen EndOfDayCompleted is logged.
  */
 import type { DataSource, EntityManager } from 'typeorm';
 import {
@@ -63,6 +67,17 @@ interface Meta {
 
 type Reject = { reason: string; field?: string };
 
+/** Risk's end-of-day progress for one trade date (risk_state key `eod:<date>`). */
+interface EodDay {
+  /** Instruments whose end of day failed (EndOfDayFailed). */
+  failed: string[];
+  callsAssessed: boolean;
+  /** VM postings risk's own settlement made, and clearing's VariationMarginPosted seen so far. */
+  expectedPostings: number;
+  seenPostings: number;
+  completed: boolean;
+}
+
 export class Risk {
   private ledger = new ClearingLedger();
   private readonly catalog = new ProductCatalog();
@@ -100,6 +115,8 @@ export class Risk {
         state.instruments[id] = v.ledger;
         // A row written before halts were derived here starts a fresh derivation of its session.
         this.market.set(id, 'halts' in v.market ? v.market : { halts: startSession(id, v.ledger.referenceTicks), lastAt: 0 });
+      } else if (kind === 'eod') {
+        this.eodDays.set(id, value as EodDay);
       } else if (kind === 'meta') {
         const m = value as Meta & { lastAt: number };
         state.intradayCalled = m.intradayCalled;
@@ -142,6 +159,11 @@ export class Risk {
           this.dirtyAccounts.add(account);
           break;
         }
+        case 'VariationMarginPosted':
+          // Risk applied the VM itself when it settled the instrument; clearing's posting only
+          // counts towards the day's completion (docs/decisions/0006-end-of-day.md).
+          if (m.topic === topicName('clearingEvents')) this.postingSeen(ctx, m, String(p.tradeDate), Date.parse(env.at));
+          break;
         default:
           if (m.topic === topicName('matchingEvents')) this.follow(ctx, m, eventFromWire(p) as RulebookEvent);
       }
@@ -390,11 +412,120 @@ export class Risk {
         this.dirtyInstruments.add(e.instrument);
         return;
       }
+      case 'SettlementPriceSet': {
+        this.settle(ctx, m, e);
+        return;
+      }
+      case 'EndOfDayFailed': {
+        this.endOfDayFailed(ctx, m, e);
+        return;
+      }
       default:
         // MarketHalted and MarketResumed are matching's; the halts here are derived from the trades.
         return;
     }
   }
+
+  /**
+   * End of day for one instrument (SPEC §7.2, §7.3): the replica settles it with the same domain
+   * code as the in-process rulebook (ClearingLedger.settleInstrument: variation margin into cash,
+   * carry, σ20 and the new rate) and every account's margin is restated for the trade date; the
+   * day's calls follow once its last instrument is decided (assessCallsIfDayComplete). Risk
+   * applies the variation margin itself here and takes no cash from clearing's
+   * VariationMarginPosted (docs/decisions/0006-end-of-day.md). A trade date already settled
+   * changes nothing.
+   */
+  private settle(ctx: BatchContext, m: Incoming, e: Extract<RulebookEvent, { type: 'SettlementPriceSet' }>): void {
+    if (!this.instrumentRisk(e.instrument)) return;
+    const sp = { priceTicks: e.price, method: e.method, ...(e.reason !== undefined ? { reason: e.reason } : {}) };
+    const r = this.ledger.settleInstrument(e.instrument, e.tradeDate, sp);
+    if (r.alreadySettled) return;
+    const day = this.eodDay(e.tradeDate);
+    day.expectedPostings += r.postings.length;
+    this.eodDirty.add(e.tradeDate);
+    const meta = this.eodMeta(m, e.at);
+    if (r.params.alert) {
+      const alert = { type: 'MarginRateAlert', at: e.at, instrument: e.instrument, sigma: r.params.sigma, ratePpb: r.params.ratePpb };
+      ctx.out.event(RISK_STREAM, 'MarginRateAlert', eventToWire(alert as never), meta);
+    }
+    for (const account of this.ledger.accountIds()) this.dirtyAccounts.add(account);
+    this.dirtyInstruments.add(e.instrument);
+    this.statedTradeDate = e.tradeDate;
+    this.assessCallsIfDayComplete(ctx, m, e.tradeDate, e.at);
+  }
+
+  private eodMeta(m: Incoming, at: number) {
+    return { at: formatInstant(at), actor: 'system:risk', correlationId: m.envelope.correlationId, causationId: m.envelope.eventId, source: m.source };
+  }
+
+  /**
+   * End-of-day calls are assessed once per trade date, after its last instrument is decided
+   * (settled, or its end of day failed), as ClearingLedger.endOfDay does for the in-process
+   * rulebook: before that an account's equity mixes settled and unsettled instruments. The
+   * instruments' streams reach risk in any order across partitions, so both a settlement and a
+   * failure can be the last.
+   */
+  private assessCallsIfDayComplete(ctx: BatchContext, m: Incoming, tradeDate: string, at: number): void {
+    const day = this.eodDay(tradeDate);
+    if (day.callsAssessed) return;
+    const ids = this.ledger.instrumentIds();
+    const settledToday = (s: string) => this.ledger.instrument(s).settlements.some((x) => x.tradeDate === tradeDate);
+    if (!ids.some(settledToday)) return;
+    if (!ids.every((s) => settledToday(s) || this.ledger.instrument(s).expired || day.failed.includes(s))) return;
+    day.callsAssessed = true;
+    this.eodDirty.add(tradeDate);
+    const meta = this.eodMeta(m, at);
+    for (const c of this.ledger.assessEndOfDayCalls(tradeDate)) {
+      const call = { type: 'MarginCallIssued', at, account: c.account, tradeDate, amount: c.amount, intraday: false, equity: c.equity, im: c.requirements.im, mm: c.requirements.mm };
+      ctx.out.event(RISK_STREAM, 'MarginCallIssued', eventToWire(call as never), meta, [{ topic: topicName('riskEvents'), key: c.account }]);
+      this.calls.push(call);
+      this.dirtyAccounts.add(c.account);
+    }
+    if (this.statedTradeDate === null) this.statedTradeDate = tradeDate;
+    this.completeIfDone(ctx, m, tradeDate, at);
+  }
+
+  private postingSeen(ctx: BatchContext, m: Incoming, tradeDate: string, at: number): void {
+    const day = this.eodDay(tradeDate);
+    day.seenPostings++;
+    this.eodDirty.add(tradeDate);
+    this.completeIfDone(ctx, m, tradeDate, Number.isFinite(at) ? at : this.lastAt);
+  }
+
+  /**
+   * EndOfDayCompleted, once the day's calls are assessed and every variation margin posting of the
+   * day is in the log (clearing's VariationMarginPosted has reached risk): the auditor's replay
+   * settles the day at this event and checks the postings before it against its own.
+   */
+  private completeIfDone(ctx: BatchContext, m: Incoming, tradeDate: string, at: number): void {
+    const day = this.eodDay(tradeDate);
+    if (day.completed || !day.callsAssessed || day.seenPostings < day.expectedPostings) return;
+    day.completed = true;
+    this.eodDirty.add(tradeDate);
+    const instruments = this.ledger.instrumentIds().filter((s) => this.ledger.instrument(s).settlements.some((x) => x.tradeDate === tradeDate));
+    const done = { type: 'EndOfDayCompleted', at: Math.max(at, this.lastAt), tradeDate, instruments };
+    ctx.out.event(RISK_STREAM, 'EndOfDayCompleted', eventToWire(done as never), this.eodMeta(m, done.at));
+  }
+
+  /** Per trade date: risk's end-of-day progress (persisted in risk_state as `eod:<date>`). */
+  private readonly eodDays = new Map<string, EodDay>();
+  private eodDirty = new Set<string>();
+
+  private eodDay(tradeDate: string): EodDay {
+    let d = this.eodDays.get(tradeDate);
+    if (!d) this.eodDays.set(tradeDate, (d = { failed: [], callsAssessed: false, expectedPostings: 0, seenPostings: 0, completed: false }));
+    return d;
+  }
+
+  private endOfDayFailed(ctx: BatchContext, m: Incoming, e: { tradeDate: string; instrument: string; at: number }): void {
+    const day = this.eodDay(e.tradeDate);
+    if (!day.failed.includes(e.instrument)) day.failed.push(e.instrument);
+    this.eodDirty.add(e.tradeDate);
+    this.assessCallsIfDayComplete(ctx, m, e.tradeDate, e.at);
+  }
+
+  /** The trade date the batch's margin statements are for (an end of day), else null. */
+  private statedTradeDate: string | null = null;
 
   /**
    * Runs a trade through the instrument's halt derivation; a halt it starts is logged
@@ -454,13 +585,18 @@ export class Risk {
       const equity = this.ledger.equity(account);
       const instruments = req.perInstrument.map((x) => ({ instrument: x.instrument, lots: x.lots, sigma: String(x.params.sigma), ratePpb: x.params.ratePpb, referencePrice: x.params.referenceTicks, im: x.im }));
       margin.push({ account, equity, im: req.im, mm: req.mm, instruments, at });
-      const stated = eventToWire({ type: 'MarginRequirementStated', at: this.lastAt, account, tradeDate: null, equity, im: req.im, mm: req.mm, instruments: instruments.map((i) => ({ ...i, sigma: Number(i.sigma) })) } as never);
+      const stated = eventToWire({ type: 'MarginRequirementStated', at: this.lastAt, account, tradeDate: this.statedTradeDate, equity, im: req.im, mm: req.mm, instruments: instruments.map((i) => ({ ...i, sigma: Number(i.sigma) })) } as never);
       ctx.out.event(RISK_STREAM, 'MarginRequirementStated', stated, { at, actor: 'system:risk', correlationId: `margin:${account}` });
     }
     for (const symbol of [...this.dirtyInstruments].sort()) {
       keys.push(`instrument:${symbol}`);
       values.push(JSON.stringify({ ledger: this.ledger.instrument(symbol), market: this.market.get(symbol) }));
     }
+    for (const date of this.eodDirty) {
+      keys.push(`eod:${date}`);
+      values.push(JSON.stringify(this.eodDays.get(date)));
+    }
+    this.eodDirty = new Set();
     if (keys.length) {
       keys.push('meta');
       values.push(JSON.stringify({ ...this.ledger.meta(), lastAt: this.lastAt }));
@@ -521,6 +657,7 @@ export class Risk {
       );
     }
     this.calls = [];
+    this.statedTradeDate = null;
     this.rejectedOrders = [];
     this.dirtyAccounts = new Set();
     this.dirtyInstruments = new Set();

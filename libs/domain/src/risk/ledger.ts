@@ -561,6 +561,17 @@ export class ClearingLedger {
     const postings = settled.flatMap((s) => s.postings);
     if (settled.every((s) => s.alreadySettled)) return { tradeDate, settled, postings, calls: [], alreadyRun: true };
 
+    const calls = this.assessEndOfDayCalls(tradeDate);
+    return { tradeDate, settled, postings, calls, alreadyRun: false };
+  }
+
+  /**
+   * The end-of-day calls (SPEC §6), once every instrument of the trade date is settled: each
+   * account whose equity is below MM is called for IM − equity (the new call supersedes its
+   * outstanding calls), and a new session starts for intraday calls. endOfDay runs it; a service
+   * that settles instruments one at a time (settleInstrument) runs it after the last one.
+   */
+  assessEndOfDayCalls(tradeDate: string): MarginCall[] {
     const calls: MarginCall[] = [];
     for (const id of this.accountIds()) {
       const equity = this.equity(id);
@@ -572,7 +583,7 @@ export class ClearingLedger {
     }
     this.gate.reset();
     this.state.intradayCalled = [];
-    return { tradeDate, settled, postings, calls, alreadyRun: false };
+    return calls;
   }
 
   /** Σ cash over all accounts (conservation: equals totalDeposits − totalWithdrawals). */

@@ -1,0 +1,143 @@
+/**
+ * End of day through the services (SPEC §7, docs/decisions/0006-end-of-day.md).
+ *
+ * POST /ops/eod publishes a `Cutoff` command per listed instrument on matching-commands (key =
+ * instrument): the cut-off is sequenced in the instrument's own stream, so every trade belongs to
+ * exactly one session. Matching sets the settlement price and rolls the session; clearing posts
+ * variation margin; risk settles its replica, restates margin and issues calls. Each step is
+ * idempotent, so running the same trade date again changes nothing. GET /ops/eod/{tradeDate}
+ * reports the progress read from the log and the projections.
+ */
+import { Body, Controller, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
+import { ApiHeader, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { randomUUID } from 'node:crypto';
+import { formatTicks, parsePriceToTicks, ProductCatalog } from '@ch/domain';
+import { sql } from '@ch/persistence';
+import { CurrentPrincipal, DomainRejection, Roles, API_KEY_SECURITY_NAME, type Principal } from '@ch/platform';
+import { INFRASTRUCTURE, type Infrastructure } from '@ch/runtime';
+import { CommandPublisher } from './commands';
+import { EndOfDayDto } from './dto';
+import { EVENT_TIME_DOC, EventTime, withEventTime } from './event-time';
+import { actorOf } from './ops.controller';
+import { cents, priceOf } from './views';
+
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+@ApiTags('operations')
+@ApiSecurity(API_KEY_SECURITY_NAME)
+@Controller('ops/eod')
+export class EndOfDayController {
+  private readonly catalog = new ProductCatalog();
+
+  constructor(
+    @Inject(INFRASTRUCTURE) private readonly infra: Infrastructure,
+    private readonly commands: CommandPublisher,
+  ) {}
+
+  @Post()
+  @HttpCode(202)
+  @Roles('operations')
+  @ApiOperation({ summary: 'Run end of day for a trade date: cut-off, settlement prices, variation margin, margin, calls, session roll' })
+  @ApiHeader(EVENT_TIME_DOC)
+  async run(@Body() dto: EndOfDayDto, @CurrentPrincipal() who: Principal, @EventTime() eventTime?: string) {
+    if (!DATE.test(dto.tradeDate) || Number.isNaN(Date.parse(`${dto.tradeDate}T00:00:00Z`))) {
+      throw new DomainRejection('INVALID_REQUEST', 'tradeDate must be a date YYYY-MM-DD', { field: 'tradeDate' });
+    }
+    const listed = await sql<{ symbol: string }>(this.infra.ds, `SELECT symbol FROM instruments WHERE status = 'listed' ORDER BY symbol`);
+    const instruments = listed.rows.map((r) => r.symbol);
+    const overrides: Record<string, { price: string; reason: string }> = {};
+    for (const [symbol, o] of Object.entries(dto.overrides ?? {})) {
+      const field = `overrides.${symbol}`;
+      if (!instruments.includes(symbol)) throw new DomainRejection('UNKNOWN_INSTRUMENT', `override for ${symbol}, which is not listed`, { field });
+      const product = this.catalog.forSymbol(symbol);
+      const price = o && typeof o === 'object' ? parsePriceToTicks(String((o as { price?: unknown }).price ?? ''), product?.tickCents ?? 1) : null;
+      if (!price || !price.ok) throw new DomainRejection('INVALID_REQUEST', `override price for ${symbol} must be a positive price in whole ticks`, { field: `${field}.price` });
+      const reason = (o as { reason?: unknown }).reason;
+      if (typeof reason !== 'string' || reason.trim() === '') throw new DomainRejection('INVALID_REQUEST', `an override needs a reason (${symbol})`, { field: `${field}.reason` });
+      overrides[symbol] = { price: formatTicks(price.ticks), reason };
+    }
+    const runId = `eod-${randomUUID()}`;
+    await sql(
+      this.infra.ds,
+      `INSERT INTO eod_runs (trade_date, run_id, status, instruments, instruments_total, overrides, cutoff_at, requested_at) VALUES ($1, $2, 'running', $3, $4, $5, $6, now())`,
+      [dto.tradeDate, runId, instruments, instruments.length, JSON.stringify(overrides), eventTime ?? null],
+    );
+    const actor = actorOf(who);
+    await Promise.all(
+      instruments.map((symbol) =>
+        this.commands.publish(
+          'matchingCommands',
+          symbol,
+          'Cutoff',
+          withEventTime({ instrument: symbol, tradeDate: dto.tradeDate, runId, ...(overrides[symbol] ? { override: overrides[symbol] } : {}) }, eventTime),
+          actor,
+          runId,
+        ),
+      ),
+    );
+    return { tradeDate: dto.tradeDate, runId, instruments, status: 'running' };
+  }
+
+  @Get(':tradeDate')
+  @Roles('operations', 'auditor')
+  @ApiOperation({ summary: 'Progress of end of day for a trade date: instruments settled (price, method), variation margin posted, accounts restated' })
+  async progress(@Param('tradeDate') tradeDate: string) {
+    if (!DATE.test(tradeDate)) throw new DomainRejection('INVALID_REQUEST', 'tradeDate must be a date YYYY-MM-DD', { field: 'tradeDate' });
+    const runs = await sql<{ run_id: string; instruments: string[]; requested_at: Date }>(
+      this.infra.ds,
+      'SELECT run_id, instruments, requested_at FROM eod_runs WHERE trade_date = $1 ORDER BY requested_at',
+      [tradeDate],
+    );
+    if (!runs.rows.length) throw new DomainRejection('NOT_FOUND', `no end of day was run for ${tradeDate}`, { field: 'tradeDate' });
+    const expected = [...new Set(runs.rows.flatMap((r) => r.instruments))].sort();
+    const events = await sql<{ type: string; stream: string; payload: Record<string, unknown> }>(
+      this.infra.ds,
+      `SELECT type, stream, payload FROM event_log WHERE type IN ('SettlementPriceSet', 'EndOfDayFailed', 'EndOfDayCompleted') AND payload->>'tradeDate' = $1 ORDER BY seq`,
+      [tradeDate],
+    );
+    const settled = events.rows.filter((e) => e.type === 'SettlementPriceSet').map((e) => e.payload);
+    const failed = events.rows.filter((e) => e.type === 'EndOfDayFailed').map((e) => e.payload);
+    const cleared = await sql<{ instrument: string }>(this.infra.ds, 'SELECT instrument FROM settlements WHERE trade_date = $1', [tradeDate]);
+    const vm = await sql<{ n: string }>(this.infra.ds, 'SELECT count(DISTINCT account_id) AS n FROM variation_margin WHERE trade_date = $1', [tradeDate]);
+    const risk = await sql<{ key: string; settlements: { tradeDate: string | null }[] }>(
+      this.infra.ds,
+      `SELECT key, value->'ledger'->'settlements' AS settlements FROM risk_state WHERE key = ANY($1)`,
+      [settled.map((s) => `instrument:${String(s.instrument)}`)],
+    );
+    const riskSettled = risk.rows.filter((r) => (r.settlements ?? []).some((s) => s.tradeDate === tradeDate)).map((r) => r.key.slice('instrument:'.length));
+    const stated = await sql<{ n: string }>(
+      this.infra.ds,
+      `SELECT count(DISTINCT payload->>'account') AS n FROM event_log WHERE stream = 'risk' AND type = 'MarginRequirementStated' AND payload->>'tradeDate' = $1`,
+      [tradeDate],
+    );
+    const settledSymbols = settled.map((s) => String(s.instrument));
+    const failedSymbols = failed.map((s) => String(s.instrument));
+    const allDecided = expected.every((s) => settledSymbols.includes(s) || failedSymbols.includes(s));
+    // Risk logs EndOfDayCompleted once the day's calls are assessed and clearing's VM is all posted.
+    const completedLogged = events.rows.some((e) => e.type === 'EndOfDayCompleted');
+    const downstreamDone = settledSymbols.every((s) => cleared.rows.some((c) => c.instrument === s) && riskSettled.includes(s)) && (settledSymbols.length === 0 || completedLogged);
+    const status = allDecided && downstreamDone ? (failedSymbols.length ? 'completed_with_failures' : 'completed') : 'running';
+    const accountsDone = Number(stated.rows[0]?.n ?? 0);
+    await sql(this.infra.ds, 'UPDATE eod_runs SET status = $2, instruments_done = $3, accounts_done = $4 WHERE trade_date = $1', [tradeDate, status, settledSymbols.length, accountsDone]);
+    return {
+      tradeDate,
+      status,
+      runs: runs.rows.map((r) => r.run_id),
+      instrumentsTotal: expected.length,
+      instrumentsSettled: settled.length,
+      settlements: settled.map((s) => ({
+        instrument: s.instrument,
+        price: s.price,
+        previousPrice: s.previousPrice,
+        method: s.method,
+        ...(s.reason !== undefined ? { reason: s.reason } : {}),
+        variationMarginPosted: cleared.rows.some((c) => c.instrument === s.instrument),
+        marginRestated: riskSettled.includes(String(s.instrument)),
+      })),
+      failures: failed.map((f) => ({ instrument: f.instrument, code: f.code, message: f.message })),
+      accountsWithVariationMargin: Number(vm.rows[0]?.n ?? 0),
+      accountsDone,
+    };
+  }
+}
+

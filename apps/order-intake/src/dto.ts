@@ -82,6 +82,11 @@ export class DepositDto {
   amount!: string;
 }
 
+export class WithdrawalDto {
+  @ApiProperty({ example: '250.00', description: 'Cash to withdraw, in dollars (at most two decimals)' }) @IsString() @Matches(DECIMAL)
+  amount!: string;
+}
+
 export class EndOfDayDto {
   @ApiProperty({ example: '2027-01-04', description: 'The trade date to settle' }) @IsString() @Matches(/^\d{4}-\d{2}-\d{2}$/)
   tradeDate!: string;

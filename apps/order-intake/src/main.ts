@@ -12,6 +12,8 @@ import { EndOfDayController } from './eod.controller';
 import { StatementsController } from './statements.controller';
 import { OrdersController } from './orders.controller';
 import { Outcomes } from './outcomes';
+import { WithdrawalsController } from './withdrawals.controller';
+import { CallsController } from './calls.controller';
 
 void runService({
   name: 'order-intake',
@@ -19,7 +21,7 @@ void runService({
   swagger: { title: 'AI-compute futures clearinghouse API', description: 'Orders, positions, cash and margin for members; listing, deposits and end of day for operations.' },
   platform: PG_AUTH_PORTS,
   metadata: {
-    controllers: [OpsController, EndOfDayController, OrdersController, AccountsController, StatementsController, MarketController],
+    controllers: [OpsController, EndOfDayController, OrdersController, AccountsController, StatementsController, MarketController, WithdrawalsController, CallsController],
     providers: [CommandPublisher, Outcomes, InstrumentDirectory],
     imports: [AuditModule],
   },

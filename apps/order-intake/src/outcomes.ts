@@ -17,7 +17,7 @@ export interface ExecutionReport {
 }
 
 /** What a request waits for: the outcome of its own command. */
-export type CommandKind = 'new' | 'replace' | 'cancel';
+export type CommandKind = 'new' | 'replace' | 'cancel' | 'withdrawal';
 
 interface Waiter {
   readonly kind: CommandKind;
@@ -31,6 +31,7 @@ interface Waiter {
  * cancels the order (CANCELLED_BY_MEMBER) or is rejected.
  */
 export function isOutcomeOf(kind: CommandKind, type: string, p: Record<string, unknown>): boolean {
+  if (kind === 'withdrawal') return type === 'WithdrawalRejected';
   if (type === 'OrderRejected') return (p.command ?? 'new') === kind;
   switch (kind) {
     case 'new':
@@ -125,6 +126,7 @@ function reportsOf(type: string, p: Record<string, unknown>): ExecutionReport[] 
         { type: 'Fill', account: String(p.sellAccount), payload: { ...p, side: 'sell', clientOrderId: p.sellClientOrderId, leavesQty: p.sellLeavesQty } },
       ];
     case 'MarginCallIssued':
+    case 'WithdrawalRejected':
       return [{ type, account: String(p.account), payload: p }];
     default:
       return [];

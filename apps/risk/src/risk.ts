@@ -28,6 +28,7 @@ import {
   checkPositionLimit,
   ClearingLedger,
   emptyLedgerState,
+  formatCents,
   isoDateOfEpochMs,
   parseCents,
   ProductCatalog,
@@ -152,6 +153,9 @@ export class Risk {
         case 'ReplaceOrder':
           await this.amend(ctx, m, p);
           break;
+        case 'RequestWithdrawal':
+          if (m.topic === topicName('orders')) this.withdrawal(ctx, m, p);
+          break;
         case 'CashDeposited': {
           const account = String(p.account);
           this.ensureAccount(account);
@@ -240,6 +244,46 @@ export class Risk {
       { ...wireOrder(order), instrument, ...(p.eventTime ? { eventTime: p.eventTime } : {}) },
       { at: formatInstant(at), actor: env.actor, correlationId: env.correlationId, causationId: env.eventId, source: m.source },
       { topic: topicName('matchingCommands'), key: instrument },
+    );
+  }
+
+  /**
+   * A member's withdrawal (SPEC §6): the check runs against the replica (ClearingLedger.withdraw:
+   * amount ≤ cash and equity − amount ≥ worst-case IM). Accepted, the replica takes the cash out at
+   * once (the next order or withdrawal of the account sees it; clearing's CashWithdrawn is not
+   * applied again) and Withdrawal goes to clearing, which posts it; refused, WithdrawalRejected.
+   */
+  private withdrawal(ctx: BatchContext, m: Incoming, p: Record<string, unknown>): void {
+    const env = m.envelope;
+    const account = String(p.account);
+    const at = sequenceTime(this.lastAt, p.eventTime);
+    this.lastAt = at;
+    const meta = { at: formatInstant(at), actor: env.actor, correlationId: env.correlationId, causationId: env.eventId, source: m.source };
+    let amount: number;
+    try {
+      amount = parseCents(String(p.amount));
+    } catch {
+      amount = 0;
+    }
+    if (!Number.isSafeInteger(amount) || amount <= 0) {
+      const e = { type: 'WithdrawalRejected', at, account, amount: 0, reason: 'INVALID_ORDER', detail: 'amount' };
+      ctx.out.event(RISK_STREAM, 'WithdrawalRejected', eventToWire(e as never), meta, [{ topic: topicName('riskEvents'), key: account }]);
+      return;
+    }
+    this.ensureAccount(account);
+    const r = this.ledger.withdraw(account, amount);
+    if (!r.accepted) {
+      const e = { type: 'WithdrawalRejected', at, account, amount, reason: 'INSUFFICIENT_MARGIN', detail: r.detail };
+      ctx.out.event(RISK_STREAM, 'WithdrawalRejected', eventToWire(e as never), meta, [{ topic: topicName('riskEvents'), key: account }]);
+      return;
+    }
+    this.dirtyAccounts.add(account);
+    ctx.out.command(
+      RISK_GATE_STREAM,
+      'Withdrawal',
+      { account, amount: formatCents(amount), ...(p.reference ? { reference: String(p.reference) } : {}), ...(p.eventTime ? { eventTime: p.eventTime } : {}) },
+      meta,
+      { topic: topicName('clearingCommands'), key: account },
     );
   }
 
@@ -429,7 +473,8 @@ export class Risk {
   /**
    * End of day for one instrument (SPEC §7.2, §7.3): the replica settles it with the same domain
    * code as the in-process rulebook (ClearingLedger.settleInstrument: variation margin into cash,
-   * carry, σ20 and the new rate) and every account's margin is restated for the trade date; the
+   * carry, σ20 and the new rate) and the margin of every holder of the instrument is restated for
+   * the trade date (no other account's figures change); the
    * day's calls follow once its last instrument is decided (assessCallsIfDayComplete). Risk
    * applies the variation margin itself here and takes no cash from clearing's
    * VariationMarginPosted (docs/decisions/0006-end-of-day.md). A trade date already settled
@@ -448,7 +493,10 @@ export class Risk {
       const alert = { type: 'MarginRateAlert', at: e.at, instrument: e.instrument, sigma: r.params.sigma, ratePpb: r.params.ratePpb };
       ctx.out.event(RISK_STREAM, 'MarginRateAlert', eventToWire(alert as never), meta);
     }
-    for (const account of this.ledger.accountIds()) this.dirtyAccounts.add(account);
+    // The settlement moves the cash (VM) and the margin parameters of the instrument's holders only
+    // (statements are positions-only); restating every account for every instrument cost 10,000 ×
+    // instruments statements at bench:eod's size.
+    for (const account of this.holdersOf(e.instrument)) this.dirtyAccounts.add(account);
     this.dirtyInstruments.add(e.instrument);
     this.statedTradeDate = e.tradeDate;
     this.assessCallsIfDayComplete(ctx, m, e.tradeDate, e.at);
@@ -576,7 +624,7 @@ export class Risk {
     this.tradedInstruments = new Set();
     const keys: string[] = [];
     const values: string[] = [];
-    const margin: { account: string; equity: number; im: number; mm: number; instruments: unknown; at: string }[] = [];
+    const margin: { account: string; equity: number; im: number; mm: number; instruments: unknown; calls: unknown; at: string }[] = [];
     const at = formatInstant(this.lastAt);
     for (const account of [...this.dirtyAccounts].sort()) {
       keys.push(`account:${account}`);
@@ -584,7 +632,7 @@ export class Risk {
       const req = this.ledger.computeRequirements(account);
       const equity = this.ledger.equity(account);
       const instruments = req.perInstrument.map((x) => ({ instrument: x.instrument, lots: x.lots, sigma: String(x.params.sigma), ratePpb: x.params.ratePpb, referencePrice: x.params.referenceTicks, im: x.im }));
-      margin.push({ account, equity, im: req.im, mm: req.mm, instruments, at });
+      margin.push({ account, equity, im: req.im, mm: req.mm, instruments, calls: this.ledger.outstandingCalls(account), at });
       const stated = eventToWire({ type: 'MarginRequirementStated', at: this.lastAt, account, tradeDate: this.statedTradeDate, equity, im: req.im, mm: req.mm, instruments: instruments.map((i) => ({ ...i, sigma: Number(i.sigma) })) } as never);
       ctx.out.event(RISK_STREAM, 'MarginRequirementStated', stated, { at, actor: 'system:risk', correlationId: `margin:${account}` });
     }
@@ -610,11 +658,19 @@ export class Risk {
     if (margin.length) {
       await sql(
         ctx.manager,
-        `INSERT INTO margin (account_id, equity, initial_margin, maintenance_margin, instruments, updated_at)
-         SELECT a, e, i, m, x::jsonb, t FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::timestamptz[]) AS u(a, e, i, m, x, t)
+        `INSERT INTO margin (account_id, equity, initial_margin, maintenance_margin, instruments, outstanding_calls, updated_at)
+         SELECT a, e, i, m, x::jsonb, c::jsonb, t FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::timestamptz[]) AS u(a, e, i, m, x, c, t)
          ON CONFLICT (account_id) DO UPDATE SET equity = EXCLUDED.equity, initial_margin = EXCLUDED.initial_margin,
-           maintenance_margin = EXCLUDED.maintenance_margin, instruments = EXCLUDED.instruments, updated_at = EXCLUDED.updated_at`,
-        [margin.map((x) => x.account), margin.map((x) => x.equity), margin.map((x) => x.im), margin.map((x) => x.mm), margin.map((x) => JSON.stringify(x.instruments)), margin.map((x) => x.at)],
+           maintenance_margin = EXCLUDED.maintenance_margin, instruments = EXCLUDED.instruments, outstanding_calls = EXCLUDED.outstanding_calls, updated_at = EXCLUDED.updated_at`,
+        [
+          margin.map((x) => x.account),
+          margin.map((x) => x.equity),
+          margin.map((x) => x.im),
+          margin.map((x) => x.mm),
+          margin.map((x) => JSON.stringify(x.instruments)),
+          margin.map((x) => JSON.stringify(x.calls)),
+          margin.map((x) => x.at),
+        ],
       );
     }
     for (const c of this.calls) {

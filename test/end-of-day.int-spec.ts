@@ -21,7 +21,8 @@ import { lastTradingDay, listedContracts, SIT } from '../libs/domain/src';
 import { openDataSource, sql, verifyChain } from '../libs/persistence/src';
 import { runScenario, type RulebookEvent } from '../libs/rulebook/src';
 import { compareWithProjections } from '../libs/runtime/src/audit';
-import { admitMember, startSystem, waitFor, type System } from './support/system';
+import { startSystem, waitFor, type System } from './support/system';
+import { scenarioDriver } from './support/scenario-driver';
 
 const DAY1 = '2027-01-04';
 const DAY2 = '2027-01-05';
@@ -71,8 +72,8 @@ function reference(cmds: Cmd[]) {
 
 describe('end of day through the services', () => {
   let sys: System;
-  const keys: Record<string, string> = {};
-  const keyOf = (account: string) => keys[account.split('-')[0]];
+  const driver = scenarioDriver(() => sys);
+  const keyOf = (account: string) => driver.keyOf(account);
 
   async function q<T extends Record<string, unknown>>(text: string, params: unknown[] = []): Promise<T[]> {
     const ds = await openDataSource(sys.db.url);
@@ -84,27 +85,9 @@ describe('end of day through the services', () => {
   }
 
   async function drive(c: Cmd): Promise<void> {
+    if (await driver.drive(c)) return;
     const headers = { 'x-event-time': c.at };
     switch (c.cmd) {
-      case 'member':
-        keys[String(c.member)] = await admitMember(sys, String(c.member), c.accounts as string[]);
-        return;
-      case 'deposit': {
-        const r = await sys.api('POST', '/ops/deposits?wait=true', { key: sys.opsKey, headers, body: { account: c.account, amount: c.amount } });
-        expect(r.body.status).toBe('posted');
-        return;
-      }
-      case 'list': {
-        const r = await sys.api('POST', '/ops/instruments', { key: sys.opsKey, headers, body: { symbol: c.instrument, referencePrice: c.referencePrice } });
-        expect(r.body.status).toBe('listed');
-        return;
-      }
-      case 'order': {
-        const { at: _at, cmd: _cmd, ...body } = c;
-        const r = await sys.api('POST', '/orders?wait=true', { key: keyOf(String(c.account)), headers, body });
-        expect({ order: c.clientOrderId, status: r.status, body: r.body.status }).toEqual({ order: c.clientOrderId, status: 202, body: expect.stringMatching(/open|filled/) });
-        return;
-      }
       case 'eod': {
         const r = await sys.api('POST', '/ops/eod', { key: sys.opsKey, headers, body: { tradeDate: c.tradeDate, overrides: c.overrides } });
         expect(r.status).toBe(202);

@@ -19,7 +19,8 @@ import { join } from 'node:path';
 import { listedContracts, SIT } from '../libs/domain/src';
 import { openDataSource, sql } from '../libs/persistence/src';
 import { runScenario, type RulebookEvent } from '../libs/rulebook/src';
-import { admitMember, startSystem, waitFor, type System } from './support/system';
+import { startSystem, waitFor, type System } from './support/system';
+import { scenarioDriver } from './support/scenario-driver';
 
 const DAY = '2027-01-04';
 const SYM = listedContracts(SIT, DAY)[2];
@@ -55,8 +56,8 @@ const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 describe('withdrawals through the order path, and outstanding margin calls', () => {
   let sys: System;
-  const keys: Record<string, string> = {};
-  const keyOf = (account: string) => keys[account.split('-')[0]];
+  const driver = scenarioDriver(() => sys);
+  const keyOf = (account: string) => driver.keyOf(account);
 
   async function q<T extends Record<string, unknown>>(text: string, params: unknown[] = []): Promise<T[]> {
     const ds = await openDataSource(sys.db.url);
@@ -71,30 +72,7 @@ describe('withdrawals through the order path, and outstanding margin calls', () 
     sys.api('POST', `/accounts/${String(c.account)}/withdrawals?wait=true`, { key: keyOf(String(c.account)), headers: { 'x-event-time': c.at }, body: { amount: c.amount } });
 
   async function drive(c: Cmd): Promise<void> {
-    const headers = { 'x-event-time': c.at };
-    switch (c.cmd) {
-      case 'member':
-        keys[String(c.member)] = await admitMember(sys, String(c.member), c.accounts as string[]);
-        return;
-      case 'deposit': {
-        const r = await sys.api('POST', '/ops/deposits?wait=true', { key: sys.opsKey, headers, body: { account: c.account, amount: c.amount } });
-        expect(r.body.status).toBe('posted');
-        return;
-      }
-      case 'list': {
-        const r = await sys.api('POST', '/ops/instruments', { key: sys.opsKey, headers, body: { symbol: c.instrument, referencePrice: c.referencePrice } });
-        expect(r.body.status).toBe('listed');
-        return;
-      }
-      case 'order': {
-        const { at: _at, cmd: _cmd, ...body } = c;
-        const r = await sys.api('POST', '/orders?wait=true', { key: keyOf(String(c.account)), headers, body });
-        expect({ order: c.clientOrderId, status: r.status, body: r.body.status }).toEqual({ order: c.clientOrderId, status: 202, body: expect.stringMatching(/open|filled/) });
-        return;
-      }
-      default:
-        throw new Error(`unknown command ${c.cmd}`);
-    }
+    if (!(await driver.drive(c))) throw new Error(`unknown command ${c.cmd}`);
   }
 
   async function margin(account: string) {

@@ -30,6 +30,7 @@ import {
   emptyLedgerState,
   formatCents,
   isoDateOfEpochMs,
+  lastTradingDay,
   parseCents,
   ProductCatalog,
   type AccountRisk,
@@ -58,6 +59,11 @@ interface MarketState {
   halts: HaltDerivationState;
   /** The latest event time of the instrument's stream seen here: an order is not earlier. */
   lastAt: number;
+  /**
+   * Set for a successor listed by the end of day of this trade date (SPEC §3): it had no session
+   * that day, so that day's calls do not wait for its settlement.
+   */
+  listedAfterEndOfDay?: string;
 }
 
 interface Meta {
@@ -363,15 +369,29 @@ export class Risk {
    * the instrument listed and changes nothing).
    */
   private async listFromProjection(manager: EntityManager, symbol: string): Promise<Readonly<InstrumentRisk> | null> {
-    const r = await sql<{ product: string; reference_price: string }>(manager, `SELECT product, reference_price FROM instruments WHERE symbol = $1 AND status = 'listed'`, [symbol]);
+    const r = await sql<{ product: string; reference_price: string; listed_after_eod: string | null }>(
+      manager,
+      `SELECT product, reference_price, to_char(listed_after_eod, 'YYYY-MM-DD') AS listed_after_eod FROM instruments WHERE symbol = $1 AND status = 'listed'`,
+      [symbol],
+    );
     const row = r.rows[0];
     const product = row ? this.catalog.get(row.product) : undefined;
     if (!row || !product) return null;
     const ref = Number(row.reference_price);
     this.ledger.listInstrument(symbol, product, ref);
-    this.market.set(symbol, { halts: startSession(symbol, ref), lastAt: 0 });
+    this.market.set(symbol, { halts: startSession(symbol, ref), lastAt: 0, ...(row.listed_after_eod ? { listedAfterEndOfDay: row.listed_after_eod } : {}) });
     this.dirtyInstruments.add(symbol);
     return this.ledger.instrument(symbol);
+  }
+
+  /**
+   * Releases open quantity from the replica. An expired instrument's open orders were dropped at
+   * its final settlement (settleInstrument with expire), before the book's INSTRUMENT_EXPIRED
+   * cancels (and matching's rejections of orders still on the way) reach risk.
+   */
+  private releaseOpen(account: string, instrument: string, side: 'buy' | 'sell', qty: number): void {
+    if (this.instrumentRisk(instrument)?.expired) return;
+    this.ledger.removeOpenOrder(account, instrument, side, qty);
   }
 
   private instrumentRisk(symbol: string): Readonly<InstrumentRisk> | null {
@@ -390,7 +410,8 @@ export class Risk {
         const product = this.catalog.get(e.product);
         if (!product) return;
         this.ledger.listInstrument(e.instrument, product, e.referencePrice);
-        this.market.set(e.instrument, { halts: startSession(e.instrument, e.referencePrice), lastAt: e.at });
+        const after = (e as { listedAfterEndOfDay?: unknown }).listedAfterEndOfDay;
+        this.market.set(e.instrument, { halts: startSession(e.instrument, e.referencePrice), lastAt: e.at, ...(typeof after === 'string' ? { listedAfterEndOfDay: after } : {}) });
         this.dirtyInstruments.add(e.instrument);
         return;
       }
@@ -409,7 +430,7 @@ export class Risk {
         if (e.command !== 'new' || !e.account || !e.clientOrderId) return;
         const live = this.ordersOf(e.account).get(e.clientOrderId);
         if (live?.pending) {
-          this.ledger.removeOpenOrder(e.account, live.instrument, live.side, live.open);
+          this.releaseOpen(e.account, live.instrument, live.side, live.open);
           this.ordersOf(e.account).delete(e.clientOrderId);
           this.dirtyAccounts.add(e.account);
         }
@@ -436,7 +457,7 @@ export class Risk {
       case 'OrderCancelled':
       case 'OrderExpired': {
         const qty = e.type === 'OrderCancelled' ? e.cancelledQty : e.expiredQty;
-        if (qty > 0) this.ledger.removeOpenOrder(e.account, e.instrument, e.side, qty);
+        if (qty > 0) this.releaseOpen(e.account, e.instrument, e.side, qty);
         this.ordersOf(e.account).delete(e.clientOrderId);
         this.dirtyAccounts.add(e.account);
         return;
@@ -483,9 +504,33 @@ export class Risk {
   private settle(ctx: BatchContext, m: Incoming, e: Extract<RulebookEvent, { type: 'SettlementPriceSet' }>): void {
     if (!this.instrumentRisk(e.instrument)) return;
     const sp = { priceTicks: e.price, method: e.method, ...(e.reason !== undefined ? { reason: e.reason } : {}) };
-    const r = this.ledger.settleInstrument(e.instrument, e.tradeDate, sp);
+    // On (or, after a failed final settlement, past) the last trading day matching settles only
+    // finally and then closes the book (SPEC §8): positions close at this price and open orders go
+    // now, before the day's calls are assessed, as in the in-process rulebook.
+    const expire = e.tradeDate >= lastTradingDay(e.instrument, this.catalog);
+    const holders = [...this.holdersOf(e.instrument)];
+    const r = this.ledger.settleInstrument(e.instrument, e.tradeDate, sp, { expire });
     if (r.alreadySettled) return;
+    if (expire) {
+      this.holders.delete(e.instrument);
+      for (const account of holders) this.dirtyAccounts.add(account);
+      for (const [account, orders] of this.orders) {
+        for (const [id, o] of orders) {
+          if (o.instrument !== e.instrument) continue;
+          orders.delete(id);
+          this.dirtyAccounts.add(account);
+        }
+      }
+    }
     const day = this.eodDay(e.tradeDate);
+    if (day.failed.includes(e.instrument)) {
+      // A run again that settles an instrument whose end of day failed (a final settlement once the
+      // index is published): the day's calls are assessed again over the new figures and the day
+      // completes again, as ClearingLedger.endOfDay does for the in-process rulebook.
+      day.failed = day.failed.filter((s) => s !== e.instrument);
+      day.callsAssessed = false;
+      day.completed = false;
+    }
     day.expectedPostings += r.postings.length;
     this.eodDirty.add(e.tradeDate);
     const meta = this.eodMeta(m, e.at);
@@ -496,7 +541,7 @@ export class Risk {
     // The settlement moves the cash (VM) and the margin parameters of the instrument's holders only
     // (statements are positions-only); restating every account for every instrument cost 10,000 ×
     // instruments statements at bench:eod's size.
-    for (const account of this.holdersOf(e.instrument)) this.dirtyAccounts.add(account);
+    for (const account of holders) this.dirtyAccounts.add(account);
     this.dirtyInstruments.add(e.instrument);
     this.statedTradeDate = e.tradeDate;
     this.assessCallsIfDayComplete(ctx, m, e.tradeDate, e.at);
@@ -519,7 +564,8 @@ export class Risk {
     const ids = this.ledger.instrumentIds();
     const settledToday = (s: string) => this.ledger.instrument(s).settlements.some((x) => x.tradeDate === tradeDate);
     if (!ids.some(settledToday)) return;
-    if (!ids.every((s) => settledToday(s) || this.ledger.instrument(s).expired || day.failed.includes(s))) return;
+    const takesPart = (s: string) => this.market.get(s)?.listedAfterEndOfDay !== tradeDate;
+    if (!ids.every((s) => settledToday(s) || this.ledger.instrument(s).expired || day.failed.includes(s) || !takesPart(s))) return;
     day.callsAssessed = true;
     this.eodDirty.add(tradeDate);
     const meta = this.eodMeta(m, at);

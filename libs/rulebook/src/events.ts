@@ -40,6 +40,8 @@ export interface InstrumentListed {
   readonly referencePrice: number;
   readonly lastTradingDay: string;
   readonly source: 'operations' | 'index';
+  /** A successor listed by the end of day of this trade date: it takes no part in that day. */
+  readonly listedAfterEndOfDay?: string;
 }
 
 export interface CashDeposited {

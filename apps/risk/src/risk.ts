@@ -42,6 +42,7 @@ import { eventFromWire, eventToWire, formatInstant, validateOrderFields, type Ru
 import { sql } from '@ch/persistence';
 import { topicName } from '@ch/messages';
 import { sequenceTime, type BatchContext, type Incoming } from '@ch/runtime';
+import { EMPTY_ACCOUNT_LIMITS, grantHedgeExemption, isLimitLots, limitCheckInputs, setPositionLimits, type AccountLimits } from '@ch/domain/contracts/account-limits';
 
 export const RISK_STREAM = 'risk';
 export const RISK_GATE_STREAM = 'risk-gate';
@@ -124,6 +125,8 @@ export class Risk {
         this.market.set(id, 'halts' in v.market ? v.market : { halts: startSession(id, v.ledger.referenceTicks), lastAt: 0 });
       } else if (kind === 'eod') {
         this.eodDays.set(id, value as EodDay);
+      } else if (kind === 'limits') {
+        this.accountLimits.set(id, value as AccountLimits);
       } else if (kind === 'meta') {
         const m = value as Meta & { lastAt: number };
         state.intradayCalled = m.intradayCalled;
@@ -161,6 +164,10 @@ export class Risk {
           break;
         case 'RequestWithdrawal':
           if (m.topic === topicName('orders')) this.withdrawal(ctx, m, p);
+          break;
+        case 'GrantHedgeExemption':
+        case 'SetPositionLimits':
+          if (m.topic === topicName('orders')) this.accountLimitsCommand(ctx, m, p);
           break;
         case 'CashDeposited': {
           const account = String(p.account);
@@ -237,6 +244,7 @@ export class Risk {
       tradeDate: isoDateOfEpochMs(at),
       holdings: this.ledger.exposures(account).map((x) => ({ instrument: x.instrument, position: x.position, openBuys: x.openBuys, openSells: x.openSells })),
       order: { instrument, side: order.side, qty: order.qty },
+      ...limitCheckInputs(this.limitsOf(account), account),
     });
     if (!limit.accepted) return reject({ reason: 'POSITION_LIMIT' });
     const margin = this.ledger.checkOrder(account, { instrument, side: order.side, qty: order.qty });
@@ -293,6 +301,66 @@ export class Risk {
     );
   }
 
+  /** Per account, operations' position-limit settings (risk_state `limits:<account>`). */
+  private readonly accountLimits = new Map<string, AccountLimits>();
+  private limitsDirty = new Set<string>();
+
+  private limitsOf(account: string): AccountLimits {
+    return this.accountLimits.get(account) ?? EMPTY_ACCOUNT_LIMITS;
+  }
+
+  /**
+   * GrantHedgeExemption and SetPositionLimits come on `orders`, keyed by account, so a change takes
+   * effect exactly between two of the account's orders, in the order intake received them. Intake
+   * has checked the form; a command that still does not apply is dropped rather than stopping the
+   * partition. A repeated grant changes nothing and logs nothing.
+   */
+  private accountLimitsCommand(ctx: BatchContext, m: Incoming, p: Record<string, unknown>): void {
+    const env = m.envelope;
+    const account = String(p.account);
+    const product = this.catalog.get(String(p.product));
+    if (!product) return;
+    const at = sequenceTime(this.lastAt, p.eventTime);
+    this.lastAt = at;
+    const meta = { at: formatInstant(at), actor: env.actor, correlationId: env.correlationId, causationId: env.eventId, source: m.source };
+    const current = this.limitsOf(account);
+    if (env.type === 'GrantHedgeExemption') {
+      const next = grantHedgeExemption(current, product.code);
+      if (!next) return;
+      this.accountLimits.set(account, next);
+      this.limitsDirty.add(account);
+      ctx.out.event(RISK_STREAM, 'HedgeExemptionGranted', eventToWire({ type: 'HedgeExemptionGranted', at, account, product: product.code }), meta);
+      return;
+    }
+    const change = { ...(isLimitLots(p.allMonths) ? { allMonths: p.allMonths } : {}), ...(isLimitLots(p.spotMonth) ? { spotMonth: p.spotMonth } : {}) };
+    if (change.allMonths === undefined && change.spotMonth === undefined) return;
+    const r = setPositionLimits(current, account, product, change);
+    this.accountLimits.set(account, r.state);
+    this.limitsDirty.add(account);
+    ctx.out.event(RISK_STREAM, 'PositionLimitsSet', eventToWire({ type: 'PositionLimitsSet', at, account, product: product.code, ...r.limits }), meta);
+  }
+
+  /**
+   * A replace that raises the open quantity adds exposure: it is checked as the new version of the
+   * order against holdings without the old one's open quantity (as the in-process rulebook does).
+   */
+  private replaceWithinLimits(account: string, live: OpenOrder, qty: number, at: number): boolean {
+    const product = this.catalog.forSymbol(live.instrument)!;
+    const holdings = this.ledger.exposures(account).map((x) =>
+      x.instrument === live.instrument
+        ? { instrument: x.instrument, position: x.position, openBuys: Math.max(0, x.openBuys - (live.side === 'buy' ? live.open : 0)), openSells: Math.max(0, x.openSells - (live.side === 'sell' ? live.open : 0)) }
+        : { instrument: x.instrument, position: x.position, openBuys: x.openBuys, openSells: x.openSells },
+    );
+    return checkPositionLimit({
+      product,
+      account,
+      tradeDate: isoDateOfEpochMs(at),
+      holdings,
+      order: { instrument: live.instrument, side: live.side, qty },
+      ...limitCheckInputs(this.limitsOf(account), account),
+    }).accepted;
+  }
+
   private async amend(ctx: BatchContext, m: Incoming, p: Record<string, unknown>): Promise<void> {
     const env = m.envelope;
     const account = String(p.account);
@@ -313,6 +381,9 @@ export class Risk {
         const band = activeBandAt(market.halts, t);
         const price = form.order.price!;
         if (price < band.lo || price > band.hi) return this.reject(ctx, m, at, kind, account, clientOrderId, live.instrument, { reason: 'PRICE_OUTSIDE_LIMIT' });
+      }
+      if (form.order.qty > live.open && !this.replaceWithinLimits(account, live, form.order.qty, at)) {
+        return this.reject(ctx, m, at, kind, account, clientOrderId, live.instrument, { reason: 'POSITION_LIMIT' });
       }
       const margin = this.ledger.checkReplace(account, live.instrument, live.side, live.open, form.order.qty);
       if (!margin.accepted) return this.reject(ctx, m, at, kind, account, clientOrderId, live.instrument, { reason: 'INSUFFICIENT_MARGIN' });
@@ -691,6 +762,11 @@ export class Risk {
       values.push(JSON.stringify(this.eodDays.get(date)));
     }
     this.eodDirty = new Set();
+    for (const account of this.limitsDirty) {
+      keys.push(`limits:${account}`);
+      values.push(JSON.stringify(this.limitsOf(account)));
+    }
+    this.limitsDirty = new Set();
     if (keys.length) {
       keys.push('meta');
       values.push(JSON.stringify({ ...this.ledger.meta(), lastAt: this.lastAt }));

@@ -275,7 +275,7 @@ describe('end of day through the services', () => {
     expect(calls).toEqual(eventsOf(run.events, 'MarginCallIssued').filter((c) => c.tradeDate === DAY2).map(() => ({ '?column?': 1 })));
   });
 
-  it("on a contract's last trading day its end of day fails and says why (final settlement is not run here), the others settle; again changes nothing", async () => {
+  it("on a contract's last trading day without an index value its end of day fails and says why, the others settle; again changes nothing", async () => {
     const ltd = lastTradingDay(SYM);
     expect(ltd < lastTradingDay(SYM2)).toBe(true);
     const eod3: Cmd = { at: `${ltd}T21:00:00.000Z`, cmd: 'eod', tradeDate: ltd, overrides: {} };
@@ -286,7 +286,9 @@ describe('end of day through the services', () => {
       return p.status === 'completed_with_failures' ? p : null;
     }, 30_000);
     expect(progress.settlements).toEqual([expect.objectContaining({ instrument: SYM2, price: '2.05', method: 'previous' })]);
-    expect(progress.failures).toEqual([expect.objectContaining({ instrument: SYM, code: 'FINAL_SETTLEMENT_NOT_SUPPORTED', message: expect.stringContaining('last trading day') })]);
+    expect(progress.failures).toEqual([
+      { instrument: SYM, code: 'NO_FINAL_PRICE', message: `${SYM}: no TPI value published this session on its last trading day ${ltd}; nothing posted` },
+    ]);
     expect(await q(`SELECT 1 FROM variation_margin WHERE trade_date = $1 AND instrument = $2`, [ltd, SYM])).toEqual([]);
     // The rulebook also fails that instrument (no index value: nothing posted) and settles the other;
     // the accounts' figures agree.

@@ -4,10 +4,11 @@
  * register and moves both accounts' positions against the clearinghouse. Cash commands (deposits,
  * and withdrawals that risk has approved) move the cash ledger; each cash movement is published on
  * clearing-events for risk. At end of day (SettlementPriceSet on the instrument's stream) it posts
- * the variation margin of every account holding the instrument (docs/decisions/0006-end-of-day.md).
+ * the variation margin of every account holding the instrument (docs/decisions/0006-end-of-day.md);
+ * at a contract's expiry (ContractExpired, after its final settlement) it closes every position.
  */
 import type { DataSource, EntityManager } from 'typeorm';
-import { formatCents, parseCents, ProductCatalog, variationMargin } from '@ch/domain';
+import { formatCents, formatTicks, parseCents, ProductCatalog, variationMargin } from '@ch/domain';
 import { formatInstant, eventFromWire } from '@ch/rulebook';
 import type { Trade } from '@ch/matching';
 import { sql } from '@ch/persistence';
@@ -40,6 +41,9 @@ export class Clearing {
         // The instrument's stream is in order: every trade of the session is already cleared.
         await this.flushTrades(ctx, trades, tradeMsgs);
         await this.settle(ctx, m);
+      } else if (env.type === 'ContractExpired') {
+        await this.flushTrades(ctx, trades, tradeMsgs);
+        await this.closePositions(ctx, m);
       } else if (env.type === 'Deposit' || env.type === 'Withdrawal') {
         await this.flushTrades(ctx, trades, tradeMsgs);
         await this.cash(ctx, m);
@@ -178,6 +182,41 @@ export class Clearing {
       'INSERT INTO settlements (instrument, trade_date, price, previous_price, method, reason, last_trade_id, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
       [e.instrument, e.tradeDate, e.price, e.previousPrice, e.method, e.reason ?? null, lastTradeId, iso],
     );
+  }
+
+  /**
+   * Final settlement (SPEC §8): the contract's variation margin against the final price is already
+   * posted (its SettlementPriceSet precedes ContractExpired in the instrument's stream), so every
+   * position closes at the final price with no further cash. Each close is recorded in
+   * position_closes and logged as PositionClosed; the position rows go, as the ledger drops them.
+   * A contract closed already closes nothing.
+   */
+  private async closePositions(ctx: BatchContext, m: Incoming): Promise<void> {
+    const env = m.envelope;
+    const e = eventFromWire(env.payload as Record<string, unknown>) as unknown as { at: number; instrument: string; tradeDate: string; finalPrice: number };
+    const mgr = ctx.manager;
+    const at = Math.max(this.lastAt, e.at);
+    this.lastAt = at;
+    const iso = formatInstant(at);
+    const closed = await sql<{ account_id: string; qty: string }>(mgr, 'DELETE FROM positions WHERE instrument = $1 RETURNING account_id, qty', [e.instrument]);
+    const rows = closed.rows.filter((r) => Number(r.qty) !== 0).sort((a, b) => (a.account_id < b.account_id ? -1 : a.account_id > b.account_id ? 1 : 0));
+    if (!rows.length) return;
+    await sql(
+      mgr,
+      `INSERT INTO position_closes (account_id, instrument, trade_date, qty, price, at)
+       SELECT a, $3::text, $4::date, q, $5::bigint, $6::timestamptz FROM unnest($1::text[], $2::bigint[]) AS u(a, q)
+       ON CONFLICT (account_id, instrument) DO NOTHING`,
+      [rows.map((r) => r.account_id), rows.map((r) => Number(r.qty)), e.instrument, e.tradeDate, e.finalPrice, iso],
+    );
+    for (const r of rows) {
+      ctx.out.event(
+        CLEARING_STREAM,
+        'PositionClosed',
+        { type: 'PositionClosed', at: iso, tradeDate: e.tradeDate, account: r.account_id, instrument: e.instrument, qty: Number(r.qty), price: formatTicks(e.finalPrice) },
+        { at: iso, actor: 'system:clearing', correlationId: env.correlationId, causationId: env.eventId, source: m.source },
+        [{ topic: topicName('clearingEvents'), key: r.account_id }],
+      );
+    }
   }
 
   private async cash(ctx: BatchContext, m: Incoming): Promise<void> {

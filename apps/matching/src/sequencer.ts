@@ -11,9 +11,9 @@
  * deterministic). Snapshots are taken every SNAPSHOT_EVERY events of a stream.
  */
 import type { DataSource, EntityManager } from 'typeorm';
-import { formatTicks, parsePriceToTicks, ProductCatalog, settlementPrice, SettlementError, type SessionTrade } from '@ch/domain';
+import { addDays, finalSettlementTicks, formatTicks, lastTradingDay, listingChanges, parsePriceToTicks, ProductCatalog, settlementPrice, SettlementError, type ProductSpec, type SessionTrade } from '@ch/domain';
 import { MatchingEngine, type MatchingEvent, type NewOrder } from '@ch/matching';
-import { eventFromWire, eventToWire, formatInstant, redrive } from '@ch/rulebook';
+import { eventFromWire, eventToWire, formatE4, formatInstant, redrive } from '@ch/rulebook';
 import { loadLatestSnapshot, saveSnapshot, sql } from '@ch/persistence';
 import { topicName } from '@ch/messages';
 import { sequenceTime, type BatchContext, type Incoming, type StreamHeads } from '@ch/runtime';
@@ -25,6 +25,15 @@ import { OrderProjection } from './order-projection';
 export const SNAPSHOT_EVERY = Number(process.env.MATCHING_SNAPSHOT_EVERY ?? 2000);
 
 const streamOf = (symbol: string): string => `matching:${symbol}`;
+
+interface CutoffResult {
+  /** Logged before the engine's events of the cut-off (SettlementPriceSet, EndOfDayFailed). */
+  before: Record<string, unknown>[];
+  /** Logged after them (ContractExpired follows the book's closing cancels). */
+  after: Record<string, unknown>[];
+  /** For the run's progress: settled now, failed (now or before), or nothing to do. */
+  outcome: 'settled' | 'failed' | 'unchanged';
+}
 
 interface Book {
   engine: MatchingEngine;
@@ -131,6 +140,8 @@ export class Sequencer {
       const collected: MatchingEvent[] = [];
       this.sinkTarget = collected;
       let extra: Record<string, unknown>[] = [];
+      /** Facts that follow the engine's events of the command (a contract's expiry). */
+      let trailing: Record<string, unknown>[] = [];
       try {
         if (env.type === 'ListInstrument') {
           extra = await this.list(ctx.manager, symbol, p, env.at);
@@ -140,7 +151,10 @@ export class Sequencer {
             // Intake checks instruments before publishing; a command for an unknown book is refused.
             collected.push({ type: 'OrderRejected', instrument: symbol, at: Date.parse(env.at), command: commandKind(env.type), account: (p.account as string) ?? null, clientOrderId: (p.clientOrderId as string) ?? null, orderId: null, reason: 'UNKNOWN_INSTRUMENT' } as unknown as MatchingEvent);
           } else if (env.type === 'Cutoff') {
-            extra = await this.cutoff(ctx, symbol, book.engine, p, env.at);
+            const r = await this.cutoff(ctx, symbol, book.engine, p, env.at, env);
+            extra = r.before;
+            trailing = r.after;
+            await recordCutoff(ctx.manager, p, symbol, r.outcome, book.engine.time);
           } else {
             this.execute(book.engine, env.type, p);
           }
@@ -157,9 +171,12 @@ export class Sequencer {
         ctx.out.event(stream, e.type, wire, { ...meta, at: formatInstant(e.at) }, [{ topic: eventsTopic, key: symbol }]);
         projection.apply(e);
       }
+      for (const wire of trailing) {
+        ctx.out.event(stream, String(wire.type), wire, { ...meta, at: String(wire.at) }, [{ topic: eventsTopic, key: symbol }]);
+      }
       const book = this.books.get(symbol);
       if (book) book.eventsSinceSnapshot += collected.length;
-      if (collected.length || extra.length) touched.add(symbol);
+      if (collected.length || extra.length || trailing.length) touched.add(symbol);
     }
     await projection.flush(ctx.manager);
     for (const symbol of touched) {
@@ -174,18 +191,30 @@ export class Sequencer {
   }
 
   /**
-   * End of day for one instrument (SPEC §7, docs/decisions/0006-end-of-day.md): the cut-off is
-   * sequenced in the instrument's own stream, so the session's trades are exactly the Trade events
-   * of the stream since its last SessionRolled (or its listing). Sets the settlement price
-   * (override > VWAP of the last 30 minutes > last > previous) and rolls the session. A trade date
-   * already settled changes nothing; an earlier trade date than one settled, or the contract's
-   * last trading day (final settlement is not run through the services yet), is refused with an
-   * EndOfDayFailed event that says why.
+   * End of day for one instrument (SPEC §7, §8, docs/decisions/0006-end-of-day.md and
+   * 0007-final-settlement.md): the cut-off is sequenced in the instrument's own stream, so the
+   * session's trades are exactly the Trade events of the stream since its last SessionRolled (or
+   * its listing). Sets the settlement price (override > final on the last trading day > VWAP of the
+   * last 30 minutes > last > previous) and rolls the session. On the last trading day the final
+   * price is the latest index value published during the session (index_values, written by
+   * intake in the publication's transaction); the book is then closed (open orders cancelled with
+   * INSTRUMENT_EXPIRED), ContractExpired follows, and the calendar's successor is listed through
+   * its own stream. Without an index value the instrument's end of day fails and posts nothing.
+   * A trade date already settled changes nothing; an earlier trade date than one settled is refused.
+   * A failure is logged once per trade date and reason (EndOfDayFailed says why).
    */
-  private async cutoff(ctx: BatchContext, symbol: string, engine: MatchingEngine, p: Record<string, unknown>, commandAt: string): Promise<Record<string, unknown>[]> {
+  private async cutoff(
+    ctx: BatchContext,
+    symbol: string,
+    engine: MatchingEngine,
+    p: Record<string, unknown>,
+    commandAt: string,
+    command: { actor: string; correlationId: string; eventId: string },
+  ): Promise<CutoffResult> {
     const stream = streamOf(symbol);
     const tradeDate = String(p.tradeDate ?? '');
     const at = sequenceTime(engine.time, p.eventTime ?? commandAt);
+    const nothing: CutoffResult = { before: [], after: [], outcome: 'unchanged' };
     // The stream as logged plus what this batch has emitted so far (not committed yet).
     const logged = await sql<{ stream_seq: string; type: string; payload: Record<string, unknown> }>(
       ctx.manager,
@@ -193,7 +222,7 @@ export class Sequencer {
          AND stream_seq >= COALESCE((SELECT max(stream_seq) FROM event_log WHERE stream = $1 AND type IN ('SessionRolled', 'InstrumentListed')), 0)
          AND type IN ('SessionRolled', 'InstrumentListed', 'Trade')
        UNION ALL
-       SELECT stream_seq, type, payload FROM event_log WHERE stream = $1 AND type IN ('SettlementPriceSet', 'EndOfDayFailed')
+       SELECT stream_seq, type, payload FROM event_log WHERE stream = $1 AND type IN ('SettlementPriceSet', 'EndOfDayFailed', 'ContractExpired')
        ORDER BY stream_seq`,
       [stream],
     );
@@ -202,10 +231,15 @@ export class Sequencer {
       ...ctx.out.events.filter((e) => e.stream === stream).map((e) => ({ type: e.type, payload: e.payload as Record<string, unknown> })),
     ];
     const settledDates: string[] = [];
+    let lastSettledAt: string | null = null;
+    let expired = false;
     const failures = new Set<string>();
     let trades: SessionTrade[] = [];
     for (const e of events) {
-      if (e.type === 'SettlementPriceSet') settledDates.push(String(e.payload.tradeDate));
+      if (e.type === 'SettlementPriceSet') {
+        settledDates.push(String(e.payload.tradeDate));
+        lastSettledAt = String(e.payload.at);
+      } else if (e.type === 'ContractExpired') expired = true;
       else if (e.type === 'EndOfDayFailed') failures.add(`${String(e.payload.tradeDate)}|${String(e.payload.code)}`);
       else if (e.type === 'SessionRolled' || e.type === 'InstrumentListed') trades = [];
       else if (e.type === 'Trade') {
@@ -213,34 +247,48 @@ export class Sequencer {
         trades.push({ priceTicks: t.price, qty: t.qty, atMs: t.at });
       }
     }
-    if (settledDates.includes(tradeDate)) return []; // already settled: nothing changes
+    if (expired || settledDates.includes(tradeDate)) return nothing; // already settled: nothing changes
     // A failure already logged for this trade date is not logged again when the run is repeated.
     // A logged failure moves the book's clock to the cut-off, as re-driving the log does on recovery.
     const failed = (code: string, message: string) => {
-      if (failures.has(`${tradeDate}|${code}`)) return [];
+      if (failures.has(`${tradeDate}|${code}`)) return { ...nothing, outcome: 'failed' } as CutoffResult;
       engine.advanceTime(at);
-      return [{ type: 'EndOfDayFailed', at: formatInstant(at), tradeDate, instrument: symbol, code, message }];
+      return { before: [{ type: 'EndOfDayFailed', at: formatInstant(at), tradeDate, instrument: symbol, code, message }], after: [], outcome: 'failed' } as CutoffResult;
     };
     const latest = settledDates.sort()[settledDates.length - 1];
     if (latest !== undefined && tradeDate < latest) {
       return failed('OUT_OF_ORDER', `end of day for ${tradeDate} refused: ${symbol} is already settled for the later trade date ${latest}`);
     }
-    const inst = await sql<{ last_trading_day: string }>(ctx.manager, `SELECT to_char(last_trading_day, 'YYYY-MM-DD') AS last_trading_day FROM instruments WHERE symbol = $1`, [symbol]);
-    const ltd = inst.rows[0]?.last_trading_day;
-    if (ltd !== undefined && tradeDate >= ltd) {
-      return failed('FINAL_SETTLEMENT_NOT_SUPPORTED', `${symbol}: ${tradeDate} is on or after its last trading day ${ltd}; final settlement is not run through the services yet; nothing posted`);
-    }
     const product = this.catalog.forSymbol(symbol);
+    if (!product) return failed('UNKNOWN_PRODUCT', `${symbol}: no product; nothing posted`);
+    const ltd = lastTradingDay(symbol, this.catalog);
+    // On the last trading day, or after it if the final settlement has not succeeded yet (a failed
+    // run on the day): a contract past its last trading day only ever settles against the index.
+    const final = tradeDate >= ltd;
     const o = p.override as { price?: unknown; reason?: unknown } | undefined | null;
     let override: { priceTicks: number; reason: string } | null = null;
     if (o) {
-      const price = parsePriceToTicks(String(o.price), product?.tickCents ?? 1);
+      const price = parsePriceToTicks(String(o.price), product.tickCents);
       if (!price.ok) return failed('INVALID_OVERRIDE', `${symbol}: override price ${String(o.price)} is not a price in whole ticks; nothing posted`);
       override = { priceTicks: price.ticks, reason: String(o.reason ?? '') };
     }
+    let finalTicks: number | null = null;
+    if (final && !override) {
+      const value = await latestIndexValue(ctx.manager, product, lastSettledAt, formatInstant(at));
+      if (value === null) {
+        return failed('NO_FINAL_PRICE', `${symbol}: no ${product.settlementIndex} value published this session on its last trading day ${ltd}; nothing posted`);
+      }
+      try {
+        finalTicks = finalSettlementTicks(formatE4(value), product.tickCents);
+      } catch (e) {
+        // A value below half a tick is not a price (e.g. 0.0040 -> 0 ticks).
+        if (!(e instanceof RangeError)) throw e;
+        return failed('NO_FINAL_PRICE', `${symbol}: ${product.settlementIndex} value ${formatE4(value)} is not a price: ${e.message}; nothing posted`);
+      }
+    }
     let sp;
     try {
-      sp = settlementPrice({ previousTicks: engine.referencePrice, cutoffMs: at, trades, override });
+      sp = settlementPrice({ previousTicks: engine.referencePrice, cutoffMs: at, trades, override, lastTradingDay: final, finalTicks });
     } catch (e) {
       if (e instanceof SettlementError) return failed(e.code, `${symbol}: ${e.message}; nothing posted`);
       throw e;
@@ -255,9 +303,66 @@ export class Sequencer {
       method: sp.method,
       ...(sp.reason ? { reason: sp.reason } : {}),
     } as never) as Record<string, unknown>;
-    // The roll's events (expiries, cancels, SessionRolled) follow SettlementPriceSet in the stream.
-    engine.rollSession(sp.priceTicks, at);
-    return [set];
+    if (!final) {
+      // The roll's events (expiries, cancels, SessionRolled) follow SettlementPriceSet in the stream.
+      engine.rollSession(sp.priceTicks, at);
+      return { before: [set], after: [], outcome: 'settled' };
+    }
+    // Final settlement: the book closes (its cancels and BookClosed follow SettlementPriceSet), the
+    // contract expires, and the successor is listed.
+    engine.expireAll(at);
+    await sql(ctx.manager, `UPDATE instruments SET status = 'expired' WHERE symbol = $1`, [symbol]);
+    const expiredEvent = eventToWire({ type: 'ContractExpired', at, instrument: symbol, tradeDate, finalPrice: sp.priceTicks } as never) as Record<string, unknown>;
+    await this.listSuccessors(ctx, symbol, product, ltd, tradeDate, at, command);
+    return { before: [set], after: [expiredEvent], outcome: 'settled' };
+  }
+
+  /**
+   * After an expiry, sends ListInstrument for what the calendar adds (SPEC §3), with the product's
+   * latest index value as reference price, to the successor's own stream. The command is sent
+   * through the outbox in this batch's transaction: it is sent exactly when the expiry commits.
+   * The listing carries the trade date whose end of day made it, so that day's end of day (risk's
+   * calls, progress) does not wait for an instrument that had no session that day.
+   */
+  private async listSuccessors(
+    ctx: BatchContext,
+    expired: string,
+    product: ProductSpec,
+    ltd: string,
+    tradeDate: string,
+    at: number,
+    command: { actor: string; correlationId: string; eventId: string },
+  ): Promise<void> {
+    const value = await latestIndexValue(ctx.manager, product, null, formatInstant(at));
+    if (value === null) return; // an override settled it and no index exists: operations list it
+    let ref: number;
+    try {
+      ref = finalSettlementTicks(formatE4(value), product.tickCents);
+    } catch {
+      return;
+    }
+    const stream = `matching-listings:${expired}`;
+    await this.heads.load(ctx.manager, [stream]);
+    for (const change of listingChanges(product, ltd, addDays(ltd, 1))) {
+      for (const symbol of change.listed) {
+        const exists = await sql(ctx.manager, 'SELECT 1 FROM instruments WHERE symbol = $1', [symbol]);
+        if (exists.rows.length) continue;
+        ctx.out.command(
+          stream,
+          'ListInstrument',
+          {
+            instrument: symbol,
+            referencePrice: formatTicks(ref),
+            lastTradingDay: lastTradingDay(symbol, this.catalog),
+            source: 'index',
+            listedAfterEndOfDay: tradeDate,
+            eventTime: formatInstant(at),
+          },
+          { at: formatInstant(at), actor: 'system:matching', correlationId: command.correlationId, causationId: command.eventId },
+          { topic: topicName('matchingCommands'), key: symbol },
+        );
+      }
+    }
   }
 
   private execute(engine: MatchingEngine, type: string, p: Record<string, unknown>): void {
@@ -310,6 +415,7 @@ export class Sequencer {
       referencePrice: formatTicks(price.ticks),
       lastTradingDay: String(p.lastTradingDay),
       source: String(p.source ?? 'operations'),
+      ...(typeof p.listedAfterEndOfDay === 'string' ? { listedAfterEndOfDay: p.listedAfterEndOfDay } : {}),
     };
     const engine = this.newEngine(symbol, price.ticks);
     // The book's clock starts at its listing: no order can be stamped before it.
@@ -317,9 +423,9 @@ export class Sequencer {
     this.books.set(symbol, { engine, eventsSinceSnapshot: 0 });
     await sql(
       manager,
-      `INSERT INTO instruments (symbol, product, reference_price, last_trading_day, status, listed_at) VALUES ($1, $2, $3, $4, 'listed', $5)
+      `INSERT INTO instruments (symbol, product, reference_price, last_trading_day, status, listed_at, listed_after_eod) VALUES ($1, $2, $3, $4, 'listed', $5, $6)
        ON CONFLICT (symbol) DO NOTHING`,
-      [symbol, product.code, price.ticks, listed.lastTradingDay, listed.at],
+      [symbol, product.code, price.ticks, listed.lastTradingDay, listed.at, listed.listedAfterEndOfDay ?? null],
     );
     return [listed];
   }
@@ -393,3 +499,27 @@ async function writeMarketData(manager: EntityManager, symbol: string, engine: M
   );
 }
 
+/**
+ * The latest value of the product's settlement index published after `sinceExclusive` (the
+ * previous end of day's cut-off; null: any) and at or before `until`, in 1e-4 USD; null if none.
+ * Publications at the same instant are ordered by their place in the log.
+ */
+async function latestIndexValue(manager: EntityManager, product: ProductSpec, sinceExclusive: string | null, until: string): Promise<number | null> {
+  const r = await sql<{ value_e4: string }>(
+    manager,
+    `SELECT value_e4 FROM index_values WHERE index_code = $1 AND at <= $2 AND ($3::timestamptz IS NULL OR at > $3::timestamptz)
+     ORDER BY at DESC, seq DESC LIMIT 1`,
+    [product.settlementIndex, until, sinceExclusive],
+  );
+  return r.rows.length ? Number(r.rows[0].value_e4) : null;
+}
+
+/** What a run's Cutoff did to the instrument, for the run's progress (eod_cutoffs). */
+async function recordCutoff(manager: EntityManager, p: Record<string, unknown>, symbol: string, outcome: CutoffResult['outcome'], at: number): Promise<void> {
+  if (typeof p.runId !== 'string' || typeof p.tradeDate !== 'string') return;
+  await sql(
+    manager,
+    `INSERT INTO eod_cutoffs (run_id, instrument, trade_date, outcome, at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (run_id, instrument) DO NOTHING`,
+    [p.runId, symbol, p.tradeDate, outcome, formatInstant(at || 0)],
+  );
+}

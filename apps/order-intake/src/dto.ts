@@ -69,9 +69,13 @@ export class ListInstrumentDto {
   @ApiProperty({ example: 'SIT-2027-03' }) @IsString() @MaxLength(32)
   symbol!: string;
 
-  @ApiProperty({ example: '2.00', description: 'Listing reference price (the first session’s price-limit reference and margin price)' })
-  @IsString() @Matches(DECIMAL)
-  referencePrice!: string;
+  @ApiPropertyOptional({
+    example: '2.00',
+    description:
+      'Listing reference price (the first session’s price-limit reference and margin price). Absent: the product’s latest index value (TPI for SIT, GCI for SCU) at or before the listing’s event time, rounded half up to the tick (422 INVALID_REQUEST, field referencePrice, when none is published)',
+  })
+  @IsOptional() @IsString() @Matches(DECIMAL)
+  referencePrice?: string;
 }
 
 export class DepositDto {
@@ -94,4 +98,45 @@ export class EndOfDayDto {
   @ApiPropertyOptional({ example: { 'SIT-2027-03': { price: '2.10', reason: 'no representative trades' } }, description: 'Settlement price overrides per instrument, each with a reason' })
   @IsOptional() @IsObject()
   overrides?: Record<string, { price: string; reason: string }>;
+}
+
+export class PublishIndexDto {
+  @ApiProperty({
+    description:
+      'Provider inputs, as the SPEC §10 `index` command. TPI: {provider, price (USD per million tokens, decimal string), volume (decimal string), mmlu, humaneval, gsm8k (0-100)}; GCI: {provider, gpu, price (USD per GPU-hour, decimal string), volume (decimal string)}',
+    example: [
+      { provider: 'A', price: '2.00', volume: '5000', mmlu: 86, humaneval: 67, gsm8k: 92 },
+      { provider: 'B', price: '3.00', volume: '2000', mmlu: 90, humaneval: 70, gsm8k: 95 },
+    ],
+    type: 'array',
+    items: { type: 'object', additionalProperties: true },
+  })
+  @IsArray() @ArrayMaxSize(1000) @IsObject({ each: true })
+  providers!: Record<string, unknown>[];
+}
+
+const PRODUCT = /^[A-Z][A-Z0-9]{1,9}$/;
+
+export class HedgeExemptionDto {
+  @ApiProperty({ example: 'M1-H' }) @IsString() @MinLength(1) @MaxLength(64) @Matches(ID)
+  account!: string;
+
+  @ApiProperty({ example: 'SIT', description: 'Product code (SIT, SCU)' }) @IsString() @Matches(PRODUCT)
+  product!: string;
+}
+
+export class PositionLimitsDto {
+  @ApiProperty({ example: 'M1-H' }) @IsString() @MinLength(1) @MaxLength(64) @Matches(ID)
+  account!: string;
+
+  @ApiProperty({ example: 'SIT', description: 'Product code (SIT, SCU)' }) @IsString() @Matches(PRODUCT)
+  product!: string;
+
+  @ApiPropertyOptional({ example: 20000, description: 'All months combined (net worst case), whole lots; absent: unchanged' })
+  @IsOptional() @IsInt() @Min(1) @Max(Number.MAX_SAFE_INTEGER)
+  allMonths?: number;
+
+  @ApiPropertyOptional({ example: 5000, description: 'Spot month (the contract whose last trading day comes next), whole lots; absent: unchanged' })
+  @IsOptional() @IsInt() @Min(1) @Max(Number.MAX_SAFE_INTEGER)
+  spotMonth?: number;
 }

@@ -43,7 +43,12 @@ export class EndOfDayController {
     if (!DATE.test(dto.tradeDate) || Number.isNaN(Date.parse(`${dto.tradeDate}T00:00:00Z`))) {
       throw new DomainRejection('INVALID_REQUEST', 'tradeDate must be a date YYYY-MM-DD', { field: 'tradeDate' });
     }
-    const listed = await sql<{ symbol: string }>(this.infra.ds, `SELECT symbol FROM instruments WHERE status = 'listed' ORDER BY symbol`);
+    // A successor listed by this trade date's own end of day had no session that day (SPEC §3).
+    const listed = await sql<{ symbol: string }>(
+      this.infra.ds,
+      `SELECT symbol FROM instruments WHERE status = 'listed' AND (listed_after_eod IS NULL OR listed_after_eod <> $1::date) ORDER BY symbol`,
+      [dto.tradeDate],
+    );
     const instruments = listed.rows.map((r) => r.symbol);
     const overrides: Record<string, { price: string; reason: string }> = {};
     for (const [symbol, o] of Object.entries(dto.overrides ?? {})) {
@@ -96,7 +101,12 @@ export class EndOfDayController {
       [tradeDate],
     );
     const settled = events.rows.filter((e) => e.type === 'SettlementPriceSet').map((e) => e.payload);
-    const failed = events.rows.filter((e) => e.type === 'EndOfDayFailed').map((e) => e.payload);
+    // A failure that a later run of the same trade date made good (a final settlement once the
+    // index was published) is no longer outstanding.
+    const failed = events.rows
+      .filter((e) => e.type === 'EndOfDayFailed')
+      .map((e) => e.payload)
+      .filter((f) => !settled.some((s) => s.instrument === f.instrument));
     const cleared = await sql<{ instrument: string }>(this.infra.ds, 'SELECT instrument FROM settlements WHERE trade_date = $1', [tradeDate]);
     const vm = await sql<{ n: string }>(this.infra.ds, 'SELECT count(DISTINCT account_id) AS n FROM variation_margin WHERE trade_date = $1', [tradeDate]);
     const risk = await sql<{ key: string; settlements: { tradeDate: string | null }[] }>(
@@ -112,9 +122,17 @@ export class EndOfDayController {
     );
     const settledSymbols = settled.map((s) => String(s.instrument));
     const failedSymbols = failed.map((s) => String(s.instrument));
-    const allDecided = expected.every((s) => settledSymbols.includes(s) || failedSymbols.includes(s));
-    // Risk logs EndOfDayCompleted once the day's calls are assessed and clearing's VM is all posted.
-    const completedLogged = events.rows.some((e) => e.type === 'EndOfDayCompleted');
+    // Every run's Cutoff must have reached each of its instruments' sequencers (eod_cutoffs): a run
+    // repeating a decided trade date is otherwise indistinguishable from the earlier run's end.
+    const cut = await sql<{ run_id: string; instrument: string }>(this.infra.ds, 'SELECT run_id, instrument FROM eod_cutoffs WHERE trade_date = $1', [tradeDate]);
+    const cutKeys = new Set(cut.rows.map((c) => `${c.run_id}|${c.instrument}`));
+    const allCut = runs.rows.every((r) => r.instruments.every((s) => cutKeys.has(`${r.run_id}|${s}`)));
+    const allDecided = allCut && expected.every((s) => settledSymbols.includes(s) || failedSymbols.includes(s));
+    // Risk logs EndOfDayCompleted once the day's calls are assessed and clearing's VM is all posted;
+    // a run that settles what an earlier one could not completes the day again, over every instrument.
+    const completedLogged = events.rows.some(
+      (e) => e.type === 'EndOfDayCompleted' && settledSymbols.every((s) => ((e.payload.instruments as string[] | undefined) ?? []).includes(s)),
+    );
     const downstreamDone = settledSymbols.every((s) => cleared.rows.some((c) => c.instrument === s) && riskSettled.includes(s)) && (settledSymbols.length === 0 || completedLogged);
     const status = allDecided && downstreamDone ? (failedSymbols.length ? 'completed_with_failures' : 'completed') : 'running';
     const accountsDone = Number(stated.rows[0]?.n ?? 0);

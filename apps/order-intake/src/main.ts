@@ -14,6 +14,8 @@ import { OrdersController } from './orders.controller';
 import { Outcomes } from './outcomes';
 import { WithdrawalsController } from './withdrawals.controller';
 import { CallsController } from './calls.controller';
+import { IndicesController } from './indices.controller';
+import { PositionLimitsController } from './position-limits.controller';
 
 void runService({
   name: 'order-intake',
@@ -21,7 +23,7 @@ void runService({
   swagger: { title: 'AI-compute futures clearinghouse API', description: 'Orders, positions, cash and margin for members; listing, deposits and end of day for operations.' },
   platform: PG_AUTH_PORTS,
   metadata: {
-    controllers: [OpsController, EndOfDayController, OrdersController, AccountsController, StatementsController, MarketController, WithdrawalsController, CallsController],
+    controllers: [OpsController, EndOfDayController, OrdersController, AccountsController, StatementsController, MarketController, WithdrawalsController, CallsController, IndicesController, PositionLimitsController],
     providers: [CommandPublisher, Outcomes, InstrumentDirectory],
     imports: [AuditModule],
   },

@@ -5,7 +5,8 @@
 import { Body, Controller, HttpCode, Inject, Post, Query } from '@nestjs/common';
 import { ApiHeader, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
-import { formatCents, formatTicks, lastTradingDay, listedContracts, parseCents, parsePriceToTicks, ProductCatalog } from '@ch/domain';
+import { finalSettlementTicks, formatCents, formatTicks, lastTradingDay, listedContracts, parseCents, parsePriceToTicks, ProductCatalog, type ProductSpec } from '@ch/domain';
+import { formatE4 } from '@ch/rulebook';
 import { appendEvents, sql } from '@ch/persistence';
 import { CurrentPrincipal, DomainRejection, generateApiKey, hashApiKey, Roles, API_KEY_SECURITY_NAME, type Principal } from '@ch/platform';
 import { INFRASTRUCTURE, type Infrastructure } from '@ch/runtime';
@@ -36,7 +37,7 @@ async function logReferenceEvents(m: EntityManager, actor: string, events: { typ
   );
 }
 
-async function pollUntil<T>(fn: () => Promise<T | null>, timeoutMs: number): Promise<T | null> {
+export async function pollUntil<T>(fn: () => Promise<T | null>, timeoutMs: number): Promise<T | null> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
@@ -81,7 +82,10 @@ export class OpsController {
 
   @Post('instruments')
   @Roles('operations')
-  @ApiOperation({ summary: 'List a contract with its reference price (SPEC §3); waits until matching has opened its book' })
+  @ApiOperation({
+    summary:
+      'List a contract with its reference price (SPEC §3), or without one from the product’s latest index value (source index); waits until matching has opened its book',
+  })
   @ApiHeader(EVENT_TIME_DOC)
   async listInstrument(@Body() dto: ListInstrumentDto, @CurrentPrincipal() who: Principal, @EventTime() eventTime?: string) {
     const product = this.catalog.forSymbol(dto.symbol);
@@ -91,22 +95,60 @@ export class OpsController {
     if (!listedContracts(product, today).includes(dto.symbol)) {
       throw new DomainRejection('INVALID_REQUEST', `${dto.symbol} is not on the ${product.code} listing calendar on ${today}`, { field: 'symbol' });
     }
-    const price = parsePriceToTicks(dto.referencePrice, product.tickCents);
-    if (!price.ok) throw new DomainRejection(price.reason === 'INVALID_TICK' ? 'INVALID_TICK' : 'INVALID_REQUEST', 'referencePrice must be a positive price in whole ticks', { field: 'referencePrice' });
+    let ticks: number;
+    let fromIndex: { index: string; at: string; value: string } | null = null;
+    if (dto.referencePrice !== undefined) {
+      const price = parsePriceToTicks(dto.referencePrice, product.tickCents);
+      if (!price.ok) throw new DomainRejection(price.reason === 'INVALID_TICK' ? 'INVALID_TICK' : 'INVALID_REQUEST', 'referencePrice must be a positive price in whole ticks', { field: 'referencePrice' });
+      ticks = price.ticks;
+    } else {
+      ({ ticks, fromIndex } = await this.referenceFromIndex(product, eventTime ?? new Date().toISOString()));
+    }
     const existing = await sql(this.infra.ds, 'SELECT 1 FROM instruments WHERE symbol = $1', [dto.symbol]);
     if (existing.rows.length) throw new DomainRejection('CONFLICT', `${dto.symbol} is already listed`, { field: 'symbol' });
     await this.commands.publish(
       'matchingCommands',
       dto.symbol,
       'ListInstrument',
-      withEventTime({ instrument: dto.symbol, referencePrice: formatTicks(price.ticks), lastTradingDay: lastTradingDay(dto.symbol), source: 'operations' }, eventTime),
+      withEventTime({ instrument: dto.symbol, referencePrice: formatTicks(ticks), lastTradingDay: lastTradingDay(dto.symbol), source: fromIndex ? 'index' : 'operations' }, eventTime),
       actorOf(who),
     );
     const row = await pollUntil(async () => {
       const r = await sql<{ symbol: string; last_trading_day: string }>(this.infra.ds, `SELECT symbol, to_char(last_trading_day, 'YYYY-MM-DD') AS last_trading_day FROM instruments WHERE symbol = $1`, [dto.symbol]);
       return r.rows[0] ?? null;
     }, 10_000);
-    return { symbol: dto.symbol, referencePrice: formatTicks(price.ticks), lastTradingDay: lastTradingDay(dto.symbol), status: row ? 'listed' : 'pending' };
+    return {
+      symbol: dto.symbol,
+      referencePrice: formatTicks(ticks),
+      lastTradingDay: lastTradingDay(dto.symbol),
+      source: fromIndex ? 'index' : 'operations',
+      ...(fromIndex ? { indexValue: fromIndex } : {}),
+      status: row ? 'listed' : 'pending',
+    };
+  }
+
+  /**
+   * SPEC §3: a listing without a reference price takes the product's latest index value at or
+   * before the listing's event time, rounded half up to the tick as a final settlement price is.
+   */
+  private async referenceFromIndex(product: ProductSpec, asOf: string): Promise<{ ticks: number; fromIndex: { index: string; at: string; value: string } }> {
+    const r = await sql<{ value_e4: string; at: string }>(
+      this.infra.ds,
+      `SELECT value_e4, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at FROM index_values
+        WHERE index_code = $1 AND at <= $2 ORDER BY at DESC, seq DESC LIMIT 1`,
+      [product.settlementIndex, asOf],
+    );
+    const row = r.rows[0];
+    if (!row) {
+      throw new DomainRejection('INVALID_REQUEST', `no referencePrice given and no ${product.settlementIndex} value published at or before ${asOf}`, { field: 'referencePrice', httpStatus: 422 });
+    }
+    const value = formatE4(Number(row.value_e4));
+    try {
+      return { ticks: finalSettlementTicks(value, product.tickCents), fromIndex: { index: product.settlementIndex, at: row.at, value } };
+    } catch (e) {
+      if (!(e instanceof RangeError)) throw e;
+      throw new DomainRejection('INVALID_REQUEST', `the latest ${product.settlementIndex} value ${value} is not a price in whole ticks; give referencePrice`, { field: 'referencePrice', httpStatus: 422 });
+    }
   }
 
   @Post('deposits')

@@ -30,6 +30,7 @@ import {
   emptyLedgerState,
   formatCents,
   isoDateOfEpochMs,
+  lastTradingDay,
   parseCents,
   ProductCatalog,
   type AccountRisk,
@@ -41,6 +42,7 @@ import { eventFromWire, eventToWire, formatInstant, validateOrderFields, type Ru
 import { sql } from '@ch/persistence';
 import { topicName } from '@ch/messages';
 import { sequenceTime, type BatchContext, type Incoming } from '@ch/runtime';
+import { EMPTY_ACCOUNT_LIMITS, grantHedgeExemption, isLimitLots, limitCheckInputs, setPositionLimits, type AccountLimits } from '@ch/domain/contracts/account-limits';
 
 export const RISK_STREAM = 'risk';
 export const RISK_GATE_STREAM = 'risk-gate';
@@ -58,6 +60,11 @@ interface MarketState {
   halts: HaltDerivationState;
   /** The latest event time of the instrument's stream seen here: an order is not earlier. */
   lastAt: number;
+  /**
+   * Set for a successor listed by the end of day of this trade date (SPEC §3): it had no session
+   * that day, so that day's calls do not wait for its settlement.
+   */
+  listedAfterEndOfDay?: string;
 }
 
 interface Meta {
@@ -118,6 +125,8 @@ export class Risk {
         this.market.set(id, 'halts' in v.market ? v.market : { halts: startSession(id, v.ledger.referenceTicks), lastAt: 0 });
       } else if (kind === 'eod') {
         this.eodDays.set(id, value as EodDay);
+      } else if (kind === 'limits') {
+        this.accountLimits.set(id, value as AccountLimits);
       } else if (kind === 'meta') {
         const m = value as Meta & { lastAt: number };
         state.intradayCalled = m.intradayCalled;
@@ -155,6 +164,10 @@ export class Risk {
           break;
         case 'RequestWithdrawal':
           if (m.topic === topicName('orders')) this.withdrawal(ctx, m, p);
+          break;
+        case 'GrantHedgeExemption':
+        case 'SetPositionLimits':
+          if (m.topic === topicName('orders')) this.accountLimitsCommand(ctx, m, p);
           break;
         case 'CashDeposited': {
           const account = String(p.account);
@@ -231,6 +244,7 @@ export class Risk {
       tradeDate: isoDateOfEpochMs(at),
       holdings: this.ledger.exposures(account).map((x) => ({ instrument: x.instrument, position: x.position, openBuys: x.openBuys, openSells: x.openSells })),
       order: { instrument, side: order.side, qty: order.qty },
+      ...limitCheckInputs(this.limitsOf(account), account),
     });
     if (!limit.accepted) return reject({ reason: 'POSITION_LIMIT' });
     const margin = this.ledger.checkOrder(account, { instrument, side: order.side, qty: order.qty });
@@ -287,6 +301,66 @@ export class Risk {
     );
   }
 
+  /** Per account, operations' position-limit settings (risk_state `limits:<account>`). */
+  private readonly accountLimits = new Map<string, AccountLimits>();
+  private limitsDirty = new Set<string>();
+
+  private limitsOf(account: string): AccountLimits {
+    return this.accountLimits.get(account) ?? EMPTY_ACCOUNT_LIMITS;
+  }
+
+  /**
+   * GrantHedgeExemption and SetPositionLimits come on `orders`, keyed by account, so a change takes
+   * effect exactly between two of the account's orders, in the order intake received them. Intake
+   * has checked the form; a command that still does not apply is dropped rather than stopping the
+   * partition. A repeated grant changes nothing and logs nothing.
+   */
+  private accountLimitsCommand(ctx: BatchContext, m: Incoming, p: Record<string, unknown>): void {
+    const env = m.envelope;
+    const account = String(p.account);
+    const product = this.catalog.get(String(p.product));
+    if (!product) return;
+    const at = sequenceTime(this.lastAt, p.eventTime);
+    this.lastAt = at;
+    const meta = { at: formatInstant(at), actor: env.actor, correlationId: env.correlationId, causationId: env.eventId, source: m.source };
+    const current = this.limitsOf(account);
+    if (env.type === 'GrantHedgeExemption') {
+      const next = grantHedgeExemption(current, product.code);
+      if (!next) return;
+      this.accountLimits.set(account, next);
+      this.limitsDirty.add(account);
+      ctx.out.event(RISK_STREAM, 'HedgeExemptionGranted', eventToWire({ type: 'HedgeExemptionGranted', at, account, product: product.code }), meta);
+      return;
+    }
+    const change = { ...(isLimitLots(p.allMonths) ? { allMonths: p.allMonths } : {}), ...(isLimitLots(p.spotMonth) ? { spotMonth: p.spotMonth } : {}) };
+    if (change.allMonths === undefined && change.spotMonth === undefined) return;
+    const r = setPositionLimits(current, account, product, change);
+    this.accountLimits.set(account, r.state);
+    this.limitsDirty.add(account);
+    ctx.out.event(RISK_STREAM, 'PositionLimitsSet', eventToWire({ type: 'PositionLimitsSet', at, account, product: product.code, ...r.limits }), meta);
+  }
+
+  /**
+   * A replace that raises the open quantity adds exposure: it is checked as the new version of the
+   * order against holdings without the old one's open quantity (as the in-process rulebook does).
+   */
+  private replaceWithinLimits(account: string, live: OpenOrder, qty: number, at: number): boolean {
+    const product = this.catalog.forSymbol(live.instrument)!;
+    const holdings = this.ledger.exposures(account).map((x) =>
+      x.instrument === live.instrument
+        ? { instrument: x.instrument, position: x.position, openBuys: Math.max(0, x.openBuys - (live.side === 'buy' ? live.open : 0)), openSells: Math.max(0, x.openSells - (live.side === 'sell' ? live.open : 0)) }
+        : { instrument: x.instrument, position: x.position, openBuys: x.openBuys, openSells: x.openSells },
+    );
+    return checkPositionLimit({
+      product,
+      account,
+      tradeDate: isoDateOfEpochMs(at),
+      holdings,
+      order: { instrument: live.instrument, side: live.side, qty },
+      ...limitCheckInputs(this.limitsOf(account), account),
+    }).accepted;
+  }
+
   private async amend(ctx: BatchContext, m: Incoming, p: Record<string, unknown>): Promise<void> {
     const env = m.envelope;
     const account = String(p.account);
@@ -307,6 +381,9 @@ export class Risk {
         const band = activeBandAt(market.halts, t);
         const price = form.order.price!;
         if (price < band.lo || price > band.hi) return this.reject(ctx, m, at, kind, account, clientOrderId, live.instrument, { reason: 'PRICE_OUTSIDE_LIMIT' });
+      }
+      if (form.order.qty > live.open && !this.replaceWithinLimits(account, live, form.order.qty, at)) {
+        return this.reject(ctx, m, at, kind, account, clientOrderId, live.instrument, { reason: 'POSITION_LIMIT' });
       }
       const margin = this.ledger.checkReplace(account, live.instrument, live.side, live.open, form.order.qty);
       if (!margin.accepted) return this.reject(ctx, m, at, kind, account, clientOrderId, live.instrument, { reason: 'INSUFFICIENT_MARGIN' });
@@ -363,15 +440,29 @@ export class Risk {
    * the instrument listed and changes nothing).
    */
   private async listFromProjection(manager: EntityManager, symbol: string): Promise<Readonly<InstrumentRisk> | null> {
-    const r = await sql<{ product: string; reference_price: string }>(manager, `SELECT product, reference_price FROM instruments WHERE symbol = $1 AND status = 'listed'`, [symbol]);
+    const r = await sql<{ product: string; reference_price: string; listed_after_eod: string | null }>(
+      manager,
+      `SELECT product, reference_price, to_char(listed_after_eod, 'YYYY-MM-DD') AS listed_after_eod FROM instruments WHERE symbol = $1 AND status = 'listed'`,
+      [symbol],
+    );
     const row = r.rows[0];
     const product = row ? this.catalog.get(row.product) : undefined;
     if (!row || !product) return null;
     const ref = Number(row.reference_price);
     this.ledger.listInstrument(symbol, product, ref);
-    this.market.set(symbol, { halts: startSession(symbol, ref), lastAt: 0 });
+    this.market.set(symbol, { halts: startSession(symbol, ref), lastAt: 0, ...(row.listed_after_eod ? { listedAfterEndOfDay: row.listed_after_eod } : {}) });
     this.dirtyInstruments.add(symbol);
     return this.ledger.instrument(symbol);
+  }
+
+  /**
+   * Releases open quantity from the replica. An expired instrument's open orders were dropped at
+   * its final settlement (settleInstrument with expire), before the book's INSTRUMENT_EXPIRED
+   * cancels (and matching's rejections of orders still on the way) reach risk.
+   */
+  private releaseOpen(account: string, instrument: string, side: 'buy' | 'sell', qty: number): void {
+    if (this.instrumentRisk(instrument)?.expired) return;
+    this.ledger.removeOpenOrder(account, instrument, side, qty);
   }
 
   private instrumentRisk(symbol: string): Readonly<InstrumentRisk> | null {
@@ -390,7 +481,8 @@ export class Risk {
         const product = this.catalog.get(e.product);
         if (!product) return;
         this.ledger.listInstrument(e.instrument, product, e.referencePrice);
-        this.market.set(e.instrument, { halts: startSession(e.instrument, e.referencePrice), lastAt: e.at });
+        const after = (e as { listedAfterEndOfDay?: unknown }).listedAfterEndOfDay;
+        this.market.set(e.instrument, { halts: startSession(e.instrument, e.referencePrice), lastAt: e.at, ...(typeof after === 'string' ? { listedAfterEndOfDay: after } : {}) });
         this.dirtyInstruments.add(e.instrument);
         return;
       }
@@ -409,7 +501,7 @@ export class Risk {
         if (e.command !== 'new' || !e.account || !e.clientOrderId) return;
         const live = this.ordersOf(e.account).get(e.clientOrderId);
         if (live?.pending) {
-          this.ledger.removeOpenOrder(e.account, live.instrument, live.side, live.open);
+          this.releaseOpen(e.account, live.instrument, live.side, live.open);
           this.ordersOf(e.account).delete(e.clientOrderId);
           this.dirtyAccounts.add(e.account);
         }
@@ -436,7 +528,7 @@ export class Risk {
       case 'OrderCancelled':
       case 'OrderExpired': {
         const qty = e.type === 'OrderCancelled' ? e.cancelledQty : e.expiredQty;
-        if (qty > 0) this.ledger.removeOpenOrder(e.account, e.instrument, e.side, qty);
+        if (qty > 0) this.releaseOpen(e.account, e.instrument, e.side, qty);
         this.ordersOf(e.account).delete(e.clientOrderId);
         this.dirtyAccounts.add(e.account);
         return;
@@ -483,9 +575,33 @@ export class Risk {
   private settle(ctx: BatchContext, m: Incoming, e: Extract<RulebookEvent, { type: 'SettlementPriceSet' }>): void {
     if (!this.instrumentRisk(e.instrument)) return;
     const sp = { priceTicks: e.price, method: e.method, ...(e.reason !== undefined ? { reason: e.reason } : {}) };
-    const r = this.ledger.settleInstrument(e.instrument, e.tradeDate, sp);
+    // On (or, after a failed final settlement, past) the last trading day matching settles only
+    // finally and then closes the book (SPEC §8): positions close at this price and open orders go
+    // now, before the day's calls are assessed, as in the in-process rulebook.
+    const expire = e.tradeDate >= lastTradingDay(e.instrument, this.catalog);
+    const holders = [...this.holdersOf(e.instrument)];
+    const r = this.ledger.settleInstrument(e.instrument, e.tradeDate, sp, { expire });
     if (r.alreadySettled) return;
+    if (expire) {
+      this.holders.delete(e.instrument);
+      for (const account of holders) this.dirtyAccounts.add(account);
+      for (const [account, orders] of this.orders) {
+        for (const [id, o] of orders) {
+          if (o.instrument !== e.instrument) continue;
+          orders.delete(id);
+          this.dirtyAccounts.add(account);
+        }
+      }
+    }
     const day = this.eodDay(e.tradeDate);
+    if (day.failed.includes(e.instrument)) {
+      // A run again that settles an instrument whose end of day failed (a final settlement once the
+      // index is published): the day's calls are assessed again over the new figures and the day
+      // completes again, as ClearingLedger.endOfDay does for the in-process rulebook.
+      day.failed = day.failed.filter((s) => s !== e.instrument);
+      day.callsAssessed = false;
+      day.completed = false;
+    }
     day.expectedPostings += r.postings.length;
     this.eodDirty.add(e.tradeDate);
     const meta = this.eodMeta(m, e.at);
@@ -496,7 +612,7 @@ export class Risk {
     // The settlement moves the cash (VM) and the margin parameters of the instrument's holders only
     // (statements are positions-only); restating every account for every instrument cost 10,000 ×
     // instruments statements at bench:eod's size.
-    for (const account of this.holdersOf(e.instrument)) this.dirtyAccounts.add(account);
+    for (const account of holders) this.dirtyAccounts.add(account);
     this.dirtyInstruments.add(e.instrument);
     this.statedTradeDate = e.tradeDate;
     this.assessCallsIfDayComplete(ctx, m, e.tradeDate, e.at);
@@ -519,7 +635,8 @@ export class Risk {
     const ids = this.ledger.instrumentIds();
     const settledToday = (s: string) => this.ledger.instrument(s).settlements.some((x) => x.tradeDate === tradeDate);
     if (!ids.some(settledToday)) return;
-    if (!ids.every((s) => settledToday(s) || this.ledger.instrument(s).expired || day.failed.includes(s))) return;
+    const takesPart = (s: string) => this.market.get(s)?.listedAfterEndOfDay !== tradeDate;
+    if (!ids.every((s) => settledToday(s) || this.ledger.instrument(s).expired || day.failed.includes(s) || !takesPart(s))) return;
     day.callsAssessed = true;
     this.eodDirty.add(tradeDate);
     const meta = this.eodMeta(m, at);
@@ -645,6 +762,11 @@ export class Risk {
       values.push(JSON.stringify(this.eodDays.get(date)));
     }
     this.eodDirty = new Set();
+    for (const account of this.limitsDirty) {
+      keys.push(`limits:${account}`);
+      values.push(JSON.stringify(this.limitsOf(account)));
+    }
+    this.limitsDirty = new Set();
     if (keys.length) {
       keys.push('meta');
       values.push(JSON.stringify({ ...this.ledger.meta(), lastAt: this.lastAt }));

@@ -53,6 +53,16 @@ describe('DomainRejection', () => {
     for (const r of REJECTION_REASONS) expect(DEFAULT_HTTP_STATUS[r]).toBeGreaterThanOrEqual(400);
   });
 
+  it('carries the details of a business refusal in the body', () => {
+    const r = new DomainRejection('INDEX_NOT_PUBLISHED', 'TPI not published: 3 qualified providers', { details: { code: 'TOO_FEW_PROVIDERS', qualifiedCount: 3 } });
+    expect(r.httpStatus).toBe(422);
+    expect(mapException(r)).toEqual({
+      status: 422,
+      body: { error: 'INDEX_NOT_PUBLISHED', message: 'TPI not published: 3 qualified providers', details: { code: 'TOO_FEW_PROVIDERS', qualifiedCount: 3 } },
+      unexpected: false,
+    });
+  });
+
   it('refuses a non-4xx status', () => {
     expect(() => new DomainRejection('CONFLICT', 'x', { httpStatus: 500 })).toThrow(RangeError);
   });

@@ -22,6 +22,7 @@
  *   EndOfDayFailed          an instrument could not be settled; nothing was posted for it
  *   ContractExpired         final settlement done, positions closed, book closed
  *   HedgeExemptionGranted   an account's position limits are lifted for a product
+ *   PositionLimitsSet       an account's position limits in a product, as in force after the change
  */
 import type { MatchingEvent } from '@ch/matching';
 
@@ -40,6 +41,8 @@ export interface InstrumentListed {
   readonly referencePrice: number;
   readonly lastTradingDay: string;
   readonly source: 'operations' | 'index';
+  /** A successor listed by the end of day of this trade date: it takes no part in that day. */
+  readonly listedAfterEndOfDay?: string;
 }
 
 export interface CashDeposited {
@@ -166,6 +169,16 @@ export interface HedgeExemptionGranted {
   readonly product: string;
 }
 
+/** Both limits in force after the change (one left out of the command keeps its previous value). */
+export interface PositionLimitsSet {
+  readonly type: 'PositionLimitsSet';
+  readonly at: number;
+  readonly account: string;
+  readonly product: string;
+  readonly allMonths: number;
+  readonly spotMonth: number;
+}
+
 export type ClearingEvent =
   | MemberAdmitted
   | InstrumentListed
@@ -181,6 +194,7 @@ export type ClearingEvent =
   | EndOfDayCompleted
   | EndOfDayFailed
   | ContractExpired
-  | HedgeExemptionGranted;
+  | HedgeExemptionGranted
+  | PositionLimitsSet;
 
 export type RulebookEvent = MatchingEvent | ClearingEvent;

@@ -662,6 +662,22 @@ describe('expiry and indices (SPEC §8)', () => {
     expect(redone.rulebook.instrumentSymbols()).toEqual(['SIT-2027-01', 'SIT-2027-07']);
   });
 
+  it('the successor had no session on the expiry day: running that day again does not settle it', () => {
+    const lines: Line[] = [
+      ...setup,
+      { at: t('12:00', '2027-01-20'), cmd: 'index', index: 'TPI', providers: fourProviders('2.335') },
+      eod(t('16:00', '2027-01-20'), '2027-01-20'),
+    ];
+    const once = run(lines);
+    const twice = run([...lines, eod(t('16:30', '2027-01-20'), '2027-01-20')]);
+    expect(twice.report.settlements).toEqual(once.report.settlements);
+    expect(twice.report.stateHash).toBe(once.report.stateHash);
+    expect(ofType(twice.events, 'InstrumentListed').find((e) => e.instrument === 'SIT-2027-07')?.listedAfterEndOfDay).toBe('2027-01-20');
+    // Its first end of day is the next trading day's, at its listing price (2.34, from the index).
+    const next = run([...lines, eod(t('16:00', '2027-01-21'), '2027-01-21')]);
+    expect(next.report.settlements.slice(-1)).toEqual([{ tradeDate: '2027-01-21', instrument: 'SIT-2027-07', price: '2.34', method: 'previous' }]);
+  });
+
   it('an index with fewer than 4 qualified providers is an error and publishes nothing', () => {
     const providers = [
       ...fourProviders('2.00').slice(0, 3),

@@ -63,6 +63,8 @@ interface InstrumentState {
   /** Event time of the last end of day that settled it (null: none yet). */
   lastSettledAt: number | null;
   settledDates: string[];
+  /** Set for a successor listed by that trade date's end of day: it has no part in that day. */
+  listedAfterEndOfDay?: string;
 }
 
 export interface RulebookSnapshot {
@@ -274,11 +276,12 @@ export class Rulebook {
     this.openInstrument(symbol, product, ref, at, source);
   }
 
-  private openInstrument(symbol: string, product: ProductSpec, ref: number, at: number, source: 'operations' | 'index'): void {
+  private openInstrument(symbol: string, product: ProductSpec, ref: number, at: number, source: 'operations' | 'index', listedAfterEndOfDay?: string): void {
     const ltd = lastTradingDay(symbol, this.catalog);
-    this.instruments.set(symbol, { symbol, product: product.code, lastTradingDay: ltd, expired: false, sessionTrades: [], lastSettledAt: null, settledDates: [] });
+    const after = listedAfterEndOfDay === undefined ? {} : { listedAfterEndOfDay };
+    this.instruments.set(symbol, { symbol, product: product.code, lastTradingDay: ltd, expired: false, sessionTrades: [], lastSettledAt: null, settledDates: [], ...after });
     this.ledger.listInstrument(symbol, product, ref);
-    this.out.push({ type: 'InstrumentListed', at, instrument: symbol, product: product.code, referencePrice: ref, lastTradingDay: ltd, source });
+    this.out.push({ type: 'InstrumentListed', at, instrument: symbol, product: product.code, referencePrice: ref, lastTradingDay: ltd, source, ...after });
     this.books.set(symbol, new MatchingEngine({ instrument: symbol, referencePrice: ref, sink: (e) => this.onMatchingEvent(e) }));
   }
 
@@ -475,7 +478,7 @@ export class Rulebook {
     const finals = new Map<string, number>();
     for (const sym of [...this.instruments.keys()].sort()) {
       const inst = this.instruments.get(sym)!;
-      if (inst.expired || inst.settledDates.includes(tradeDate)) continue;
+      if (inst.expired || inst.settledDates.includes(tradeDate) || inst.listedAfterEndOfDay === tradeDate) continue;
       const product = this.productOf(sym);
       // On the last trading day, or later if its final settlement has not succeeded yet (a failed
       // run on the day): a contract past its last trading day only ever settles against the index.
@@ -561,13 +564,13 @@ export class Rulebook {
       }
     }
     this.out.push({ type: 'EndOfDayCompleted', at, tradeDate, instruments: settledSymbols });
-    for (const sym of settledSymbols.filter((s) => finals.has(s))) this.listSuccessors(sym, this.instruments.get(sym)!.lastTradingDay, at);
+    for (const sym of settledSymbols.filter((s) => finals.has(s))) this.listSuccessors(sym, this.instruments.get(sym)!.lastTradingDay, tradeDate, at);
   }
 
   /** After an expiry, lists what the calendar adds, with the product's latest index value. */
-  private listSuccessors(expired: string, tradeDate: string, at: number): void {
+  private listSuccessors(expired: string, lastTradingDayOfExpired: string, tradeDate: string, at: number): void {
     const product = this.productOf(expired);
-    const changes = listingChanges(product, tradeDate, addDays(tradeDate, 1));
+    const changes = listingChanges(product, lastTradingDayOfExpired, addDays(lastTradingDayOfExpired, 1));
     for (const ch of changes) {
       for (const sym of ch.listed) {
         if (this.instruments.has(sym)) continue;
@@ -580,7 +583,7 @@ export class Rulebook {
           throw e;
         }
         if (ref === null) continue;
-        this.openInstrument(sym, product, ref, at, 'index');
+        this.openInstrument(sym, product, ref, at, 'index', tradeDate);
       }
     }
   }

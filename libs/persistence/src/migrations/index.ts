@@ -13,6 +13,7 @@ import { Halts1767398400000 } from './1767398400000-halts';
 import { EndOfDay1767484800000 } from './1767484800000-end-of-day';
 import { OutstandingCalls1767571200000 } from './1767571200000-outstanding-calls';
 import { IndicesAndExpiry1767657600000 } from './1767657600000-indices-and-expiry';
+import { EodCutoffs1767744000000 } from './1767744000000-eod-cutoffs';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
-export const MIGRATIONS: Function[] = [EventLogBase1767225600000, Projections1767312000000, Halts1767398400000, EndOfDay1767484800000, OutstandingCalls1767571200000, IndicesAndExpiry1767657600000];
+export const MIGRATIONS: Function[] = [EventLogBase1767225600000, Projections1767312000000, Halts1767398400000, EndOfDay1767484800000, OutstandingCalls1767571200000, IndicesAndExpiry1767657600000, EodCutoffs1767744000000];

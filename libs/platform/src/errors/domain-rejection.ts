@@ -5,6 +5,8 @@ export interface DomainRejectionOptions {
   field?: string;
   /** Overrides the default status of the reason (see DEFAULT_HTTP_STATUS). Must be 4xx. */
   httpStatus?: number;
+  /** Carried in the body as `details`: what a client needs to branch on beyond the reason. */
+  details?: Record<string, unknown>;
 }
 
 /**
@@ -17,6 +19,7 @@ export interface DomainRejectionOptions {
 export class DomainRejection extends Error {
   readonly reason: ClientErrorCode;
   readonly field?: string;
+  readonly details?: Record<string, unknown>;
   readonly httpStatus: number;
 
   constructor(reason: ClientErrorCode, message?: string, options: DomainRejectionOptions = {}) {
@@ -24,6 +27,7 @@ export class DomainRejection extends Error {
     this.name = 'DomainRejection';
     this.reason = reason;
     if (options.field !== undefined) this.field = options.field;
+    if (options.details !== undefined) this.details = options.details;
     const status = options.httpStatus ?? DEFAULT_HTTP_STATUS[reason];
     if (!Number.isInteger(status) || status < 400 || status > 499) {
       throw new RangeError(`DomainRejection httpStatus must be 4xx, got ${status}`);
@@ -34,6 +38,7 @@ export class DomainRejection extends Error {
   toBody(): ErrorBody {
     const body: ErrorBody = { error: this.reason, message: this.message };
     if (this.field !== undefined) body.field = this.field;
+    if (this.details !== undefined) body.details = this.details;
     return body;
   }
 }

@@ -21,7 +21,7 @@ export const REJECTION_REASONS = [
 ] as const;
 export type RejectionReason = (typeof REJECTION_REASONS)[number];
 
-export const GENERIC_ERROR_CODES = ['INVALID_REQUEST', 'NOT_FOUND', 'CONFLICT', 'RATE_LIMITED'] as const;
+export const GENERIC_ERROR_CODES = ['INVALID_REQUEST', 'NOT_FOUND', 'CONFLICT', 'RATE_LIMITED', 'INDEX_NOT_PUBLISHED'] as const;
 export type GenericErrorCode = (typeof GENERIC_ERROR_CODES)[number];
 
 export const SERVER_ERROR_CODES = ['INTERNAL_ERROR', 'SERVICE_UNAVAILABLE'] as const;
@@ -40,6 +40,8 @@ export interface ErrorBody {
   message: string;
   /** The first offending field (dotted path for nested fields, e.g. `legs.0.qty`), when known. */
   field?: string;
+  /** Machine-readable particulars of a business refusal (e.g. INDEX_NOT_PUBLISHED's `code`). */
+  details?: Record<string, unknown>;
 }
 
 /**
@@ -66,6 +68,8 @@ export const DEFAULT_HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   MARKET_HALTED: 422,
   INSUFFICIENT_MARGIN: 422,
   POSITION_LIMIT: 422,
+  // operations' index inputs were refused by the index rules (SPEC §8); nothing was published
+  INDEX_NOT_PUBLISHED: 422,
   RATE_LIMITED: 429,
   INTERNAL_ERROR: 500,
   SERVICE_UNAVAILABLE: 503,

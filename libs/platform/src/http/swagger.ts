@@ -22,6 +22,9 @@ export class ErrorResponseDto {
 
   @ApiPropertyOptional({ description: 'First offending field (dotted path), for INVALID_* errors', example: 'qty' })
   field?: string;
+
+  @ApiPropertyOptional({ description: 'Particulars of a business refusal, e.g. INDEX_NOT_PUBLISHED: { code: "TOO_FEW_PROVIDERS", qualifiedCount: 3 }', type: 'object', additionalProperties: true })
+  details?: Record<string, unknown>;
 }
 
 export const API_KEY_SECURITY_NAME = 'api-key';

@@ -1,0 +1,49 @@
+import { SCU, SIT } from '../products';
+import { EMPTY_ACCOUNT_LIMITS, effectiveLimits, grantHedgeExemption, isLimitLots, limitCheckInputs, setPositionLimits } from './account-limits';
+import { checkPositionLimit } from './position-limits';
+
+// On 2027-01-04 the SIT spot month is SIT-2027-01 (last trading day 2027-01-20).
+const DATE = '2027-01-04';
+const SPOT = 'SIT-2027-01';
+
+describe('account position-limit settings', () => {
+  it('setting the spot-month limit keeps the product default for all months, and pins both', () => {
+    const { state, limits } = setPositionLimits(EMPTY_ACCOUNT_LIMITS, 'L1-H', SIT, { spotMonth: 5 });
+    expect(limits).toEqual({ allMonths: 10_000_000, spotMonth: 5 });
+    expect(state).toEqual({ overrides: { SIT: { allMonths: 10_000_000, spotMonth: 5 } }, exemptions: [] });
+    // A later change of the other limit keeps the first one.
+    const next = setPositionLimits(state, 'L1-H', SIT, { allMonths: 40 });
+    expect(next.limits).toEqual({ allMonths: 40, spotMonth: 5 });
+    expect(effectiveLimits(next.state, 'L1-H', SIT)).toEqual({ allMonths: 40, spotMonth: 5 });
+    // Other products keep their defaults.
+    expect(effectiveLimits(next.state, 'L1-H', SCU)).toEqual({ allMonths: 50_000, spotMonth: 10_000 });
+    expect(EMPTY_ACCOUNT_LIMITS).toEqual({ overrides: {}, exemptions: [] });
+  });
+
+  it('refuses a change without a limit or with one that is not a positive whole number of lots', () => {
+    expect(() => setPositionLimits(EMPTY_ACCOUNT_LIMITS, 'L1-H', SIT, {})).toThrow('at least one');
+    expect(() => setPositionLimits(EMPTY_ACCOUNT_LIMITS, 'L1-H', SIT, { spotMonth: 0 })).toThrow('spotMonth must be a positive whole number');
+    expect(() => setPositionLimits(EMPTY_ACCOUNT_LIMITS, 'L1-H', SIT, { allMonths: 2.5 })).toThrow('allMonths must be');
+    expect([isLimitLots(1), isLimitLots(0), isLimitLots(-1), isLimitLots(1.5), isLimitLots('5'), isLimitLots(2 ** 53)]).toEqual([true, false, false, false, false, false]);
+  });
+
+  it('an exemption is granted once; a second grant changes nothing', () => {
+    const once = grantHedgeExemption(EMPTY_ACCOUNT_LIMITS, 'SIT');
+    expect(once).toEqual({ overrides: {}, exemptions: ['SIT'] });
+    expect(grantHedgeExemption(once!, 'SIT')).toBeNull();
+    expect(grantHedgeExemption(once!, 'SCU')).toEqual({ overrides: {}, exemptions: ['SIT', 'SCU'] });
+  });
+
+  it('feeds checkPositionLimit: 5 spot-month lots pass, 6 are refused, and the exemption lifts the limit', () => {
+    const { state } = setPositionLimits(EMPTY_ACCOUNT_LIMITS, 'L1-H', SIT, { spotMonth: 5 });
+    const check = (s: typeof state, qty: number) =>
+      checkPositionLimit({ product: SIT, account: 'L1-H', tradeDate: DATE, holdings: [], order: { instrument: SPOT, side: 'buy', qty }, ...limitCheckInputs(s, 'L1-H') });
+    expect(check(state, 5)).toMatchObject({ accepted: true, exempt: false, limits: { allMonths: 10_000_000, spotMonth: 5 } });
+    expect(check(state, 6)).toMatchObject({ accepted: false, breaches: [{ scope: 'spotMonth', limit: 5, worstCaseBefore: 0, worstCaseAfter: 6 }] });
+    expect(check(grantHedgeExemption(state, 'SIT')!, 6)).toMatchObject({ accepted: true, exempt: true });
+    // The inputs name their account, so they never limit another one.
+    const inputs = limitCheckInputs(state, 'L1-H');
+    expect(inputs).toEqual({ overrides: [{ account: 'L1-H', product: 'SIT', allMonths: 10_000_000, spotMonth: 5 }], hedgeExemptions: [] });
+    expect(checkPositionLimit({ product: SIT, account: 'L2-H', tradeDate: DATE, holdings: [], order: { instrument: SPOT, side: 'buy', qty: 6 }, ...inputs }).accepted).toBe(true);
+  });
+});

@@ -217,12 +217,12 @@ export async function runLiveScenario(text: string, options: LiveOptions = {}): 
       }
     }
     log(`line ${line}: ${c.cmd} at ${header}`);
-    let previousFailures = new Set<string>();
-    if (c.cmd === 'eod') previousFailures = await failedBefore(api, c.tradeDate);
+    const sentAt = Date.now();
     const answer = key === null ? await api.ops(req.method, req.path, req.body, { 'x-event-time': header }) : await api.call(req.method, req.path, key, req.body, { 'x-event-time': header });
     if (answer.status >= 500 || answer.status === 401 || answer.status === 429) {
       throw new LiveScenarioError(`line ${line} (${c.cmd}): the API answered ${answer.status}: ${answer.text.slice(0, 500)}`);
     }
+    if (Date.now() - sentAt > 2000) log(`line ${line}: the API answered ${answer.status} after ${Date.now() - sentAt} ms`);
     const accepted = answer.status < 400;
     const repeat = c.cmd === 'order' && orderIds.has(`${c.account}\u0000${c.clientOrderId}`);
     if (c.cmd === 'order') orderIds.add(`${c.account}\u0000${c.clientOrderId}`);
@@ -237,16 +237,21 @@ export async function runLiveScenario(text: string, options: LiveOptions = {}): 
     const records: LiveRecord[] = [];
     const caughtUp = async (extra: () => string | null = () => null) => {
       const until = Date.now() + timeoutMs;
+      let nextReport = Date.now() + 5000;
       for (;;) {
         records.push(...(await tail()));
         const owed = [...watch.pending(), ...(accepted && !outcomeLogged(c, records, repeat) ? [`the outcome of the ${c.cmd} is not in the log yet`] : []), ...[extra()].filter((x): x is string => x !== null)];
         if (owed.length === 0) return;
         if (Date.now() > until) throw new LiveScenarioError(`line ${line} (${c.cmd}): the services did not catch up within ${timeoutMs} ms: ${owed.join('; ')}`);
+        if (Date.now() > nextReport) {
+          log(`line ${line}: waiting for ${owed.join('; ')}`);
+          nextReport = Date.now() + 5000;
+        }
         await sleep(25);
       }
     };
     let progress: Record<string, any> | null = null;
-    if (c.cmd === 'eod' && accepted) progress = await endOfDayDone(api, c.tradeDate, answer.body.instruments ?? [], previousFailures, tail, records, line, timeoutMs);
+    if (c.cmd === 'eod' && accepted) progress = await endOfDayDone(api, c.tradeDate, tail, records, line, timeoutMs);
     await caughtUp();
 
     for (const r of records) {
@@ -311,44 +316,18 @@ async function preflight(api: Api): Promise<void> {
   throw new LiveScenarioError(`unexpected answer to the event-time probe: ${probe.status} ${probe.text.slice(0, 300)}`);
 }
 
-/** Instruments whose end of day already failed for the trade date (before this line's run). */
-async function failedBefore(api: Api, tradeDate: string): Promise<Set<string>> {
-  const r = await api.ops('GET', `/ops/eod/${tradeDate}`);
-  if (r.status !== 200) return new Set();
-  return new Set(((r.body.failures ?? []) as { instrument: string }[]).map((f) => String(f.instrument)));
-}
-
 /**
- * Waits for an end-of-day run: every instrument it covers settled (variation margin posted, margin
- * restated, the day completed) or failed. An instrument whose end of day had already failed for the
- * date is decided only once it settles or the log has been quiet a while: a repeated failure with
- * the same cause is not logged again, so nothing else shows the run has reached it.
+ * Waits for an end-of-day run: GET /ops/eod/{date} leaves `running` once every run's cut-off has
+ * reached each of its instruments' sequencers and every instrument is settled (variation margin
+ * posted, margin restated, the day completed) or has failed. Returns that progress.
  */
-async function endOfDayDone(
-  api: Api,
-  tradeDate: string,
-  instruments: string[],
-  previousFailures: Set<string>,
-  tail: () => Promise<LiveRecord[]>,
-  records: LiveRecord[],
-  line: number,
-  timeoutMs: number,
-): Promise<Record<string, any>> {
+async function endOfDayDone(api: Api, tradeDate: string, tail: () => Promise<LiveRecord[]>, records: LiveRecord[], line: number, timeoutMs: number): Promise<Record<string, any>> {
   const until = Date.now() + timeoutMs;
-  const QUIET_MS = 1500;
-  let quietSince = Date.now();
   for (;;) {
-    const fresh = await tail();
-    records.push(...fresh);
-    if (fresh.length) quietSince = Date.now();
+    records.push(...(await tail()));
     const r = await api.ops('GET', `/ops/eod/${tradeDate}`);
-    const p = r.body as Record<string, any>;
-    if (r.status === 200 && p.status !== 'running') {
-      const settled = new Set(((p.settlements ?? []) as { instrument: string }[]).map((s) => String(s.instrument)));
-      const undecided = instruments.filter((s) => !settled.has(s) && previousFailures.has(s));
-      if (undecided.length === 0 || Date.now() - quietSince >= QUIET_MS) return p;
-    }
-    if (Date.now() > until) throw new LiveScenarioError(`line ${line} (eod ${tradeDate}): the end of day did not complete within ${timeoutMs} ms (${r.status} ${JSON.stringify(p).slice(0, 500)})`);
+    if (r.status === 200 && r.body.status !== 'running') return r.body as Record<string, any>;
+    if (Date.now() > until) throw new LiveScenarioError(`line ${line} (eod ${tradeDate}): the end of day did not complete within ${timeoutMs} ms (${r.status} ${r.text.slice(0, 500)})`);
     await sleep(100);
   }
 }

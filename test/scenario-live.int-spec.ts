@@ -4,9 +4,10 @@
  * report as the in-process rulebook, field by field: trades, rejections, halts, indices,
  * settlements, variation margin, calls, balances, errors and the state hash.
  *
- * The scenario (2026-03-16/17, in the past, so that matching's halt timer fires at once), with
+ * The scenario (2026-03-16..19, in the past, so that matching's halt timer fires at once), with
  * σ = 0.40 (default, fewer than 20 returns): r_ppb = 106904497. SCU multiplier 100 (a cent of price
  * is 1.00 per lot), SIT 1 (a cent per lot). One SCU lot needs 42.7618 of IM at 4.00, 34.2094 at 3.20.
+ * (examples/README.md walks through every figure.)
  *
  * Day 1, SCU-2026-06 listed at 4.00 (tier 1 [3.40, 4.60], tier 2 [3.00, 5.00]), SIT-2026-06 at 2.00.
  *  - 09:11 M3 buys 5 SCU @4.00 from M2 (IM 213.81 ≤ cash 400.00). 09:12 M3 bids 10 more: worst case
@@ -23,9 +24,17 @@
  *    VM SCU: M1-C +40.00, M1-H −40.00, M2 +400.00, M3 −400.00; SIT: M1-C −0.20, M1-H −3.90,
  *    M2 +4.10 (each sums to zero). M3: cash 113.81, IM 5 lots at 3.20 = ceil(17104.72) = 171.05,
  *    MM 128.29 > 113.81 → end-of-day call 171.05 − 113.81 = 57.24, paid on day 2 at 09:00.
- * Day 2: SIT 5 @2.10; M1-H offers 2 SCU @3.50, replaces to 1 @3.45, M2 lifts it (IOC). End of day:
- *    SCU 3.45 last; SIT overridden to 2.08 with a reason. Final cash M1-C 989.50, M1-H 5026.30,
- *    M2 4259.20, M3 296.05; M3 holds 5 SCU: IM ceil(5 · 106904497 · 345 · 100 / 1e9) = 184.42, MM 138.32.
+ * Day 2: SIT-2026-03 (last trading day 2026-03-18) listed at 2.30, M1-H sells 200 to M2 there;
+ *    M1-H offers 2 SCU @3.50, replaces to 1 @3.45, M2 lifts it (IOC). End of day: SCU 3.45 last;
+ *    SIT-2026-06 overridden to 2.08 with a reason; SIT-2026-03 2.30 last.
+ * Day 3 (SIT-2026-03's last trading day): a TPI with 2 qualified providers is refused (an error);
+ *    one from five providers (four qualify, A capped at 30%) publishes 2.3302. M1-H sells 100 @2.31
+ *    and 20 @2.34 to M2. End of day: SIT-2026-03 final 2.33 (not the VWAP): VM M1-H
+ *    −200·3 − 100·2 + 20·1 = −7.80, M2 +7.80; M1-C's resting sell cancelled, positions closed,
+ *    the successor SIT-2027-09 listed at 2.33. Day 4: an order and a cancel in SIT-2026-03 →
+ *    INSTRUMENT_EXPIRED.
+ * Final cash M1-C 989.50, M1-H 5018.50, M2 4267.00, M3 296.05; M3 holds 5 SCU:
+ *    IM ceil(5 · 106904497 · 345 · 100 / 1e9) = 184.42, MM 138.32.
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -72,16 +81,29 @@ describe('scenario --live: the same report from the running services as from the
       ['2026-03-16', 'SCU-2026-06', '3.20', 'last'],
       ['2026-03-16', 'SIT-2026-06', '2.04', 'vwap'],
       ['2026-03-17', 'SCU-2026-06', '3.45', 'last'],
+      ['2026-03-17', 'SIT-2026-03', '2.30', 'last'],
       ['2026-03-17', 'SIT-2026-06', '2.08', 'override'],
+      ['2026-03-18', 'SCU-2026-06', '3.45', 'previous'],
+      ['2026-03-18', 'SIT-2026-03', '2.33', 'final'],
+      ['2026-03-18', 'SIT-2026-06', '2.08', 'previous'],
+      ['2026-03-19', 'SCU-2026-06', '3.45', 'previous'],
+      ['2026-03-19', 'SIT-2026-06', '2.08', 'previous'],
+      ['2026-03-19', 'SIT-2027-09', '2.33', 'previous'],
     ]);
+    expect(inProcess.indices).toEqual([{ index: 'TPI', at: '2026-03-18T15:00:00.000Z', value: '2.3302' }]);
     expect(inProcess.rejections.map((r) => [r.account, r.cmd, r.reason])).toEqual([
       ['M3-H', 'order', 'INSUFFICIENT_MARGIN'],
       ['M1-H', 'order', 'PRICE_OUTSIDE_LIMIT'],
       ['M3-H', 'withdraw', 'INSUFFICIENT_MARGIN'],
+      ['M2-H', 'order', 'INSTRUMENT_EXPIRED'],
+      ['M1-C', 'cancel', 'INSTRUMENT_EXPIRED'],
     ]);
-    expect(Object.fromEntries(Object.entries(inProcess.accounts).map(([a, f]) => [a, f.cash]))).toEqual({ 'M1-C': '989.50', 'M1-H': '5026.30', 'M2-H': '4259.20', 'M3-H': '296.05' });
+    expect(Object.fromEntries(Object.entries(inProcess.accounts).map(([a, f]) => [a, f.cash]))).toEqual({ 'M1-C': '989.50', 'M1-H': '5018.50', 'M2-H': '4267.00', 'M3-H': '296.05' });
     expect(inProcess.accounts['M3-H']).toMatchObject({ initialMargin: '184.42', maintenanceMargin: '138.32' });
-    expect(inProcess.errors).toEqual([{ line: 17, message: 'unknown cmd "fill"' }]);
+    expect(inProcess.errors).toEqual([
+      { line: 17, message: 'unknown cmd "fill"' },
+      { line: 46, message: 'TPI not published: 2 qualified providers, at least 4 are needed to meet the 30% weight cap' },
+    ]);
   });
 
   it('feeds the scenario through the API and reports, field by field, what the in-process run reports', async () => {
@@ -97,6 +119,10 @@ describe('scenario --live: the same report from the running services as from the
       ['M1-C', 'SIT-2026-06', '-0.20'],
       ['M1-H', 'SIT-2026-06', '-3.90'],
       ['M2-H', 'SIT-2026-06', '4.10'],
+    ]);
+    expect(live.report.variationMargin.filter((v) => v.instrument === 'SIT-2026-03' && v.tradeDate === '2026-03-18').map((v) => [v.account, v.amount])).toEqual([
+      ['M1-H', '-7.80'],
+      ['M2-H', '7.80'],
     ]);
     expect(live.report.accounts['M3-H']).toEqual({ cash: '296.05', equity: '296.05', initialMargin: '184.42', maintenanceMargin: '138.32', positions: { 'SCU-2026-06': 5 } });
   });

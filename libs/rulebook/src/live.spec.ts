@@ -92,6 +92,11 @@ describe('refusals', () => {
     expect(refusalOutcome(cmd({ cmd: 'member', member: 'M1', accounts: ['X'] }), refusalOf(409, { error: 'CONFLICT', message: 'member M1 already exists' }))).toEqual({ error: 'member M1 already exists' });
     expect(refusalOutcome(order, refusalOf(403, { error: 'FORBIDDEN', message: 'not your account' }))).toEqual({ error: 'not your account' });
     expect(refusalOf(404, 'gone')).toEqual({ status: 404, reason: 'HTTP_404', message: 'gone' });
+    const index = cmd({ cmd: 'index', index: 'GCI', providers: [] });
+    expect(refusalOutcome(index, refusalOf(422, { error: 'INDEX_NOT_PUBLISHED', message: 'GPU "X" (provider "P") is not in the equivalence table' }))).toEqual({
+      error: 'GCI not published: GPU "X" (provider "P") is not in the equivalence table',
+    });
+    expect(refusalOutcome(index, refusalOf(422, { error: 'INDEX_NOT_PUBLISHED', message: 'GCI not published: 3 qualified providers' }))).toEqual({ error: 'GCI not published: 3 qualified providers' });
   });
 
   it('finds the logged rejection of the line’s own command', () => {

@@ -52,8 +52,7 @@ export function requestFor(c: ScenarioCommand): LiveRequest {
     case 'withdraw':
       return { method: 'POST', path: `/accounts/${enc(c.account)}/withdrawals?wait=true`, key: { account: c.account }, body: { amount: c.amount } };
     case 'list':
-      // Without a reference price the rulebook lists from the latest index value; the API needs one
-      // (it answers 400, which the report shows as an error of the line).
+      // Without a reference price both the rulebook and the API list from the latest index value.
       return { method: 'POST', path: '/ops/instruments', key: OPS, body: { symbol: c.instrument, ...(c.referencePrice === null ? {} : { referencePrice: c.referencePrice }) } };
     case 'order':
       // The order's fields exactly as the line gave them: the API checks their form as the rulebook does.
@@ -67,7 +66,7 @@ export function requestFor(c: ScenarioCommand): LiveRequest {
     case 'eod':
       return { method: 'POST', path: '/ops/eod', key: OPS, body: { tradeDate: c.tradeDate, overrides: c.overrides } };
     case 'exemption':
-      return { method: 'POST', path: '/ops/hedge-exemptions', key: OPS, body: { account: c.account, product: c.product } };
+      return { method: 'POST', path: '/ops/hedge-exemptions?wait=true', key: OPS, body: { account: c.account, product: c.product } };
   }
 }
 
@@ -120,7 +119,8 @@ export function loggedRejection(c: ScenarioCommand, events: readonly RulebookEve
  * instrument) is a rejection, as the in-process rulebook reports it (a field only with the form
  * reasons, as there); a withdrawal whose amount is malformed is a rejected withdrawal
  * (INVALID_ORDER), as in the rulebook. Any other refusal refuses the command as a whole: an error
- * of the line, with the services' message.
+ * of the line, with the services' message (an index the rules refuse in the rulebook's words,
+ * "TPI not published: <reason>").
  */
 export function refusalOutcome(c: ScenarioCommand, r: Refusal): { rejection: RulebookEvent } | { error: string } {
   if ((c.cmd === 'order' || c.cmd === 'replace' || c.cmd === 'cancel') && ORDER_REASONS.has(r.reason)) {
@@ -143,6 +143,8 @@ export function refusalOutcome(c: ScenarioCommand, r: Refusal): { rejection: Rul
   if (c.cmd === 'withdraw' && r.status === 400 && r.field === 'amount') {
     return { rejection: { type: 'WithdrawalRejected', at: c.at, account: c.account, amount: 0, reason: 'INVALID_ORDER', detail: 'amount' } };
   }
+  // An index the rules refuse: the rulebook's wording ("TPI not published: ...") around the services' reason.
+  if (c.cmd === 'index' && r.reason === 'INDEX_NOT_PUBLISHED' && !r.message.startsWith(`${c.index} not published`)) return { error: `${c.index} not published: ${r.message}` };
   return { error: r.message };
 }
 

@@ -235,12 +235,12 @@ export async function runLiveScenario(text: string, options: LiveOptions = {}): 
 
     // The line's facts: everything logged until the services have caught up with it.
     const records: LiveRecord[] = [];
-    const caughtUp = async (extra: () => string | null = () => null) => {
+    const caughtUp = async () => {
       const until = Date.now() + timeoutMs;
       let nextReport = Date.now() + 5000;
       for (;;) {
         records.push(...(await tail()));
-        const owed = [...watch.pending(), ...(accepted && !outcomeLogged(c, records, repeat) ? [`the outcome of the ${c.cmd} is not in the log yet`] : []), ...[extra()].filter((x): x is string => x !== null)];
+        const owed = [...watch.pending(), ...(accepted && !outcomeLogged(c, records, repeat) ? [`the outcome of the ${c.cmd} is not in the log yet`] : [])];
         if (owed.length === 0) return;
         if (Date.now() > until) throw new LiveScenarioError(`line ${line} (${c.cmd}): the services did not catch up within ${timeoutMs} ms: ${owed.join('; ')}`);
         if (Date.now() > nextReport) {
@@ -281,10 +281,10 @@ export async function runLiveScenario(text: string, options: LiveOptions = {}): 
   // Quiescence: the auditor's replay of the whole log equals every projection. Its state hash is the
   // report's (the same canonical state as the in-process run's stateHash).
   const comparison = await quiet(api, timeoutMs);
-  const late = await tail();
-  if (late.length && lineEvents.length) for (const r of late) {
+  // Anything logged after the last line's wait belongs to it.
+  for (const r of await tail()) {
     const fact = reportedFact(r);
-    if (fact) lineEvents[lineEvents.length - 1].push(fact);
+    if (fact && lineEvents.length) lineEvents[lineEvents.length - 1].push(fact);
   }
   if (!comparison.ok) {
     warn(`the auditor's replay does not agree with the services' projections: ${JSON.stringify({ differences: comparison.differences, divergences: comparison.divergences }).slice(0, 2000)}`);

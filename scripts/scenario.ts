@@ -1,8 +1,13 @@
 /**
  * npm run scenario -- <file.jsonl>          run a scenario through the rulebook in this process
- * npm run scenario -- --live <file.jsonl>   feed it through the running services' API (see docs)
+ * npm run scenario -- --live <file.jsonl>   feed it through the running services' API, which must
+ *                                           run with CH_ALLOW_EVENT_TIME=1 on a fresh system
+ *                                           (scripts/scenario-live.ts; docs/operations.md)
+ *   [--allow-used-system]                   with --live: run on a system whose log is not empty
  *
- * Prints the SPEC §10 report as JSON on stdout.
+ * Prints the SPEC §10 report as JSON on stdout; with --live, progress and warnings on stderr.
+ * Exit 0 with a report (its errors list what was refused), 2 on bad usage, 1 when the live services
+ * cannot run the scenario.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -12,9 +17,11 @@ const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex
 
 async function main(argv: string[]): Promise<number> {
   const live = argv.includes('--live');
+  const allowUsedSystem = argv.includes('--allow-used-system');
   const files = argv.filter((a) => !a.startsWith('--'));
-  if (files.length !== 1) {
-    process.stderr.write('usage: npm run scenario -- [--live] <file.jsonl>\n');
+  const unknown = argv.filter((a) => a.startsWith('--') && a !== '--live' && a !== '--allow-used-system');
+  if (files.length !== 1 || unknown.length || (allowUsedSystem && !live)) {
+    process.stderr.write('usage: npm run scenario -- [--live [--allow-used-system]] <file.jsonl>\n');
     return 2;
   }
   let text: string;
@@ -25,10 +32,16 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   if (live) {
-    const { runLiveScenario } = await import('./scenario-live');
-    const report = await runLiveScenario(text, sha256);
-    process.stdout.write(JSON.stringify(report, null, 2) + '\n');
-    return 0;
+    const { runLiveScenario, LiveScenarioError } = await import('./scenario-live');
+    try {
+      const { report } = await runLiveScenario(text, { allowUsedSystem, log: (m) => process.stderr.write(`${m}\n`) });
+      process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+      return 0;
+    } catch (e) {
+      if (!(e instanceof LiveScenarioError)) throw e;
+      process.stderr.write(`scenario --live: ${e.message}\n`);
+      return 1;
+    }
   }
   const { report } = runScenario(text, sha256);
   process.stdout.write(JSON.stringify(report, null, 2) + '\n');

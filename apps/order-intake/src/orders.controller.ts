@@ -23,6 +23,8 @@ import { orderRow } from './views';
 const WAIT_MS = 5_000;
 const CLIENT_ORDER_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
 
+const expired = (instrument: string) => new DomainRejection('INSTRUMENT_EXPIRED', `${instrument} has expired`, { field: 'instrument' });
+
 /** The clientOrderId named in the path has the form of one (as SubmitOrderDto requires). */
 function checkClientOrderId(clientOrderId: string): void {
   if (clientOrderId.length > 64 || !CLIENT_ORDER_ID.test(clientOrderId)) throw new DomainRejection('INVALID_ORDER', 'invalid clientOrderId', { field: 'clientOrderId' });
@@ -78,6 +80,7 @@ export class OrdersController {
   @ApiHeader(EVENT_TIME_DOC)
   async cancel(@Param('clientOrderId') clientOrderId: string, @Body() dto: CancelOrderDto, @CurrentPrincipal() who: Principal, @EventTime() eventTime?: string, @Query('wait') wait?: string) {
     checkClientOrderId(clientOrderId);
+    await this.refuseIfExpired(dto.account, clientOrderId);
     const outcome = await this.send('cancel', wait, dto.account, 'CancelOrder', withEventTime({ account: dto.account, clientOrderId }, eventTime), who);
     if (!outcome) return { status: 'received', account: dto.account, clientOrderId };
     return (await this.readOrder(dto.account, clientOrderId)) ?? { status: 'cancelled', account: dto.account, clientOrderId };
@@ -95,13 +98,34 @@ export class OrdersController {
   async replace(@Param('clientOrderId') clientOrderId: string, @Body() dto: ReplaceOrderDto, @CurrentPrincipal() who: Principal, @EventTime() eventTime?: string, @Query('wait') wait?: string) {
     checkClientOrderId(clientOrderId);
     // The tick of the order's product when the order is known here already, else the common $0.01.
-    const known = await sql<{ instrument: string }>(this.infra.ds, 'SELECT instrument FROM orders WHERE account_id = $1 AND client_order_id = $2', [dto.account, clientOrderId]);
-    const product = known.rows[0] ? this.catalog.forSymbol(known.rows[0].instrument) : undefined;
+    const known = await this.orderInstrument(dto.account, clientOrderId);
+    const product = known ? this.catalog.forSymbol(known.instrument) : undefined;
     const price = parsePriceToTicks(dto.price, product?.tickCents ?? 1);
     if (!price.ok) throw new DomainRejection(price.reason, 'invalid price', { field: 'price' });
+    if (known?.status === 'expired') throw expired(known.instrument);
     const outcome = await this.send('replace', wait, dto.account, 'ReplaceOrder', withEventTime({ account: dto.account, clientOrderId, price: dto.price, qty: dto.qty }, eventTime), who);
     if (!outcome) return { status: 'received', account: dto.account, clientOrderId };
     return (await this.readOrder(dto.account, clientOrderId)) ?? { status: 'replaced', account: dto.account, clientOrderId };
+  }
+
+  /** The instrument of an order the account has sent (any status), with the instrument's listing status. */
+  private async orderInstrument(account: string, clientOrderId: string): Promise<{ instrument: string; status: string | null } | null> {
+    const r = await sql<{ instrument: string; status: string | null }>(
+      this.infra.ds,
+      'SELECT o.instrument, i.status FROM orders o LEFT JOIN instruments i ON i.symbol = o.instrument WHERE o.account_id = $1 AND o.client_order_id = $2',
+      [account, clientOrderId],
+    );
+    return r.rows[0] ?? null;
+  }
+
+  /**
+   * SPEC §4 checks INSTRUMENT_EXPIRED before the clientOrderId: a cancel or replace of an order in a
+   * contract that has expired is refused as such (its book and risk's open orders have forgotten the
+   * order, and would answer UNKNOWN_ORDER), as the in-process rulebook does.
+   */
+  private async refuseIfExpired(account: string, clientOrderId: string): Promise<void> {
+    const known = await this.orderInstrument(account, clientOrderId);
+    if (known?.status === 'expired') throw expired(known.instrument);
   }
 
   /**

@@ -28,6 +28,16 @@ export function topicName(key: TopicKey, prefix: string = process.env.TOPIC_PREF
   return `${prefix}.${TOPICS[key].name}`;
 }
 
+/**
+ * A service's Kafka consumer group: `${prefix}.${name}`. Scoped by the topic prefix like the
+ * topics, so that two systems on one broker (two test files, a rehearsal beside another system)
+ * never share a group: a shared group's leader would hand one system's partitions to the other's
+ * consumers, which then stall or process the other system's messages.
+ */
+export function consumerGroup(name: string, prefix: string = process.env.TOPIC_PREFIX ?? 'ch'): string {
+  return `${prefix}.${name}`;
+}
+
 export function allTopics(prefix: string = process.env.TOPIC_PREFIX ?? 'ch'): { name: string; partitions: number }[] {
   return (Object.keys(TOPICS) as TopicKey[]).map((k) => ({ name: topicName(k, prefix), partitions: TOPICS[k].partitions }));
 }

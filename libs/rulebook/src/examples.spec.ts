@@ -19,7 +19,7 @@ const scenarios = readdirSync(EXAMPLES)
 
 describe('examples/*.jsonl reproduce their golden reports', () => {
   it('the examples folder holds the scenarios this suite knows about', () => {
-    expect(scenarios).toEqual(expect.arrayContaining(['expiry', 'expiry-without-index', 'limit-up-day', 'two-day-margin-cycle']));
+    expect(scenarios).toEqual(expect.arrayContaining(['expiry', 'expiry-without-index', 'full-cycle', 'limit-up-day', 'two-day-margin-cycle']));
   });
 
   describe.each(scenarios)('%s', (name) => {

@@ -7,3 +7,4 @@ export * from './scenario';
 export * from './wire';
 export * from './state-views';
 export * from './replay';
+export * from './live';

@@ -19,7 +19,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { appendEvents, enqueue, fetchUnpublished, markPublished, sql, type NewEvent, type OutboxMessage } from '@ch/persistence';
 import type { Batch, Consumer, MessageBus, Producer } from '@ch/kafka';
-import { decodeEnvelope, encodeEnvelope, type Envelope } from '@ch/messages';
+import { consumerGroup, decodeEnvelope, encodeEnvelope, type Envelope } from '@ch/messages';
 import { randomUUID } from 'node:crypto';
 
 export interface Incoming {
@@ -157,7 +157,7 @@ export interface BatchContext {
 }
 
 export interface ProcessorOptions {
-  /** The consumer's name: its Kafka group id and its key in consumer_progress / stream_progress. */
+  /** The consumer's name: its key in consumer_progress / stream_progress, and (with the topic prefix) its Kafka group. */
   readonly name: string;
   readonly topics: string[];
   readonly ds: DataSource;
@@ -188,7 +188,8 @@ export class EffectivelyOnceProcessor {
   async start(): Promise<void> {
     await this.publishLeftovers();
     const consumer = await this.o.bus.consumer({
-      groupId: this.o.name,
+      // Where to start comes from consumer_progress (Postgres), not from the group's offsets.
+      groupId: consumerGroup(this.o.name),
       startOffset: async (topic, partition) => {
         const r = await sql<{ next_offset: string }>(this.o.ds, 'SELECT next_offset FROM consumer_progress WHERE consumer = $1 AND topic = $2 AND partition = $3', [this.o.name, topic, partition]);
         return r.rows[0]?.next_offset ?? '0';

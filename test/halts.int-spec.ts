@@ -36,7 +36,8 @@ describe('halts end to end, in event time', () => {
   const SYM_B = listedContracts(SIT, iso(B0).slice(0, 10)).filter((s) => s !== SYM_A)[3];
 
   beforeAll(async () => {
-    sys = await startSystem('halts', { CH_ALLOW_EVENT_TIME: '1' });
+    // Halt timers stay on here (a rehearsal turns them off): B's resumption is the timer's.
+    sys = await startSystem('halts', { CH_ALLOW_EVENT_TIME: '1', MATCHING_HALT_TIMERS: 'on' });
     ds = await openDataSource(sys.db.url, { poolSize: 2 });
     k1 = await admitMember(sys, 'M1', ['M1-H']);
     k2 = await admitMember(sys, 'M2', ['M2-H']);

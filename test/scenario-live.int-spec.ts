@@ -196,3 +196,28 @@ describe('scenario --live: services that do not honour x-event-time', () => {
     expect(verify.body).toMatchObject({ ok: true, count: 0 });
   });
 });
+
+describe('scenario --live: a limit-up day, with orders inside a tier-1 halt that ended long ago on the wall clock', () => {
+  // examples/limit-up-day.jsonl: both halts, and an order at 09:35 inside the tier-1 halt (09:31–09:41)
+  // that the rulebook refuses MARKET_HALTED. With the event-time facility on, matching arms no
+  // wall-clock timer (docs/decisions/0004): the halt ends with the book's next command at or after
+  // its end, so the services refuse that order too.
+  const LIMIT_UP = readFileSync(join(ROOT, 'examples', 'limit-up-day.jsonl'), 'utf8');
+  let sys: System;
+
+  beforeAll(async () => {
+    sys = await startSystem('scenario-live-limit-up', { CH_ALLOW_EVENT_TIME: '1' });
+  });
+
+  afterAll(async () => {
+    await sys?.stop();
+  });
+
+  it('gives the in-process report, field by field', async () => {
+    const inProcess = runScenario(LIMIT_UP, sha256).report;
+    expect(inProcess.rejections).toEqual(expect.arrayContaining([expect.objectContaining({ reason: 'MARKET_HALTED' })]));
+    const live = await runLiveScenario(LIMIT_UP, { url: sys.url, opsKey: sys.opsKey, timeoutMs: 60_000 });
+    for (const field of FIELDS) expect({ field, value: live.report[field] }).toEqual({ field, value: inProcess[field] });
+    expect(live.warnings).toEqual([]);
+  });
+});

@@ -430,8 +430,17 @@ export class Sequencer {
     return [listed];
   }
 
-  /** After a commit: a tier-1 halt's end becomes a Clock command, sequenced like any other. */
+  /**
+   * After a commit: a tier-1 halt's end becomes a Clock command, sequenced like any other.
+   *
+   * Not in a rehearsal: with the event-time facility on (CH_ALLOW_EVENT_TIME=1) the commands' own
+   * times are the clock, and a wall-clock timer would end a halt of the scenario's past at once,
+   * ahead of the scenario's orders still inside it. The halt then ends exactly at its end when the
+   * book's next command is sequenced at or after it, as in the in-process rulebook.
+   * MATCHING_HALT_TIMERS=on|off overrides the choice (docs/decisions/0004-event-time-facility.md).
+   */
   armTimers(): void {
+    if (!haltTimersOn()) return;
     for (const [symbol, book] of this.books) {
       const h = book.engine.halt();
       const key = `${symbol}:${h?.start}`;
@@ -467,6 +476,12 @@ export class Sequencer {
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
   }
+}
+
+function haltTimersOn(): boolean {
+  const v = process.env.MATCHING_HALT_TIMERS;
+  if (v === 'on' || v === 'off') return v === 'on';
+  return process.env.CH_ALLOW_EVENT_TIME !== '1';
 }
 
 function commandKind(type: string): 'new' | 'replace' | 'cancel' {

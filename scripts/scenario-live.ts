@@ -273,7 +273,7 @@ export async function runLiveScenario(text: string, options: LiveOptions = {}): 
     const stamped = sequencedAt(c, records);
     if (stamped !== null && Date.parse(stamped) !== c.at) {
       warn(
-        `line ${line}: the services stamped the ${c.cmd} at ${stamped}, not at the line's ${header} (its stream's clock was already later, e.g. a tier-1 halt's end that matching's timer sequenced at once); what follows may differ from the in-process run`,
+        `line ${line}: the services stamped the ${c.cmd} at ${stamped}, not at the line's ${header} (its stream's clock was already later, e.g. services started with MATCHING_HALT_TIMERS=on ended a past halt at once); what follows may differ from the in-process run`,
       );
     }
   }

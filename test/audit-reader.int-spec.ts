@@ -79,6 +79,9 @@ async function generate(): Promise<void> {
   push('clearing', 'TradeCleared', last, { instrument: SYM, tradeId: 999_999, price: '200.00', qty: 1, legs: [] });
   push('clearing', 'CashDeposited', last, { type: 'CashDeposited', at: formatInstant(last), account: 'A0', amount: '1.00', balance: '5.00' });
   push('clearing', 'CashWithdrawn', last, { type: 'CashWithdrawn', at: formatInstant(last), account: 'A1', amount: 'one', balance: '0.00' });
+  // Event times far from now (before 1970, after 2255) take the reader's exact slow path.
+  push('statements', 'StatementIssued', Date.UTC(1969, 11, 31, 23, 59, 59, 999), { type: 'StatementIssued', n: 1 });
+  push('statements', 'StatementIssued', Date.UTC(2300, 0, 1, 0, 0, 0, 1), { type: 'StatementIssued', n: 2 });
   push('statements', 'StatementIssued', last, { type: 'StatementIssued', at: formatInstant(last), text: 'line 1\nline 2\t"tab" \\ back ✓', nested: { deep: [1, -5, 2 ** 53 - 1, null, 'x'] } });
   await ds.transaction((m) => appendEvents(m, out));
 }

@@ -22,7 +22,7 @@ import { ValueDecoder } from './log-codec';
 import { HAS_EVENT, HAS_PAYLOAD, type ReaderToMain, type WorkerJob } from './log-reader-protocol';
 
 /** Records per batch posted by the worker. */
-const BATCH_RECORDS = 8192;
+const BATCH_RECORDS = 4096;
 /** Batches posted and not yet taken before the worker waits. */
 const MAX_IN_FLIGHT = 4;
 

@@ -1,9 +1,9 @@
 /**
  * The log reader's worker thread (see log-reader.ts): streams the event log out of Postgres with
- * COPY ... TO STDOUT on its own connection, decodes every payload with the rulebook's
- * eventFromWire, and posts batches of records to the thread that folds them: the event in the
- * compact encoding of log-codec.ts, and the payload's JSON text (parsed by the receiver only when
- * it reads the payload).
+ * COPY ... TO STDOUT (FORMAT binary) on its own connection, in keyset windows of seqs, decodes
+ * every payload as eventFromWire(JSON.parse(payload)) would (log-transcoder.ts), and posts batches
+ * of records to the thread that folds them: the event in the compact encoding of log-codec.ts, and
+ * the payloads' JSON text (parsed by the receiver only when it reads a payload).
  *
  * Flow control: at most `maxInFlight` batches are posted and not yet acknowledged; beyond that the
  * worker stops reading its socket, so Postgres waits instead of the batches piling up in memory.
@@ -12,124 +12,44 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { Client, type ClientConfig } from 'pg';
 import { ValueEncoder } from './log-codec';
 import { encodeEvent, PayloadTranscoder } from './log-transcoder';
+import { CopyOut, type RowSink } from './log-copy';
 import { copyLogSql, HAS_EVENT, HAS_PAYLOAD, type ReaderToMain, type WorkerJob } from './log-reader-protocol';
 
-/** A COPY ... TO STDOUT run through pg's client as a custom query (pg calls these handlers). */
-class CopyOut {
-  readonly done: Promise<void>;
-  private resolve!: () => void;
-  private reject!: (err: Error) => void;
-  private failed = false;
+/** Bytes of payload text a batch starts with room for (then what the last batch took, and a bit). */
+const TEXT_BYTES = 1 << 20;
 
-  constructor(
-    readonly text: string,
-    private readonly onRow: (row: Buffer) => void,
-  ) {
-    this.done = new Promise<void>((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
-  }
+/** The signature that starts a binary COPY stream, before its flags and header extension. */
+const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
+/** Microseconds from 1970-01-01 to 2000-01-01, Postgres's timestamp epoch. */
+const PG_EPOCH_US = 946_684_800_000_000n;
 
-  submit(connection: { query(text: string): void }): void {
-    connection.query(this.text);
-  }
-
-  handleCopyData(msg: { chunk: Buffer }): void {
-    if (this.failed) return;
-    try {
-      this.onRow(msg.chunk);
-    } catch (err) {
-      this.failed = true;
-      this.reject(err as Error);
-    }
-  }
-
-  handleError(err: Error): void {
-    this.failed = true;
-    this.reject(err);
-  }
-
-  handleReadyForQuery(): void {
-    if (!this.failed) this.resolve();
-  }
-
-  handleCopyInResponse(connection: { sendCopyFail(msg: string): void }): void {
-    connection.sendCopyFail('the log reader does not copy in');
-  }
-
-  handleCommandComplete(): void {}
-  handleRowDescription(): void {}
-  handleDataRow(): void {}
-  handleEmptyQuery(): void {}
-  handlePortalSuspended(): void {}
+/** A big-endian int64 that is a safe integer; throws otherwise. */
+function int64(b: Buffer, at: number, what: string): number {
+  const hi = b.readInt32BE(at);
+  const lo = b.readUInt32BE(at + 4);
+  if (hi >= -0x200000 && hi < 0x200000) return hi * 0x100000000 + lo;
+  throw new Error(`the log reader read an out-of-range ${what}`);
 }
 
-/** Bytes of payload text a batch starts with room for. */
-const TEXT_BYTES = 1 << 22;
-const TAB = 9;
-const NEWLINE = 10;
-const BACKSLASH = 92;
-
-/** COPY text format: a field's escapes undone (\\, \t, \n, ..., octal and hex); \N is null. */
-function unescapeField(row: Buffer, start: number, end: number): Buffer | null {
-  if (end - start === 2 && row[start] === BACKSLASH && row[start + 1] === 78) return null;
-  const out = Buffer.allocUnsafe(end - start);
-  let n = 0;
-  for (let i = start; i < end; i++) {
-    const c = row[i];
-    if (c !== BACKSLASH || i + 1 === end) {
-      out[n++] = c;
-      continue;
-    }
-    const d = row[++i];
-    switch (d) {
-      case 98: out[n++] = 8; break; // \b
-      case 102: out[n++] = 12; break; // \f
-      case 110: out[n++] = 10; break; // \n
-      case 114: out[n++] = 13; break; // \r
-      case 116: out[n++] = 9; break; // \t
-      case 118: out[n++] = 11; break; // \v
-      case 120: { // \xh or \xhh
-        let v = 0;
-        let k = 0;
-        for (; k < 2 && i + 1 < end; k++) {
-          const h = row[i + 1];
-          const x = h >= 48 && h <= 57 ? h - 48 : h >= 97 && h <= 102 ? h - 87 : h >= 65 && h <= 70 ? h - 55 : -1;
-          if (x < 0) break;
-          v = v * 16 + x;
-          i++;
-        }
-        out[n++] = k === 0 ? 120 : v;
-        break;
-      }
-      default:
-        if (d >= 48 && d <= 55) { // \d, \dd, \ddd octal
-          let v = d - 48;
-          for (let k = 0; k < 2 && i + 1 < end && row[i + 1] >= 48 && row[i + 1] <= 55; k++) v = v * 8 + (row[++i] - 48);
-          out[n++] = v & 0xff;
-        } else out[n++] = d;
-    }
+/**
+ * A timestamptz (binary: microseconds since 2000-01-01 UTC) as epoch milliseconds, rounded as
+ * `(extract(epoch FROM at) * 1000)::int8` rounds (half away from zero; at is timestamptz(3), so
+ * there is nothing to round in practice).
+ */
+function epochMs(b: Buffer, at: number): number {
+  const hi = b.readInt32BE(at);
+  if (hi >= -0x100000 && hi < 0x100000) {
+    // |microseconds| < 2^52 either side of 2000, so the sum below is exact.
+    const us = hi * 0x100000000 + b.readUInt32BE(at + 4) + 946_684_800_000_000;
+    if (us % 1000 === 0) return us / 1000;
   }
-  return out.subarray(0, n);
-}
-
-function parseInteger(bytes: Buffer, start: number, end: number, what: string): number {
-  let i = start;
-  let neg = false;
-  if (bytes[i] === 45) {
-    neg = true;
-    i++;
-  }
-  if (i === end) throw new Error(`the log reader read an empty ${what}`);
-  let v = 0;
-  for (; i < end; i++) {
-    const d = bytes[i] - 48;
-    if (d < 0 || d > 9) throw new Error(`the log reader read a malformed ${what}`);
-    v = v * 10 + d;
-  }
-  if (!Number.isSafeInteger(v)) throw new Error(`the log reader read an unsafe ${what}`);
-  return neg ? -v : v;
+  const us = b.readBigInt64BE(at) + PG_EPOCH_US;
+  const neg = us < 0n;
+  const abs = neg ? -us : us;
+  const ms = (abs + 500n) / 1000n;
+  const v = Number(neg ? -ms : ms);
+  if (!Number.isSafeInteger(v)) throw new Error('the log reader read an out-of-range event time');
+  return v;
 }
 
 function run(job: WorkerJob, port: NonNullable<typeof parentPort>): Promise<void> {
@@ -166,12 +86,13 @@ function run(job: WorkerJob, port: NonNullable<typeof parentPort>): Promise<void
 
   const post = (): void => {
     if (count === 0) return;
+    flushPending();
     const batch = enc.take();
     const msg: ReaderToMain = { kind: 'batch', count, text: text.buffer as ArrayBuffer, textOffset: text.byteOffset, batch };
     port.postMessage(msg, [batch.ops.buffer as ArrayBuffer, batch.nums.buffer as ArrayBuffer, text.buffer as ArrayBuffer]);
     inFlight++;
     count = 0;
-    text = Buffer.allocUnsafeSlow(Math.max(TEXT_BYTES, len + (len >> 2)));
+    text = Buffer.allocUnsafeSlow(Math.max(TEXT_BYTES, len + (len >> 3)));
     len = 0;
     if (inFlight >= job.maxInFlight && !paused) {
       paused = true;
@@ -179,42 +100,79 @@ function run(job: WorkerJob, port: NonNullable<typeof parentPort>): Promise<void
     }
   };
 
-  const onRow = (row: Buffer): void => {
-    let end = row.length;
-    if (row[end - 1] === NEWLINE) end--;
-    const t1 = row.indexOf(TAB);
-    const t2 = row.indexOf(TAB, t1 + 1);
-    const t3 = row.indexOf(TAB, t2 + 1);
-    if (t1 < 0 || t2 < 0 || t3 < 0) throw new Error('the log reader read a malformed row');
-    const escaped = row.indexOf(BACKSLASH) >= 0;
-    enc.num(parseInteger(row, 0, t1, 'seq'));
-    enc.num(parseInteger(row, t2 + 1, t3, 'event time'));
-    let payload: Buffer | null = row;
-    let from = t3 + 1;
-    let to = end;
-    if (!escaped) enc.int(transcoder.stringId(row, t1 + 1, t2));
-    else {
-      const ty = unescapeField(row, t1 + 1, t2);
-      if (ty === null) throw new Error('the log reader read a null type');
-      enc.str(ty.toString('utf8'));
-      payload = unescapeField(row, t3 + 1, end);
-      from = 0;
-      to = payload === null ? 0 : payload.length;
+  // COPY ... (FORMAT binary): a header before the first row, then per row an int16 field count and
+  // per field an int32 length (-1: null) and the value in binary: int8 seq, text type, timestamptz
+  // at, jsonb payload (a version byte, 1, then the JSON text); an int16 -1 ends the stream.
+  let header = true;
+  // Rows read in place from a socket chunk: their bytes from `pendingFrom` up to `pendingTo` are
+  // copied into `text` in one go (at post() or when the chunk is done). A payload at chunk offset
+  // a lands at len + (a - pendingFrom) in `text`, whenever that is computed.
+  let chunk: Buffer | null = null;
+  let pendingFrom = 0;
+  let pendingTo = 0;
+  const flushPending = (): void => {
+    if (chunk === null || pendingTo === pendingFrom) return;
+    const n = pendingTo - pendingFrom;
+    reserve(n);
+    chunk.copy(text, len, pendingFrom, pendingTo);
+    len += n;
+    pendingFrom = pendingTo;
+  };
+  const onRow = (row: Buffer, start: number, end: number, inPlace: boolean): void => {
+    let p = start;
+    if (header) {
+      if (end - start < 19 || !row.subarray(start, start + 11).equals(SIGNATURE)) throw new Error('the log reader read no binary COPY header');
+      p = start + 19 + row.readUInt32BE(start + 15);
+      header = false;
     }
+    const fields = row.readInt16BE(p);
+    if (fields === -1) return; // the end of the stream
+    if (fields !== 4 || row.readInt32BE(p + 2) !== 8) throw new Error('the log reader read a malformed row');
+    const seq = int64(row, p + 6, 'seq');
+    const typeLength = row.readInt32BE(p + 14);
+    if (typeLength < 0) throw new Error('the log reader read a null type');
+    const typeAt = p + 18;
+    p = typeAt + typeLength;
+    if (row.readInt32BE(p) !== 8) throw new Error('the log reader read a malformed event time');
+    enc.num(seq);
+    enc.num(epochMs(row, p + 4));
+    const kind = transcoder.payloadKind(row, typeAt, typeAt + typeLength);
+    enc.int(transcoder.kindId(kind));
     const flagsAt = enc.slot();
     count++;
-    if (payload !== null) {
-      const n = to - from;
-      reserve(n);
-      const ps = len;
-      payload.copy(text, len, from, to);
-      len += n;
-      const pe = len;
+    const payloadLength = row.readInt32BE(p + 12);
+    if (payloadLength >= 0) {
+      if (payloadLength < 1 || row[p + 16] !== 1) throw new Error('the log reader read a jsonb payload of an unknown version');
+      const n = payloadLength - 1;
+      const from = p + 17;
+      if (from + n !== end) throw new Error('the log reader read a malformed row');
+      let ps: number;
+      if (inPlace) ps = len + (from - pendingFrom);
+      else {
+        flushPending();
+        reserve(n);
+        row.copy(text, len, from, end);
+        ps = len;
+        len += n;
+      }
       enc.int(ps);
-      enc.int(pe);
-      enc.patch(flagsAt, HAS_PAYLOAD | (encodeEvent(transcoder, enc, text, ps, pe) ? HAS_EVENT : 0));
-    }
+      enc.int(ps + n);
+      enc.patch(flagsAt, HAS_PAYLOAD | (encodeEvent(transcoder, enc, row, from, end, kind) ? HAS_EVENT : 0));
+    } else if (p + 16 !== end) throw new Error('the log reader read a malformed row');
+    if (inPlace) pendingTo = end;
     if (count === job.batchRecords) post();
+  };
+  const sink: RowSink = {
+    row: onRow,
+    chunkBegin(c: Buffer): void {
+      chunk = c;
+      pendingFrom = 0;
+      pendingTo = 0;
+    },
+    chunkDone(): void {
+      flushPending();
+      chunk = null;
+    },
   };
 
   return (async () => {
@@ -229,7 +187,8 @@ function run(job: WorkerJob, port: NonNullable<typeof parentPort>): Promise<void
       }
       for (let from = job.fromSeq; from <= job.toSeq; from += job.windowSize) {
         const to = Math.min(from + job.windowSize - 1, job.toSeq);
-        const copy = new CopyOut(copyLogSql(from, to, job.payloadTypes), onRow);
+        header = true;
+        const copy = new CopyOut(copyLogSql(from, to, job.payloadTypes), sink);
         void client.query(copy as never);
         await copy.done;
       }

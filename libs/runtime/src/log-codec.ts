@@ -23,6 +23,8 @@ export const T_NULL = 4;
 export const T_UNDEFINED = 5;
 export const T_ARRAY = 6;
 export const T_OBJECT = 7;
+/** A string given by its UTF-8 bytes in the batch's text (start, end). */
+export const T_TEXT = 8;
 
 /** Strings remembered on both sides before the tables start afresh (bounds their memory). */
 export const MAX_STRINGS = 1 << 17;
@@ -31,6 +33,71 @@ const MAX_KEYS = 256;
 const MAX_DEPTH = 64;
 
 export class CodecRefusal extends Error {}
+
+/**
+ * The string of the UTF-8 bytes b[s, e): for short ASCII text by String.fromCharCode, several times
+ * cheaper than a call into Buffer's decoder; otherwise Buffer's UTF-8 decoding.
+ */
+export function bytesToString(b: Buffer, s: number, e: number): string {
+  const n = e - s;
+  if (n > 24) return b.toString('utf8', s, e);
+  for (let i = s; i < e; i++) if (b[i] >= 0x80) return b.toString('utf8', s, e);
+  switch (n) {
+    case 0:
+      return '';
+    case 1:
+      return String.fromCharCode(b[s]);
+    case 2:
+      return String.fromCharCode(b[s], b[s + 1]);
+    case 3:
+      return String.fromCharCode(b[s], b[s + 1], b[s + 2]);
+    case 4:
+      return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3]);
+    case 5:
+      return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4]);
+    case 6:
+      return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5]);
+    case 7:
+      return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6]);
+    case 8:
+      return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6], b[s + 7]);
+    case 9:
+      return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6], b[s + 7], b[s + 8]);
+    case 10:
+      return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6], b[s + 7], b[s + 8], b[s + 9]);
+    case 11:
+      return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6], b[s + 7], b[s + 8], b[s + 9], b[s + 10]);
+    case 12:
+      return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6], b[s + 7], b[s + 8], b[s + 9], b[s + 10], b[s + 11]);
+    case 13:
+      return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6], b[s + 7], b[s + 8], b[s + 9], b[s + 10], b[s + 11], b[s + 12]);
+    case 14:
+      return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6], b[s + 7], b[s + 8], b[s + 9], b[s + 10], b[s + 11], b[s + 12], b[s + 13]);
+    case 15:
+      return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6], b[s + 7], b[s + 8], b[s + 9], b[s + 10], b[s + 11], b[s + 12], b[s + 13], b[s + 14]);
+    case 16:
+      return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6], b[s + 7], b[s + 8], b[s + 9], b[s + 10], b[s + 11], b[s + 12], b[s + 13], b[s + 14], b[s + 15]);
+    case 17:
+      return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6], b[s + 7], b[s + 8], b[s + 9], b[s + 10], b[s + 11], b[s + 12], b[s + 13], b[s + 14], b[s + 15], b[s + 16]);
+    case 18:
+      return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6], b[s + 7], b[s + 8], b[s + 9], b[s + 10], b[s + 11], b[s + 12], b[s + 13], b[s + 14], b[s + 15], b[s + 16], b[s + 17]);
+    case 19:
+      return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6], b[s + 7], b[s + 8], b[s + 9], b[s + 10], b[s + 11], b[s + 12], b[s + 13], b[s + 14], b[s + 15], b[s + 16], b[s + 17], b[s + 18]);
+    case 20:
+      return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6], b[s + 7], b[s + 8], b[s + 9], b[s + 10], b[s + 11], b[s + 12], b[s + 13], b[s + 14], b[s + 15], b[s + 16], b[s + 17], b[s + 18], b[s + 19]);
+    case 21:
+      return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6], b[s + 7], b[s + 8], b[s + 9], b[s + 10], b[s + 11], b[s + 12], b[s + 13], b[s + 14], b[s + 15], b[s + 16], b[s + 17], b[s + 18], b[s + 19], b[s + 20]);
+    case 22:
+      return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6], b[s + 7], b[s + 8], b[s + 9], b[s + 10], b[s + 11], b[s + 12], b[s + 13], b[s + 14], b[s + 15], b[s + 16], b[s + 17], b[s + 18], b[s + 19], b[s + 20], b[s + 21]);
+    case 23:
+      return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6], b[s + 7], b[s + 8], b[s + 9], b[s + 10], b[s + 11], b[s + 12], b[s + 13], b[s + 14], b[s + 15], b[s + 16], b[s + 17], b[s + 18], b[s + 19], b[s + 20], b[s + 21], b[s + 22]);
+    case 24:
+      return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6], b[s + 7], b[s + 8], b[s + 9], b[s + 10], b[s + 11], b[s + 12], b[s + 13], b[s + 14], b[s + 15], b[s + 16], b[s + 17], b[s + 18], b[s + 19], b[s + 20], b[s + 21], b[s + 22], b[s + 23]);
+    default:
+      return b.toString('utf8', s, e);
+  }
+}
+
 
 /** One batch's part of the tables plus its data, as posted (ops and nums are transferred). */
 export interface EncodedBatch {
@@ -179,6 +246,13 @@ export class ValueEncoder {
     this.int(this.strId(s));
   }
 
+  /** A string, as its UTF-8 bytes at [start, end) of the batch's text. */
+  text(start: number, end: number): void {
+    this.int(T_TEXT);
+    this.int(start);
+    this.int(end);
+  }
+
   value(v: unknown, depth = 0): void {
     switch (typeof v) {
       case 'number':
@@ -301,9 +375,14 @@ export class ValueDecoder {
   private o = 0;
   private nums: Float64Array = new Float64Array(0);
   private n = 0;
+  private textBytes: Buffer = Buffer.alloc(0);
 
-  /** Takes a batch's tables and data; read it with `int`, `num`, `str` and `value` in the order it was written. */
-  load(batch: EncodedBatch): void {
+  /**
+   * Takes a batch's tables and data, and the batch's text (for T_TEXT strings); read it with `int`,
+   * `num`, `str` and `value` in the order it was written.
+   */
+  load(batch: EncodedBatch, text?: Buffer): void {
+    this.textBytes = text ?? Buffer.alloc(0);
     if (batch.reset) {
       this.strings = [];
       this.builders = [];
@@ -350,6 +429,10 @@ export class ValueDecoder {
       }
       case T_OBJECT:
         return this.builders[this.ops[this.o++]](this);
+      case T_TEXT: {
+        const start = this.ops[this.o++];
+        return bytesToString(this.textBytes, start, this.ops[this.o++]);
+      }
       default:
         throw new Error('corrupt encoded value');
     }

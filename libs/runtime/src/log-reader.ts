@@ -157,8 +157,8 @@ export async function* readLogInWorker(db: Db, opts: WorkerReadOpts): AsyncGener
       if (m.kind === 'done') return;
       if (m.kind === 'error') throw Object.assign(new Error(m.message), m.code ? { code: m.code } : {});
       worker.postMessage({ ack: 1 });
-      decoder.load(m.batch);
       const source: PayloadText = Buffer.from(m.text, m.textOffset);
+      decoder.load(m.batch, source);
       const out: LogRecord[] = new Array(m.count);
       for (let i = 0; i < m.count; i++) {
         const seq = decoder.num();

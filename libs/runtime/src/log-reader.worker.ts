@@ -136,8 +136,7 @@ function run(job: WorkerJob, port: NonNullable<typeof parentPort>): Promise<void
     if (row.readInt32BE(p) !== 8) throw new Error('the log reader read a malformed event time');
     enc.num(seq);
     enc.num(epochMs(row, p + 4));
-    const kind = transcoder.payloadKind(row, typeAt, typeAt + typeLength);
-    enc.int(transcoder.kindId(kind));
+    enc.int(transcoder.stringId(row, typeAt, typeAt + typeLength));
     const flagsAt = enc.slot();
     count++;
     const payloadLength = row.readInt32BE(p + 12);
@@ -157,7 +156,7 @@ function run(job: WorkerJob, port: NonNullable<typeof parentPort>): Promise<void
       }
       enc.int(ps);
       enc.int(ps + n);
-      enc.patch(flagsAt, HAS_PAYLOAD | (encodeEvent(transcoder, enc, row, from, end, kind) ? HAS_EVENT : 0));
+      enc.patch(flagsAt, HAS_PAYLOAD | (encodeEvent(transcoder, enc, row, from, end, ps - from) ? HAS_EVENT : 0));
     } else if (p + 16 !== end) throw new Error('the log reader read a malformed row');
     if (inPlace) pendingTo = end;
     if (count === job.batchRecords) post();

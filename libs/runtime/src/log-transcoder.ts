@@ -2,11 +2,11 @@
  * Payload JSON text straight to the encoding of log-codec.ts, without building the wire object or
  * the event: what `ValueEncoder.value(eventFromWire(JSON.parse(text)))` writes, for the text Postgres
  * prints for a jsonb payload. The log reader's worker spends most of its time here, so it reads the
- * UTF-8 bytes as they came off the socket: keys and repeated string values are recognised by their
- * bytes (one JS string each, made once; the key that followed the same keys last time, and the value
- * last seen under a key, are tried first), numbers are read from their digits, and the fields that
- * eventFromWire converts (prices, cash, times: `fromWireLeaf`) are converted by the rulebook's own
- * conversion, remembered per key by the bytes of the text.
+ * UTF-8 bytes as they came off the socket: keys and the string values that recur are recognised by
+ * their bytes (one JS string each, made once; the key that followed the same keys last time, and the
+ * value last seen under a key, are tried first), numbers are read from their digits, and the fields
+ * that eventFromWire converts (prices, cash, times: `fromWireLeaf`) are converted by the rulebook's
+ * own conversion, remembered per key by the bytes of the text.
  *
  * It vouches only for what it fully understands: a top-level object; strings without escapes;
  * no duplicate keys, array-index keys or `__proto__` (which would change key order or meaning);
@@ -15,7 +15,7 @@
  * is the same either way, only slower.
  */
 import { eventFromWire, fromWireLeaf } from '@ch/rulebook/wire';
-import { T_ARRAY, T_FALSE, T_NULL, T_NUM, T_OBJECT, T_STR, T_TRUE, type ShapeNode, type ValueEncoder } from './log-codec';
+import { bytesToString, T_ARRAY, T_FALSE, T_NULL, T_NUM, T_OBJECT, T_STR, T_TRUE, type ShapeNode, type ValueEncoder } from './log-codec';
 
 const BAIL = Symbol('bail');
 const MAX_DEPTH = 64;
@@ -24,6 +24,8 @@ const MEMO_BYTES = 64;
 const CONVERSION_TRIAL = 4096;
 /** Likewise for a key's table of string values. */
 const STRING_TRIAL = 4096;
+/** encode's textBase when there is no text to point into. */
+const NO_TEXT = -1;
 
 /** A byte sequence seen before, and what it stands for. */
 interface Entry {
@@ -141,70 +143,6 @@ class ByteTable<E extends Entry> {
   }
 }
 
-/**
- * The string of the UTF-8 bytes b[s, e): for short ASCII text by String.fromCharCode, several times
- * cheaper than a call into Buffer's decoder; otherwise Buffer's UTF-8 decoding.
- */
-export function bytesToString(b: Buffer, s: number, e: number): string {
-  const n = e - s;
-  if (n > 24) return b.toString('utf8', s, e);
-  for (let i = s; i < e; i++) if (b[i] >= 0x80) return b.toString('utf8', s, e);
-  switch (n) {
-    case 0:
-      return '';
-    case 1:
-      return String.fromCharCode(b[s]);
-    case 2:
-      return String.fromCharCode(b[s], b[s + 1]);
-    case 3:
-      return String.fromCharCode(b[s], b[s + 1], b[s + 2]);
-    case 4:
-      return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3]);
-    case 5:
-      return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4]);
-    case 6:
-      return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5]);
-    case 7:
-      return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6]);
-    case 8:
-      return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6], b[s + 7]);
-    case 9:
-      return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6], b[s + 7], b[s + 8]);
-    case 10:
-      return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6], b[s + 7], b[s + 8], b[s + 9]);
-    case 11:
-      return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6], b[s + 7], b[s + 8], b[s + 9], b[s + 10]);
-    case 12:
-      return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6], b[s + 7], b[s + 8], b[s + 9], b[s + 10], b[s + 11]);
-    case 13:
-      return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6], b[s + 7], b[s + 8], b[s + 9], b[s + 10], b[s + 11], b[s + 12]);
-    case 14:
-      return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6], b[s + 7], b[s + 8], b[s + 9], b[s + 10], b[s + 11], b[s + 12], b[s + 13]);
-    case 15:
-      return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6], b[s + 7], b[s + 8], b[s + 9], b[s + 10], b[s + 11], b[s + 12], b[s + 13], b[s + 14]);
-    case 16:
-      return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6], b[s + 7], b[s + 8], b[s + 9], b[s + 10], b[s + 11], b[s + 12], b[s + 13], b[s + 14], b[s + 15]);
-    case 17:
-      return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6], b[s + 7], b[s + 8], b[s + 9], b[s + 10], b[s + 11], b[s + 12], b[s + 13], b[s + 14], b[s + 15], b[s + 16]);
-    case 18:
-      return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6], b[s + 7], b[s + 8], b[s + 9], b[s + 10], b[s + 11], b[s + 12], b[s + 13], b[s + 14], b[s + 15], b[s + 16], b[s + 17]);
-    case 19:
-      return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6], b[s + 7], b[s + 8], b[s + 9], b[s + 10], b[s + 11], b[s + 12], b[s + 13], b[s + 14], b[s + 15], b[s + 16], b[s + 17], b[s + 18]);
-    case 20:
-      return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6], b[s + 7], b[s + 8], b[s + 9], b[s + 10], b[s + 11], b[s + 12], b[s + 13], b[s + 14], b[s + 15], b[s + 16], b[s + 17], b[s + 18], b[s + 19]);
-    case 21:
-      return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6], b[s + 7], b[s + 8], b[s + 9], b[s + 10], b[s + 11], b[s + 12], b[s + 13], b[s + 14], b[s + 15], b[s + 16], b[s + 17], b[s + 18], b[s + 19], b[s + 20]);
-    case 22:
-      return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6], b[s + 7], b[s + 8], b[s + 9], b[s + 10], b[s + 11], b[s + 12], b[s + 13], b[s + 14], b[s + 15], b[s + 16], b[s + 17], b[s + 18], b[s + 19], b[s + 20], b[s + 21]);
-    case 23:
-      return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6], b[s + 7], b[s + 8], b[s + 9], b[s + 10], b[s + 11], b[s + 12], b[s + 13], b[s + 14], b[s + 15], b[s + 16], b[s + 17], b[s + 18], b[s + 19], b[s + 20], b[s + 21], b[s + 22]);
-    case 24:
-      return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6], b[s + 7], b[s + 8], b[s + 9], b[s + 10], b[s + 11], b[s + 12], b[s + 13], b[s + 14], b[s + 15], b[s + 16], b[s + 17], b[s + 18], b[s + 19], b[s + 20], b[s + 21], b[s + 22], b[s + 23]);
-    default:
-      return b.toString('utf8', s, e);
-  }
-}
-
 function makeString(hash: number, bytes: Uint8Array, b: Buffer, start: number, end: number): StringEntry {
   return { hash, bytes, str: bytesToString(b, start, end), id: -1, generation: -1 };
 }
@@ -215,70 +153,14 @@ function fnv(b: Uint8Array, start: number, end: number): number {
   return h | 0;
 }
 
-/** A kind of payload (the record's type), with the templates learnt for it. */
-export type PayloadKind = object;
-
-interface TypeEntry extends StringEntry {
-  readonly templates: Template[];
-}
-
-/** How a template reads a member's value. */
-const V_STRING = 1;
-const V_CONVERTED = 2;
-const V_NUMBER = 3;
-const V_ANY = 4;
-const MAX_TEMPLATES = 4;
-
-interface Field {
-  readonly key: KeyEntry;
-  readonly kind: number;
-  /** The string this member held last time (a guess at this time's). */
-  last: StringEntry | null;
-}
-
-type TemplateRun = (tc: PayloadTranscoder, b: Buffer, p: number, end: number, fields: readonly Field[]) => number;
-
-interface Template {
-  readonly keys: readonly string[];
-  readonly fields: readonly Field[];
-  readonly run: TemplateRun;
-  /** The shape's node in the encoder's trie, for the encoder's generation. */
-  node: ShapeNode | null;
-  generation: number;
-}
-
-function valueKind(c: number, key: KeyEntry): number {
-  if (c === 34) return key.leaf === null ? V_STRING : V_CONVERTED;
-  if (c === 45 || (c >= 48 && c <= 57)) return key.leaf === null ? V_NUMBER : V_ANY;
-  return V_ANY;
-}
-
-/**
- * A template: code that checks, byte by byte, the text between the values of an object with
- * these members as Postgres prints it ('{', '"key": ', ', ', '}') and reads each value by the kind
- * it had; -1 as soon as anything differs (the caller then reads the payload the general way).
- */
-function compileTemplate(fields: readonly Field[]): TemplateRun {
-  const lines: string[] = [];
-  const expect = (bytes: number[]): void => {
-    const checks = bytes.map((c, i) => `b[p + ${i}] !== ${c}`).join(' || ');
-    lines.push(`if (p + ${bytes.length} > end || ${checks}) return -1;`, `p += ${bytes.length};`);
-  };
-  fields.forEach((f, i) => {
-    expect([...(i === 0 ? [123] : [44, 32]), ...f.key.text]);
-    const read = f.kind === V_STRING ? `tc.vStr(f[${i}], b, p, end)` : f.kind === V_CONVERTED ? `tc.vConv(f[${i}], b, p, end)` : f.kind === V_NUMBER ? 'tc.vNum(b, p, end)' : `tc.vAny(f[${i}].key, b, p, end)`;
-    lines.push(`p = ${read};`, 'if (p < 0) return -1;');
-  });
-  lines.push('if (p >= end || b[p] !== 125) return -1;', 'return p + 1;');
-  return new Function('tc', 'b', 'p', 'end', 'f', lines.join('\n')) as TemplateRun;
-}
-
 export class PayloadTranscoder {
   private b: Buffer = Buffer.alloc(0);
   private p = 0;
   private end = 0;
   /** The FNV-1a hash of the string scanString last read. */
   private hash = 0;
+  /** See encode. */
+  private textBase = NO_TEXT;
   private readonly keys = new ByteTable<KeyEntry>(8, 12, (hash, bytes, b, start, end) => {
     const str = b.toString('utf8', start, end);
     return {
@@ -304,139 +186,42 @@ export class PayloadTranscoder {
   });
   private readonly strings = new ByteTable<StringEntry>(10, 17, makeString);
 
-  /** Payloads read by a template, the general way, and declined (for tests and diagnostics). */
-  readonly counts = { template: 0, general: 0, declined: 0 };
+  /** Payloads read, and declined (for tests and diagnostics). */
+  readonly counts = { read: 0, declined: 0 };
 
   constructor(private readonly enc: ValueEncoder) {}
 
   /**
    * Writes the event of the payload text b[start, end) (UTF-8 JSON, as Postgres prints jsonb) to
-   * the encoder and returns true; or writes nothing and returns false (see above).
+   * the encoder and returns true; or writes nothing and returns false (see above). `textBase`:
+   * where b[0] would be in the batch's text the receiver gets (b[i] is its byte textBase + i), so
+   * that strings that do not recur can be sent as their bytes there (T_TEXT).
    */
-  encode(b: Buffer, start: number, end: number, kind?: PayloadKind): boolean {
-    const enc = this.enc;
-    enc.mark();
-    if (kind !== undefined) {
-      // The templates of this kind of payload first: straight-line checks of the text Postgres
-      // prints for the same keys, the same sorts of values.
-      const templates = (kind as TypeEntry).templates;
-      for (let i = 0; i < templates.length; i++) {
-        const t = templates[i];
-        if (this.runTemplate(t, b, start, end)) {
-          this.counts.template++;
-          if (i > 0) {
-            templates[i] = templates[0];
-            templates[0] = t;
-          }
-          return true;
-        }
-        enc.rollback();
-      }
-    }
+  encode(b: Buffer, start: number, end: number, textBase: number = NO_TEXT): boolean {
     this.b = b;
     this.p = start;
     this.end = end;
-    this.recording = kind !== undefined && (kind as TypeEntry).templates.length < MAX_TEMPLATES ? [] : null;
+    this.textBase = textBase;
+    this.enc.mark();
     try {
       this.ws();
       if (b[this.p] !== 123) throw BAIL;
       this.object(0);
       this.ws();
       if (this.p !== end) throw BAIL;
-      if (this.recording !== null && this.recording.length > 0) this.learn(kind as TypeEntry, this.recording);
-      this.counts.general++;
+      this.counts.read++;
       return true;
     } catch {
       // BAIL, a refusal of the encoder, or a conversion that threw: the reference path decides.
-      enc.rollback();
+      this.enc.rollback();
       this.counts.declined++;
       return false;
-    } finally {
-      this.recording = null;
     }
-  }
-
-  /** The kind of a payload (its record's type, from the type column's bytes), and the type's string id. */
-  payloadKind(b: Buffer, start: number, end: number): PayloadKind {
-    return this.types.get(b, start, end, fnv(b, start, end));
-  }
-
-  kindId(kind: PayloadKind): number {
-    return this.id(kind as TypeEntry);
   }
 
   /** The id of the string b[start, end) (UTF-8 bytes, recognised as the values are). */
   stringId(b: Buffer, start: number, end: number): number {
     return this.id(this.strings.get(b, start, end, fnv(b, start, end)));
-  }
-
-  // ---- templates ---------------------------------------------------------------------------------
-
-  /** The members of the object being read at depth 0, while learning a template. */
-  private recording: Field[] | null = null;
-  private readonly types = new ByteTable<TypeEntry>(6, 12, (hash, bytes, b, start, end) => ({ hash, bytes, str: b.toString('utf8', start, end), id: -1, generation: -1, templates: [] }));
-
-  private learn(kind: TypeEntry, fields: Field[]): void {
-    if (fields.some((f) => f.key.text.includes(92))) return;
-    const keys = fields.map((f) => f.key.str);
-    if (kind.templates.some((t) => t.keys.length === keys.length && t.keys.every((k, i) => k === keys[i] && t.fields[i].kind === fields[i].kind))) return;
-    kind.templates.push({ keys, fields, run: compileTemplate(fields), node: null, generation: -1 });
-  }
-
-  private runTemplate(t: Template, b: Buffer, start: number, end: number): boolean {
-    const enc = this.enc;
-    try {
-      if (t.generation !== enc.generation) {
-        let node = enc.shapeRoot();
-        for (const k of t.keys) node = enc.shapeNext(node, k);
-        t.node = node;
-        t.generation = enc.generation;
-      }
-      enc.int(T_OBJECT);
-      enc.int(enc.shapeId(t.node!));
-    } catch {
-      return false; // refused by the encoder (too many shapes): the general way decides
-    }
-    let p = start;
-    while (p < end && (b[p] === 32 || b[p] === 10 || b[p] === 13 || b[p] === 9)) p++;
-    p = t.run(this, b, p, end, t.fields);
-    if (p < 0) return false;
-    while (p < end && (b[p] === 32 || b[p] === 10 || b[p] === 13 || b[p] === 9)) p++;
-    return p === end;
-  }
-
-  /** A template's string member (at the opening quote): returns where it ends, or -1. */
-  vStr(f: Field, b: Buffer, p: number, end: number): number {
-    if (b[p] !== 34) return this.vAny(f.key, b, p, end); // not a string this time
-    const enc = this.enc;
-    const last = f.last;
-    if (last !== null) {
-      const x = last.bytes;
-      const n = x.length;
-      const q = p + 1;
-      if (q + n < end && b[q + n] === 34) {
-        let i = 0;
-        while (i < n && x[i] === b[q + i]) i++;
-        if (i === n) {
-          enc.int(T_STR);
-          enc.int(this.id(last));
-          return q + n + 1;
-        }
-      }
-    }
-    let q = p + 1;
-    for (;;) {
-      if (q >= end) return -1;
-      const c = b[q];
-      if (c === 34) break;
-      if (c === 92 || c < 32) return -1;
-      q++;
-    }
-    const e = this.keyString(f.key, b, p + 1, q);
-    f.last = e;
-    enc.int(T_STR);
-    enc.int(this.id(e));
-    return q + 1;
   }
 
   /**
@@ -457,63 +242,6 @@ export class PayloadTranscoder {
     const bytes = new Uint8Array(stop - start);
     for (let j = start; j < stop; j++) bytes[j - start] = b[j];
     return makeString(0, bytes, b, start, stop);
-  }
-
-  /** A template's number member: returns where it ends, or -1. */
-  vNum(b: Buffer, p: number, end: number): number {
-    const start = p;
-    let neg = false;
-    if (b[p] === 45) {
-      neg = true;
-      p++;
-    }
-    let v = 0;
-    let digits = 0;
-    if (b[p] === 48) {
-      p++;
-      digits = 1;
-    } else if (b[p] >= 49 && b[p] <= 57) {
-      while (p < end && b[p] >= 48 && b[p] <= 57) {
-        v = v * 10 + (b[p] - 48);
-        p++;
-        digits++;
-      }
-    } else return -1;
-    const c = p < end ? b[p] : 0;
-    if (c === 46 || c === 101 || c === 69 || digits > 15) return this.vAny(null, b, start, end);
-    this.enc.int(T_NUM);
-    this.enc.num(neg ? -v : v);
-    return p;
-  }
-
-  /** A template's converted member (a price, an instant): returns where it ends, or -1. */
-  vConv(f: Field, b: Buffer, p: number, end: number): number {
-    const key = f.key;
-    const n = key.memoLength;
-    const q = p + 1;
-    if (n >= 0 && b[p] === 34 && q + n < end && b[q + n] === 34) {
-      const memo = key.memo;
-      let i = 0;
-      while (i < n && memo[i] === b[q + i]) i++;
-      if (i === n) {
-        this.enc.value(key.memoValue, 1);
-        return q + n + 1;
-      }
-    }
-    return this.vAny(key, b, p, end);
-  }
-
-  /** Any member value, the general way: returns where it ends, or -1. */
-  vAny(key: KeyEntry | null, b: Buffer, p: number, end: number): number {
-    this.b = b;
-    this.p = p;
-    this.end = end;
-    try {
-      this.value(key, 0);
-      return this.p;
-    } catch {
-      return -1;
-    }
   }
 
   private ws(): void {
@@ -604,8 +332,6 @@ export class PayloadTranscoder {
       }
       node = next;
       if (node.dup) throw BAIL; // a duplicate key
-      const recording = depth === 0 ? this.recording : null;
-      if (recording !== null) recording.push({ key: k, kind: valueKind(b[this.p], k), last: null });
       this.value(k, depth);
       const p = this.p;
       const c = b[p];
@@ -692,6 +418,13 @@ export class PayloadTranscoder {
         return;
       }
       if (key.leaf === null) {
+        if (key.values === null && key.valueLookups >= STRING_TRIAL && this.textBase !== NO_TEXT) {
+          // A key whose values do not recur (order ids): the string as its bytes in the text.
+          const start = this.p + 1;
+          const stop = this.scanString();
+          enc.text(this.textBase + start, this.textBase + stop);
+          return;
+        }
         let v = key.lastValue;
         if (v === null || !this.matches(v)) {
           const start = this.p + 1;
@@ -821,8 +554,8 @@ export class PayloadTranscoder {
  * False, with nothing written, when there is no event to send: the payload does not decode (the
  * receiver decodes it again and reports it) or cannot be encoded (the receiver decodes it itself).
  */
-export function encodeEvent(tc: PayloadTranscoder, enc: ValueEncoder, b: Buffer, start: number, end: number, kind?: PayloadKind): boolean {
-  if (tc.encode(b, start, end, kind)) return true;
+export function encodeEvent(tc: PayloadTranscoder, enc: ValueEncoder, b: Buffer, start: number, end: number, textBase?: number): boolean {
+  if (tc.encode(b, start, end, textBase)) return true;
   let event: unknown;
   try {
     event = eventFromWire(JSON.parse(b.toString('utf8', start, end)) as Record<string, unknown>);

@@ -11,12 +11,16 @@
  *    appendEvents (hash chain, as the services append) in transactions of BENCH_APPEND_BATCH
  *    events (default 20,000).
  * 2. Verifies the chain (verifyChain), for scale.
- * 3. Times the replay, best of BENCH_PASSES (default 3) each:
- *    - read + fold: readLogRecords streams the log from Postgres (keyset windows, the next window
- *      requested while the current one is folded) into the Replayer, as GET /audit/state does;
- *    - fold alone: the same records, read into memory first, folded by a fresh Replayer.
+ * 3. Times, BENCH_PASSES times each (default 3; the median is the figure):
+ *    - read + fold: replayLog, what GET /audit/state and `npm run audit` run. For a log this size
+ *      its reader runs in a worker thread (libs/runtime/src/log-reader.ts): binary COPY on its own
+ *      connection, payloads decoded there, while this thread folds;
+ *    - read only: the same reader, records dropped as they come;
+ *    - fold alone: the reader's records read into memory first, folded by a fresh Replayer;
+ *    - with BENCH_COMPARE=1, also read + fold with the reader on the calling thread (worker: false).
  *    and checks the replay reproduced everything (no divergence) and that its book hash equals the
- *    hash of the generating engine's book.
+ *    hash of the generating engine's book. The load average is printed with the figures (the
+ *    machine is shared).
  * 4. Drops the database (BENCH_KEEP_DB=1 keeps it and prints its URL).
  *
  * Target: ≥ 200,000 events/s.

@@ -7,11 +7,11 @@
  * audits does not load NestJS).
  */
 import { createHash } from 'node:crypto';
-import { logReaderWorkerAvailable, readLogInWorker } from './log-reader';
 import type { DataSource, EntityManager } from 'typeorm';
 import { formatCents, formatTicks } from '@ch/domain';
 import { CanonicalJsonError, chainHead, computeEventHash, GENESIS_HASH, readEventBatches, sql, toSafeNumber, verifyChain, type Db, type HashedFields, type VerifyResult } from '@ch/persistence';
 import { canonicalJson, parseInstant, REPLAYED_TYPES, Replayer, type AccountStateView, type AccountView, type BookStateView, type BookView, type LogRecord, type ReplayStop, type ReplayView } from '@ch/rulebook';
+import { logReaderWorkerAvailable, readLogInWorker } from './log-reader';
 
 export function sha256Hex(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');

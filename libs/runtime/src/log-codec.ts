@@ -360,21 +360,29 @@ export class ValueEncoder {
   }
 }
 
-type Builder = (d: ValueDecoder) => Record<string, unknown>;
+type Builder = (d: ValueDecoder, ops: Int32Array, nums: Float64Array, strings: string[]) => Record<string, unknown>;
 
-/** Builds objects of one shape: an object literal with the keys in order, values read in order. */
+/**
+ * Builds objects of one shape: an object literal with the keys in order, values read in order
+ * (numbers and table strings read inline, anything else by `value`).
+ */
 function builder(keys: readonly string[]): Builder {
-  const body = `return {${keys.map((k) => `${JSON.stringify(k)}: d.value()`).join(', ')}};`;
-  return new Function('d', body) as Builder;
+  const lines = ['let o = d.o;', 'let n = d.n;', 'let t = 0;'];
+  keys.forEach((_, i) => {
+    lines.push(`const v${i} = (t = ops[o++]) === ${T_NUM} ? nums[n++] : t === ${T_STR} ? strings[ops[o++]] : ((d.o = o - 1), (d.n = n), (t = d.value()), (o = d.o), (n = d.n), t);`);
+  });
+  lines.push('d.o = o;', 'd.n = n;', `return {${keys.map((k, i) => `${JSON.stringify(k)}: v${i}`).join(', ')}};`);
+  return new Function('d', 'ops', 'nums', 'strings', lines.join('\n')) as Builder;
 }
 
 export class ValueDecoder {
   private strings: string[] = [];
   private builders: Builder[] = [];
   private ops: Int32Array = new Int32Array(0);
-  private o = 0;
+  /** Read positions in ops and nums (the builders read and move them). */
+  o = 0;
   private nums: Float64Array = new Float64Array(0);
-  private n = 0;
+  n = 0;
   private textBytes: Buffer = Buffer.alloc(0);
 
   /**
@@ -428,7 +436,7 @@ export class ValueDecoder {
         return out;
       }
       case T_OBJECT:
-        return this.builders[this.ops[this.o++]](this);
+        return this.builders[this.ops[this.o++]](this, this.ops, this.nums, this.strings);
       case T_TEXT: {
         const start = this.ops[this.o++];
         return bytesToString(this.textBytes, start, this.ops[this.o++]);

@@ -118,17 +118,13 @@ export interface ShapeNode {
   readonly keys: readonly string[];
   /** A key appears twice among them (only a reader of text meets that). */
   readonly dup: boolean;
-  /**
-   * For a reader of text: the key that came next last time, the node it led to, and the text from
-   * the key's opening quote to its value (a guess at what comes next).
-   */
+  /** For a reader of text: the key that came next last time and the node it led to (a guess). */
   hint: unknown;
   hintNext: ShapeNode | undefined;
-  hintText: Uint8Array | undefined;
 }
 
 function shapeNode(keys: readonly string[], dup: boolean): ShapeNode {
-  return { id: -1, next: new Map(), keys, dup, hint: undefined, hintNext: undefined, hintText: undefined };
+  return { id: -1, next: new Map(), keys, dup, hint: undefined, hintNext: undefined };
 }
 
 export class ValueEncoder {

@@ -45,8 +45,9 @@ interface KeyEntry extends StringEntry {
   readonly leaf: ((value: unknown) => unknown) | null;
   /** A key V8 orders before the others ("0", "17"), or `__proto__`: not handled here. */
   readonly odd: boolean;
-  /** The member's text up to its value as Postgres prints it: `"key": `. */
+  /** The member's text up to its value as Postgres prints it: `"key": `; and as little-endian int32s. */
   readonly text: Uint8Array;
+  readonly words: Int32Array;
   /** The string value last read under this key, and the strings read under it (by their bytes). */
   lastValue: StringEntry | null;
   values: ByteTable<StringEntry> | null;
@@ -161,8 +162,15 @@ export class PayloadTranscoder {
   private hash = 0;
   /** See encode. */
   private textBase = NO_TEXT;
+  /** A DataView of the buffer being read (made once per buffer). */
+  private view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
+  private viewOf: Buffer | null = null;
   private readonly keys = new ByteTable<KeyEntry>(8, 12, (hash, bytes, b, start, end) => {
     const str = b.toString('utf8', start, end);
+    const text = Uint8Array.from([34, ...bytes, 34, 58, 32]);
+    const words = new Int32Array(text.length >> 2);
+    const textView = new DataView(text.buffer);
+    for (let i = 0; i < words.length; i++) words[i] = textView.getInt32(4 * i, true);
     return {
       hash,
       bytes,
@@ -171,7 +179,8 @@ export class PayloadTranscoder {
       generation: -1,
       leaf: fromWireLeaf(str),
       odd: str === '__proto__' || (ARRAY_INDEX.test(str) && Number(str) < 4294967295),
-      text: Uint8Array.from([34, ...bytes, 34, 58, 32]),
+      text,
+      words,
       lastValue: null,
       values: null,
       valueLookups: 0,
@@ -198,6 +207,10 @@ export class PayloadTranscoder {
    * that strings that do not recur can be sent as their bytes there (T_TEXT).
    */
   encode(b: Buffer, start: number, end: number, textBase: number = NO_TEXT): boolean {
+    if (b !== this.viewOf) {
+      this.view = new DataView(b.buffer, b.byteOffset, b.length);
+      this.viewOf = b;
+    }
     this.b = b;
     this.p = start;
     this.end = end;
@@ -309,7 +322,7 @@ export class PayloadTranscoder {
     for (;;) {
       let k: KeyEntry;
       let next: ShapeNode;
-      const expected = node.hintText;
+      const expected = node.hint as KeyEntry | undefined;
       if (expected !== undefined && this.skip(expected)) {
         // The same key as last time after these keys, printed as Postgres prints it: `"key": `.
         k = node.hint as KeyEntry;
@@ -324,7 +337,6 @@ export class PayloadTranscoder {
         next = enc.shapeNext(node, k.str);
         node.hint = k;
         node.hintNext = next;
-        node.hintText = k.text;
         this.ws();
         if (b[this.p] !== 58) throw BAIL;
         this.p++;
@@ -359,12 +371,18 @@ export class PayloadTranscoder {
   }
 
   /** True, and p past them, when the next bytes are `expected`. */
-  private skip(expected: Uint8Array): boolean {
+  private skip(k: KeyEntry): boolean {
     const b = this.b;
     const p = this.p;
-    const n = expected.length;
+    const text = k.text;
+    const n = text.length;
     if (p + n > this.end) return false;
-    for (let i = 0; i < n; i++) if (expected[i] !== b[p + i]) return false;
+    // Four bytes at a time (a DataView read is one load once optimised), then the rest.
+    const view = this.view;
+    const words = k.words;
+    let i = 0;
+    for (; i < words.length; i++) if (view.getInt32(p + 4 * i, true) !== words[i]) return false;
+    for (i *= 4; i < n; i++) if (text[i] !== b[p + i]) return false;
     this.p = p + n;
     return true;
   }

@@ -34,7 +34,8 @@ export interface ReadRecordsOpts {
   /**
    * Read in a worker thread (log-reader.ts), which also decodes each payload into the record's
    * `event`. 'auto' (the default): when the range holds at least WORKER_MIN_EVENTS events and the
-   * worker is available (compiled code).
+   * worker is available (compiled code), falling back to this thread if the worker fails before
+   * its first batch.
    */
   worker?: boolean | 'auto';
 }
@@ -66,8 +67,18 @@ export async function* readLogRecords(db: Db, opts: ReadRecordsOpts = {}): Async
   const types = opts.payloadTypes ?? null;
   const mode = opts.worker ?? 'auto';
   if (mode === true || (mode === 'auto' && toSeq - fromSeq + 1 >= WORKER_MIN_EVENTS && logReaderWorkerAvailable())) {
-    yield* readLogInWorker(db, { fromSeq, toSeq, windowSize: opts.batchSize ?? 100_000, payloadTypes: types });
-    return;
+    let read = false;
+    try {
+      for await (const batch of readLogInWorker(db, { fromSeq, toSeq, windowSize: opts.batchSize ?? 100_000, payloadTypes: types })) {
+        read = true;
+        yield batch;
+      }
+      return;
+    } catch (err) {
+      // 'auto': a worker that fails before its first batch (it could not start here, say) leaves
+      // the read to this thread, which reports whatever is wrong with the database itself.
+      if (read || mode === true) throw err;
+    }
   }
   const size = opts.batchSize ?? 20_000;
   let next = fromSeq;

@@ -84,6 +84,17 @@ function convert(value: unknown, key: string | null, toWire: boolean): unknown {
   return out;
 }
 
+/**
+ * What eventFromWire does to a primitive value (not null, not an object or array) found under
+ * `key`: the conversion, or null when it leaves such values as they are (and always for array
+ * elements, which have no key). For a decoder that converts field by field as it reads, without
+ * building the wire object first (the auditor's log reader), and must agree with eventFromWire.
+ */
+export function fromWireLeaf(key: string): ((value: unknown) => unknown) | null {
+  const kind = KIND.get(key);
+  return kind === undefined ? null : (value: unknown) => leaf(kind, key, value, false);
+}
+
 /** A domain event to its wire payload (the event's `type` stays, `at` becomes ISO). */
 export function eventToWire(e: RulebookEvent): Record<string, unknown> {
   return convert(e, null, true) as Record<string, unknown>;

@@ -10,7 +10,8 @@ import { createHash } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import { formatCents, formatTicks } from '@ch/domain';
 import { CanonicalJsonError, chainHead, computeEventHash, GENESIS_HASH, readEventBatches, sql, toSafeNumber, verifyChain, type Db, type HashedFields, type VerifyResult } from '@ch/persistence';
-import { canonicalJson, parseInstant, Replayer, type AccountStateView, type AccountView, type BookStateView, type BookView, type LogRecord, type ReplayStop, type ReplayView } from '@ch/rulebook';
+import { canonicalJson, parseInstant, REPLAYED_TYPES, Replayer, type AccountStateView, type AccountView, type BookStateView, type BookView, type LogRecord, type ReplayStop, type ReplayView } from '@ch/rulebook';
+import { logReaderWorkerAvailable, readLogInWorker } from './log-reader';
 
 export function sha256Hex(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');
@@ -22,9 +23,25 @@ export interface ReadRecordsOpts {
   fromSeq?: number;
   /** Default: the chain head when the read starts. */
   toSeq?: number;
-  /** Seqs per query; default 20,000. */
+  /** Seqs per query; default 20,000 (100,000 in the worker, which streams each window). */
   batchSize?: number;
+  /**
+   * Only these event types' payloads are read; the other records come with a null payload (the
+   * replay asks for REPLAYED_TYPES: it counts the others and reads nothing else of them).
+   * Default: every payload.
+   */
+  payloadTypes?: readonly string[];
+  /**
+   * Read in a worker thread (log-reader.ts), which also decodes each payload into the record's
+   * `event`. 'auto' (the default): when the range holds at least WORKER_MIN_EVENTS events and the
+   * worker is available (compiled code), falling back to this thread if the worker fails before
+   * its first batch.
+   */
+  worker?: boolean | 'auto';
 }
+
+/** Below this many events, reading on the calling thread is cheaper than starting a worker. */
+export const WORKER_MIN_EVENTS = 50_000;
 
 interface RecordRow {
   seq: string;
@@ -34,19 +51,39 @@ interface RecordRow {
 }
 
 // Event time as epoch ms: half the server time of formatting a timestamptz (at is timestamptz(3)).
-const RECORDS_SQL = `SELECT seq, type, (extract(epoch FROM at) * 1000)::int8 AS at, payload
+const recordsSql = (payload: string): string => `SELECT seq, type, (extract(epoch FROM at) * 1000)::int8 AS at, ${payload} AS payload
   FROM event_log WHERE seq BETWEEN $1 AND $2 ORDER BY seq`;
 
 /**
- * The log as LogRecords (seq, type, event time, payload), in seq order, in keyset windows of
- * `batchSize` seqs. The next window is requested before the current one is handed over, so
- * Postgres reads it while the caller folds.
+ * The log as LogRecords (seq, type, event time, payload), in seq order, in batches. In a worker
+ * thread (see ReadRecordsOpts.worker) the records also carry the decoded event and the payload is
+ * parsed when first read. On the calling thread: keyset windows of `batchSize` seqs, the next
+ * window requested before the current one is handed over, so Postgres reads it while the caller
+ * folds.
  */
 export async function* readLogRecords(db: Db, opts: ReadRecordsOpts = {}): AsyncGenerator<LogRecord[]> {
-  const size = opts.batchSize ?? 20_000;
   const toSeq = opts.toSeq ?? (await chainHead(db)).lastSeq;
-  let next = opts.fromSeq ?? 1;
-  const fetch = (from: number) => sql<RecordRow>(db, RECORDS_SQL, [from, Math.min(from + size - 1, toSeq)]);
+  const fromSeq = opts.fromSeq ?? 1;
+  const types = opts.payloadTypes ?? null;
+  const mode = opts.worker ?? 'auto';
+  if (mode === true || (mode === 'auto' && toSeq - fromSeq + 1 >= WORKER_MIN_EVENTS && logReaderWorkerAvailable())) {
+    let read = false;
+    try {
+      for await (const batch of readLogInWorker(db, { fromSeq, toSeq, windowSize: opts.batchSize ?? 100_000, payloadTypes: types })) {
+        read = true;
+        yield batch;
+      }
+      return;
+    } catch (err) {
+      // 'auto': a worker that fails before its first batch (it could not start here, say) leaves
+      // the read to this thread, which reports whatever is wrong with the database itself.
+      if (read || mode === true) throw err;
+    }
+  }
+  const size = opts.batchSize ?? 20_000;
+  let next = fromSeq;
+  const text = recordsSql(types === null ? 'payload' : types.length === 0 ? 'NULL::jsonb' : `CASE WHEN type = ANY($3::text[]) THEN payload END`);
+  const fetch = (from: number) => sql<RecordRow>(db, text, types === null || types.length === 0 ? [from, Math.min(from + size - 1, toSeq)] : [from, Math.min(from + size - 1, toSeq), types]);
   let pending = next <= toSeq ? fetch(next) : null;
   try {
     while (pending) {
@@ -65,6 +102,11 @@ export async function* readLogRecords(db: Db, opts: ReadRecordsOpts = {}): Async
     // Abandoned early (a stop reached): let the window already requested finish quietly.
     if (pending) await pending.catch(() => undefined);
   }
+}
+
+/** The log as the replay reads it: every record, the payloads of the types it folds (REPLAYED_TYPES). */
+export function readReplayRecords(db: Db, opts: Omit<ReadRecordsOpts, 'payloadTypes'> = {}): AsyncGenerator<LogRecord[]> {
+  return readLogRecords(db, { ...opts, payloadTypes: REPLAYED_TYPES });
 }
 
 // ---- replaying -----------------------------------------------------------------------------------
@@ -93,12 +135,12 @@ export interface Replayed {
  * Replays the log from seq 1 up to `stop` (default: the chain head when it starts) and hashes the
  * state. Reads through `db` (pass a transaction's manager to read one snapshot).
  */
-export async function replayLog(db: Db, stop: ReplayStop = {}, opts: { batchSize?: number } = {}): Promise<Replayed> {
+export async function replayLog(db: Db, stop: ReplayStop = {}, opts: { batchSize?: number; worker?: boolean | 'auto' } = {}): Promise<Replayed> {
   const head = (await chainHead(db)).lastSeq;
   const toSeq = stop.toSeq === undefined ? head : Math.min(stop.toSeq, head);
   const replayer = new Replayer();
   let stopped = false;
-  const records = readLogRecords(db, { toSeq, batchSize: opts.batchSize });
+  const records = readReplayRecords(db, { toSeq, batchSize: opts.batchSize, worker: opts.worker });
   try {
     for await (const batch of records) {
       if (replayer.fold(batch, stop)) {

@@ -38,6 +38,11 @@ export interface LogRecord {
   readonly at: number;
   /** The payload as stored (wire form: decimal strings, ISO times). */
   readonly payload: Record<string, unknown>;
+  /**
+   * The payload already decoded by eventFromWire, when the reader decoded it (the shell's reader
+   * does so in a worker thread, off the thread that folds). Absent: `apply` decodes the payload.
+   */
+  readonly event?: RulebookEvent;
 }
 
 /**
@@ -191,6 +196,9 @@ const FOLDED = new Map<string, number>([
   ...['InstrumentListed', 'MemberAdmitted', 'CashDeposited', 'CashWithdrawn', 'TradeCleared', 'IndexPublished', 'SettlementPriceSet', 'VariationMarginPosted', 'ContractExpired', 'EndOfDayCompleted'].map((t) => [t, OTHER] as [string, number]),
 ]);
 
+/** The event types the replay reads the payload of; the others it only counts (and checks their seq). */
+export const REPLAYED_TYPES: readonly string[] = Object.freeze([...FOLDED.keys()]);
+
 const byId = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
@@ -275,7 +283,7 @@ export class Replayer {
     const matching = kind === MATCHING;
     let e: RulebookEvent;
     try {
-      e = eventFromWire(r.payload);
+      e = r.event ?? eventFromWire(r.payload);
     } catch (err) {
       this.diverge({ seq: r.seq, kind: 'malformed', message: `${type}: ${(err as Error).message}`, found: r.payload });
       return;
@@ -288,7 +296,7 @@ export class Replayer {
     }
     try {
       if (matching) this.matching(r.seq, e as MatchingEvent);
-      else this.other(r.seq, type, e, r.payload);
+      else this.other(r.seq, type, e, r);
     } catch (err) {
       const x = e as { instrument?: string; account?: string };
       this.diverge({
@@ -420,12 +428,13 @@ export class Replayer {
 
   // ---- other facts ---------------------------------------------------------------------------
 
-  private other(seq: number, type: string, ev: RulebookEvent, payload: Record<string, unknown>): void {
+  /** `r`: the record, for its payload (read only when needed: a reader may parse it lazily). */
+  private other(seq: number, type: string, ev: RulebookEvent, r: LogRecord): void {
     const e = ev as RulebookEvent & Record<string, unknown>;
     switch (e.type) {
       case 'InstrumentListed': {
         if (this.books.has(e.instrument)) {
-          this.diverge({ seq, kind: 'duplicate-listing', instrument: e.instrument, message: `${e.instrument} is listed again`, found: payload });
+          this.diverge({ seq, kind: 'duplicate-listing', instrument: e.instrument, message: `${e.instrument} is listed again`, found: r.payload });
           return;
         }
         const product = this.catalog.get(e.product) ?? this.catalog.forSymbol(e.instrument);
@@ -443,14 +452,14 @@ export class Replayer {
         return;
       case 'CashDeposited': {
         this.ensureAccount(e.account);
-        const r = this.ledger.deposit(e.account, e.amount);
-        this.checkBalance(seq, e.account, r.cash, payload);
+        const d = this.ledger.deposit(e.account, e.amount);
+        this.checkBalance(seq, e.account, d.cash, r.payload);
         return;
       }
       case 'CashWithdrawn': {
         this.ensureAccount(e.account);
         const cash = this.ledger.recordWithdrawal(e.account, e.amount);
-        this.checkBalance(seq, e.account, cash, payload);
+        this.checkBalance(seq, e.account, cash, r.payload);
         return;
       }
       case 'IndexPublished':
@@ -469,7 +478,7 @@ export class Replayer {
         this.endOfDay(seq, e.tradeDate);
         return;
       default:
-        if (type === 'TradeCleared') this.cleared(seq, e as unknown as { instrument: string; tradeId: number; price: number; qty: number; legs?: { account: string; side: string }[] }, payload);
+        if (type === 'TradeCleared') this.cleared(seq, e as unknown as { instrument: string; tradeId: number; price: number; qty: number; legs?: { account: string; side: string }[] }, r);
     }
   }
 
@@ -487,11 +496,11 @@ export class Replayer {
     }
   }
 
-  private cleared(seq: number, c: { instrument: string; tradeId: number; price: number; qty: number; legs?: { account: string; side: string }[] }, payload: Record<string, unknown>): void {
+  private cleared(seq: number, c: { instrument: string; tradeId: number; price: number; qty: number; legs?: { account: string; side: string }[] }, r: LogRecord): void {
     const open = this.unclearedOf(c.instrument);
     const t = open.get(c.tradeId);
     if (!t) {
-      this.diverge({ seq, kind: 'clearing-mismatch', instrument: c.instrument, message: `clearing novated trade ${c.tradeId} of ${c.instrument}, which matching did not print (or which was novated before)`, found: payload });
+      this.diverge({ seq, kind: 'clearing-mismatch', instrument: c.instrument, message: `clearing novated trade ${c.tradeId} of ${c.instrument}, which matching did not print (or which was novated before)`, found: r.payload });
       return;
     }
     open.delete(c.tradeId);
@@ -499,7 +508,7 @@ export class Replayer {
     const buy = c.legs?.find((l) => l.side === 'buy')?.account;
     const sell = c.legs?.find((l) => l.side === 'sell')?.account;
     if (c.price !== t.price || c.qty !== t.qty || buy !== t.buyAccount || sell !== t.sellAccount) {
-      this.diverge({ seq, kind: 'clearing-mismatch', instrument: c.instrument, message: `clearing novated trade ${c.tradeId} of ${c.instrument} with other terms than matching printed`, expected: eventToWire(t), found: payload });
+      this.diverge({ seq, kind: 'clearing-mismatch', instrument: c.instrument, message: `clearing novated trade ${c.tradeId} of ${c.instrument} with other terms than matching printed`, expected: eventToWire(t), found: r.payload });
     }
   }
 

@@ -1,12 +1,13 @@
 /**
  * Reading the event log in a worker thread, for the auditor's replay (audit.ts, readLogRecords).
  *
- * Reading a million events costs the reading thread more than folding them does: rows off the
- * socket, JSON payloads parsed, payloads decoded with eventFromWire. The worker (log-reader.worker.ts)
- * does all of that on its own connection, with COPY ... TO STDOUT, while the calling thread folds
- * the previous batches; the calling thread then only rebuilds each decoded event from a compact
- * encoding (log-codec.ts). The records it yields carry that event (`event`, as eventFromWire returns
- * it) and their payload, parsed from the payload's JSON text the first time `payload` is read.
+ * Reading a million events cost the reading thread more than folding them: rows off the socket,
+ * JSON payloads parsed, payloads decoded with eventFromWire. The worker (log-reader.worker.ts) does
+ * all of that on its own connection, with a binary COPY, while the calling thread folds the
+ * previous batches; the calling thread then only rebuilds each decoded event from a compact
+ * encoding (log-codec.ts). The records it yields carry that event (`event`, what eventFromWire
+ * returns for the payload) and their payload, parsed from the payload's JSON text the first time
+ * `payload` is read (the replay reads it only to quote it in a divergence, and for cash balances).
  *
  * Inside a transaction (compareWithProjections reads the log and the projections in one REPEATABLE
  * READ transaction) the worker reads the transaction's snapshot (pg_export_snapshot), so it sees

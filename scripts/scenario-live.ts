@@ -32,7 +32,7 @@ import {
   liveReportLists,
   loggedRejection,
   outcomeLogged,
-  parseScenarioLine,
+  parseScenarioLines,
   refusalOf,
   refusalOutcome,
   reportedFact,
@@ -163,17 +163,9 @@ export async function runLiveScenario(text: string, options: LiveOptions = {}): 
   // Every line is parsed first: a malformed line is an error and nothing of it is sent.
   const errors: { line: number; message: string }[] = [];
   const commands: { line: number; command: ScenarioCommand }[] = [];
-  let previousAt: number | null = null;
-  const lines = text.split(/\r?\n/);
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i].trim();
-    if (line === '') continue;
-    const parsed = parseScenarioLine(line, previousAt);
-    if (!parsed.ok) errors.push({ line: i + 1, message: parsed.message });
-    else {
-      previousAt = parsed.command.at;
-      commands.push({ line: i + 1, command: parsed.command });
-    }
+  for (const entry of parseScenarioLines(text)) {
+    if ('message' in entry) errors.push(entry);
+    else commands.push(entry);
   }
 
   await preflight(api);

@@ -2,7 +2,7 @@
  * Runs a scenario file (SPEC §10) through the rulebook in one process. Pure: the caller reads the
  * file and supplies the hash function (the shell has crypto; the core does not).
  */
-import { parseScenarioLine } from './commands';
+import { parseScenarioLine, type ScenarioCommand } from './commands';
 import type { RulebookEvent } from './events';
 import { formatAccounts, reportLists, type ScenarioReport } from './report';
 import { Rulebook } from './rulebook';
@@ -29,22 +29,38 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
-export function runScenario(text: string, hash: HashFn, rulebook: Rulebook = new Rulebook()): ScenarioRun {
-  const events: RulebookEvent[] = [];
-  const errors: { line: number; message: string }[] = [];
+/**
+ * Parses a scenario file line by line (blank lines skipped): each line either a command or, when
+ * malformed, an error with its line number. The in-process and the live runner share it.
+ */
+export function parseScenarioLines(text: string): ({ line: number; command: ScenarioCommand } | { line: number; message: string })[] {
+  const out: ({ line: number; command: ScenarioCommand } | { line: number; message: string })[] = [];
   let previousAt: number | null = null;
   const lines = text.split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i].trim();
     if (line === '') continue;
-    const lineNo = i + 1;
     const parsed = parseScenarioLine(line, previousAt);
     if (!parsed.ok) {
-      errors.push({ line: lineNo, message: parsed.message });
+      out.push({ line: i + 1, message: parsed.message });
       continue;
     }
     previousAt = parsed.command.at;
-    const r = rulebook.execute(parsed.command);
+    out.push({ line: i + 1, command: parsed.command });
+  }
+  return out;
+}
+
+export function runScenario(text: string, hash: HashFn, rulebook: Rulebook = new Rulebook()): ScenarioRun {
+  const events: RulebookEvent[] = [];
+  const errors: { line: number; message: string }[] = [];
+  for (const entry of parseScenarioLines(text)) {
+    const lineNo = entry.line;
+    if ('message' in entry) {
+      errors.push({ line: lineNo, message: entry.message });
+      continue;
+    }
+    const r = rulebook.execute(entry.command);
     events.push(...r.events);
     if (r.refused !== undefined) errors.push({ line: lineNo, message: r.refused });
     for (const e of r.events) if (e.type === 'EndOfDayFailed') errors.push({ line: lineNo, message: e.message });

@@ -184,7 +184,7 @@ describe('auditor tools', () => {
   it('(d) names an event whose payload was altered directly in Postgres', async () => {
     const trade = (await sql<{ seq: string; payload: Record<string, unknown> }>(ds, `SELECT seq, payload FROM event_log WHERE type = 'Trade' ORDER BY seq LIMIT 1`)).rows[0];
     const seq = Number(trade.seq);
-    await tamper('UPDATE event_log SET payload = $2::jsonb WHERE seq = $1', [seq, JSON.stringify({ ...trade.payload, qty: 40 })]);
+    await tamper('UPDATE event_log SET payload = $2::json WHERE seq = $1', [seq, JSON.stringify({ ...trade.payload, qty: 40 })]);
     try {
       const v = await sys.api('GET', '/audit/verify', { key: auditorKey });
       expect(v.body).toMatchObject({ ok: false, brokenAt: seq, kind: 'hash-mismatch' });
@@ -193,7 +193,7 @@ describe('auditor tools', () => {
       expect(c.body.ok).toBe(false);
       expect(c.body.divergences[0]).toMatchObject({ seq, kind: 'mismatch', instrument: SYMBOL, expected: { qty: 4 }, found: { qty: 40 } });
     } finally {
-      await tamper('UPDATE event_log SET payload = $2::jsonb WHERE seq = $1', [seq, JSON.stringify(trade.payload)]);
+      await tamper('UPDATE event_log SET payload = $2::json WHERE seq = $1', [seq, JSON.stringify(trade.payload)]);
     }
     expect((await sys.api('GET', '/audit/verify', { key: auditorKey })).body).toMatchObject({ ok: true });
   });

@@ -381,7 +381,7 @@ describe('tamper detection (auditor view)', () => {
   });
 
   it("altering one event's payload is a hash mismatch at that seq, and the CLI exits 1", async () => {
-    await tamper(db.url, [`UPDATE event_log SET payload = jsonb_set(payload, '{price}', '"0.01"') WHERE seq = 7`]);
+    await tamper(db.url, [`UPDATE event_log SET payload = jsonb_set(payload::jsonb, '{price}', '"0.01"') WHERE seq = 7`]);
     const r = await verifyChain(ds, { batchSize: 5 });
     expect(r).toMatchObject({ ok: false, brokenAt: 7, kind: 'hash-mismatch', found: original[6].hash, count: 6 });
     const cli = await runCli(db.url);
@@ -405,8 +405,15 @@ describe('tamper detection (auditor view)', () => {
     expect(await verifyChain(ds)).toMatchObject({ ok: true });
   });
 
-  it('re-ordering jsonb keys or rewriting the JSON text does not break the hash (canonical form)', async () => {
-    await tamper(db.url, [`UPDATE event_log SET payload = (payload::text)::jsonb WHERE seq = 4`]);
+  it('storing the payload with its keys in another order and other spacing does not break the hash (canonical form)', async () => {
+    const payload = original[3].payload as Record<string, unknown>;
+    const rewritten = `{ ${Object.keys(payload)
+      .reverse()
+      .map((k) => `${JSON.stringify(k)} :${JSON.stringify(payload[k])}`)
+      .join(' ,')} }`;
+    await tamper(db.url, [`UPDATE event_log SET payload = '${rewritten.replace(/'/g, "''")}'::json WHERE seq = 4`]);
+    const stored = await ds.query(`SELECT payload::text AS text FROM event_log WHERE seq = 4`);
+    expect(stored[0].text).toBe(rewritten); // json keeps the text as given
     expect(await verifyChain(ds)).toMatchObject({ ok: true });
   });
 
@@ -414,7 +421,7 @@ describe('tamper detection (auditor view)', () => {
     const forged = { ...original[6], payload: { ...(original[6].payload as object), price: '0.01' } };
     const forgedHash = computeEventHash(forged);
     await tamper(db.url, [
-      `UPDATE event_log SET payload = jsonb_set(payload, '{price}', '"0.01"'), hash = '${forgedHash}' WHERE seq = 7`,
+      `UPDATE event_log SET payload = jsonb_set(payload::jsonb, '{price}', '"0.01"'), hash = '${forgedHash}' WHERE seq = 7`,
     ]);
     expect(await verifyChain(ds)).toMatchObject({
       ok: false,

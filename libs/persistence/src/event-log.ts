@@ -170,11 +170,13 @@ function prepare(e: NewEvent, i: number): Omit<Prepared, 'fields'> & { fields: O
 /** Rows per INSERT statement. Parameters are arrays (unnest), so this only bounds statement size. */
 export const APPEND_CHUNK = 2000;
 
+// Payloads go in through jsonb and are stored as json (ADR 0008): the stored text is what jsonb
+// prints, made once here instead of on every read of the log.
 const INSERT_SQL = `
   WITH ins AS (
     INSERT INTO event_log (seq, event_id, type, version, stream, stream_seq, at, actor,
                            correlation_id, causation_id, source, payload, prev_hash, hash, recorded_at)
-    SELECT s, e, t, v, st, ss, a, ac, co, ca, so, p, ph, h, $15::timestamptz
+    SELECT s, e, t, v, st, ss, a, ac, co, ca, so, p::json, ph, h, $15::timestamptz
       FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::int[], $5::text[], $6::bigint[],
                   $7::timestamptz[], $8::text[], $9::text[], $10::text[], $11::text[], $12::jsonb[],
                   $13::text[], $14::text[])

@@ -82,7 +82,7 @@ export async function* readLogRecords(db: Db, opts: ReadRecordsOpts = {}): Async
   }
   const size = opts.batchSize ?? 20_000;
   let next = fromSeq;
-  const text = recordsSql(types === null ? 'payload' : types.length === 0 ? 'NULL::jsonb' : `CASE WHEN type = ANY($3::text[]) THEN payload END`);
+  const text = recordsSql(types === null ? 'payload' : types.length === 0 ? 'NULL::json' : `CASE WHEN type = ANY($3::text[]) THEN payload END`);
   const fetch = (from: number) => sql<RecordRow>(db, text, types === null || types.length === 0 ? [from, Math.min(from + size - 1, toSeq)] : [from, Math.min(from + size - 1, toSeq), types]);
   let pending = next <= toSeq ? fetch(next) : null;
   try {

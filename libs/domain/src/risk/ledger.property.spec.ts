@@ -114,3 +114,111 @@ describe('ClearingLedger properties (SPEC §7.2)', () => {
     );
   });
 });
+
+describe('ClearingLedger intraday calls (SPEC §6)', () => {
+  type IntradayOp =
+    | Op
+    // A trade priced a few ticks from the last one.
+    | { kind: 'nudge'; instr: number; buyer: number; sellerOffset: number; qty: number; move: number }
+    // A trade between two other accounts priced `offset` ticks from the first mark at which `target`
+    // falls below MM: where a skipped test would go wrong if applyTrade's safe bands were too wide.
+    | { kind: 'edge'; instr: number; target: number; buyer: number; qty: number; offset: number }
+    | { kind: 'settle'; prices: [number, number] }
+    // The calls of a session assessed and the gate reset with nothing settled (as a repeat run does).
+    | { kind: 'roll' };
+
+  const account = (accounts: number) => fc.integer({ min: 0, max: accounts - 1 });
+  const intradayOp = (accounts: number): fc.Arbitrary<IntradayOp> =>
+    fc.oneof(
+      // Cash small against the positions (a lot of SIT at 2.00 is 200 cents), so that calls are near.
+      { weight: 3, arbitrary: fc.record({ kind: fc.constant('trade' as const), instr: fc.integer({ min: 0, max: 1 }), buyer: account(accounts), sellerOffset: fc.integer({ min: 1, max: accounts - 1 }), qty: fc.integer({ min: 1, max: 200 }), price: fc.integer({ min: 50, max: 600 }) }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant('deposit' as const), account: account(accounts), amount: fc.integer({ min: 1, max: 2_000 }) }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant('withdraw' as const), account: account(accounts), amount: fc.integer({ min: 1, max: 2_000 }) }) },
+      { weight: 3, arbitrary: fc.record({ kind: fc.constant('nudge' as const), instr: fc.integer({ min: 0, max: 1 }), buyer: account(accounts), sellerOffset: fc.integer({ min: 1, max: accounts - 1 }), qty: fc.integer({ min: 1, max: 50 }), move: fc.integer({ min: -4, max: 4 }) }) },
+      { weight: 4, arbitrary: fc.record({ kind: fc.constant('edge' as const), instr: fc.integer({ min: 0, max: 1 }), target: account(accounts), buyer: account(accounts), qty: fc.integer({ min: 1, max: 5 }), offset: fc.integer({ min: -2, max: 2 }) }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant('roll' as const) }) },
+      { weight: 2, arbitrary: fc.record({ kind: fc.constant('settle' as const), prices: fc.tuple(fc.integer({ min: 50, max: 600 }), fc.integer({ min: 50, max: 600 })) }) },
+    );
+
+  it('every trade calls exactly the holders a full test of each one at the new mark would call', () => {
+    let callsSeen = 0;
+    let edgeCallsSeen = 0;
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 3, max: 6 }).chain((accounts) =>
+          fc.record({
+            accounts: fc.constant(accounts),
+            opening: fc.array(fc.integer({ min: 0, max: 20_000 }), { minLength: accounts, maxLength: accounts }),
+            ops: fc.array(intradayOp(accounts), { maxLength: 80 }),
+          }),
+        ),
+        ({ accounts, opening, ops }) => {
+          const ids = Array.from({ length: accounts }, (_, i) => `M${i}`);
+          const l = new ClearingLedger();
+          ids.forEach((id) => l.openAccount(id));
+          INSTRUMENTS.forEach((i) => l.listInstrument(i.symbol, i.product, i.listing));
+          opening.forEach((amount, i) => amount > 0 && l.deposit(ids[i], amount));
+          const calledThisSession = new Set<string>();
+          let day = 10;
+
+          for (const o of ops) {
+            if (o.kind === 'deposit') l.deposit(ids[o.account], o.amount);
+            else if (o.kind === 'withdraw') l.withdraw(ids[o.account], o.amount);
+            else if (o.kind === 'settle') {
+              l.endOfDay(`2027-01-${day++}`, {
+                [INSTRUMENTS[0].symbol]: { priceTicks: o.prices[0], method: 'vwap' },
+                [INSTRUMENTS[1].symbol]: { priceTicks: o.prices[1], method: 'vwap' },
+              });
+              calledThisSession.clear();
+            } else if (o.kind === 'roll') {
+              l.assessEndOfDayCalls(`2027-01-${day}`);
+              calledThisSession.clear();
+            } else {
+              const { symbol, product } = INSTRUMENTS[o.instr];
+              let price: number;
+              let buyer: string;
+              let seller: string;
+              if (o.kind === 'edge') {
+                const candidates = ids.filter((id) => l.position(id, symbol) !== 0 && !calledThisSession.has(id));
+                if (candidates.length === 0) continue;
+                const target = candidates[o.target % candidates.length];
+                const net = l.position(target, symbol);
+                // equity moves by net · m per tick of this mark: the first mark with equity < MM.
+                const perTick = Math.abs(net) * product.tickCents * product.multiplier;
+                const ticks = Math.floor((l.equity(target) - l.computeRequirements(target).mm) / perTick) + 1;
+                price = Math.max(1, l.mark(symbol) + (net > 0 ? -ticks - o.offset : ticks + o.offset));
+                const others = ids.filter((id) => id !== target);
+                buyer = others[o.buyer % others.length];
+                seller = others[(o.buyer + 1) % others.length];
+              } else {
+                price = o.kind === 'trade' ? o.price : Math.max(1, l.mark(symbol) + o.move);
+                buyer = ids[o.buyer];
+                seller = ids[(o.buyer + o.sellerOffset) % accounts];
+              }
+              l.addOpenOrder(buyer, symbol, 'buy', o.qty);
+              l.addOpenOrder(seller, symbol, 'sell', o.qty);
+              const calls = l.applyTrade({ instrument: symbol, priceTicks: price, qty: o.qty, buyAccount: buyer, sellAccount: seller });
+
+              // The reference: test every holder of the instrument, from the public figures.
+              const expected: { account: string; amount: number; equity: number }[] = [];
+              for (const id of ids) {
+                if (!l.account(id).positions[symbol] || calledThisSession.has(id)) continue;
+                const equity = l.equity(id);
+                const { im, mm } = l.computeRequirements(id);
+                if (equity < mm) expected.push({ account: id, amount: im - equity, equity });
+              }
+              expect(calls.map((c) => ({ account: c.account, amount: c.amount, equity: c.equity }))).toEqual(expected);
+              for (const c of calls) calledThisSession.add(c.account);
+              callsSeen += calls.length;
+              if (o.kind === 'edge') edgeCallsSeen += calls.filter((c) => c.account !== buyer && c.account !== seller).length;
+            }
+          }
+        },
+      ),
+      { numRuns: 400, seed: 20271121 },
+    );
+    // The runs must reach calls, and calls of bystanders at the edge, or the comparison shows little.
+    expect(callsSeen).toBeGreaterThan(500);
+    expect(edgeCallsSeen).toBeGreaterThan(50);
+  });
+});

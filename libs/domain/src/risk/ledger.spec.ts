@@ -141,6 +141,25 @@ describe('ClearingLedger: margin calls', () => {
     expect(l.account('A').cash).toBe(209);
   });
 
+  it('a call in one instrument voids what made the account safe in another: after the gate resets, the other still tests it', () => {
+    const l = ledgerWith(['A', 'B', 'C']);
+    l.listInstrument('SIT-2027-03', SIT, 200);
+    l.listInstrument('SCU-2027-03', SCU, 305);
+    // IM: 10 SIT at 2.00 = 214, 1 SCU at 3.05 = ceil(1 · 106904497 · 305 · 100 / 1e9) = 3261; MM = ceil(3475 · 3 / 4) = 2607
+    l.deposit('A', 3475);
+    l.deposit('B', 1_000_000);
+    l.deposit('C', 1_000_000);
+    trade(l, 'SIT-2027-03', 'A', 'B', 10, 200);
+    expect(trade(l, 'SCU-2027-03', 'A', 'B', 1, 305)).toEqual([]);
+    expect(l.computeRequirements('A')).toMatchObject({ im: 3475, mm: 2607 });
+    // SIT falls 100 ticks: A loses 1,000 → equity 2,475 < 2,607: called for 3,475 − 2,475
+    expect(trade(l, 'SIT-2027-03', 'C', 'B', 1, 100).map((c) => [c.account, c.amount])).toEqual([['A', 1000]]);
+    // the session's calls assessed again with nothing settled: A is called end of day, the gate resets
+    expect(l.assessEndOfDayCalls('2027-01-04').map((c) => [c.account, c.amount])).toEqual([['A', 1000]]);
+    // SCU trades at an unchanged price: A's equity is still below MM, so the intraday test calls it again
+    expect(trade(l, 'SCU-2027-03', 'C', 'B', 1, 305).map((c) => [c.account, c.amount, c.equity])).toEqual([['A', 1000, 2475]]);
+  });
+
   it('no call when equity stays at or above MM', () => {
     const l = setup();
     l.deposit('A', 100);

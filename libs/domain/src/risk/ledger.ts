@@ -15,6 +15,7 @@ import { assertSafeCents, type Cents, type Ticks } from '../money';
 import type { ProductSpec } from '../products';
 import { checkExposureChange, withdrawalCheck, withOpenOrderChange, worstCaseRequirements, type Exposure, type NewOrder, type PreTradeResult, type Side, type WithdrawalResult } from './checks';
 import { markPrice, netPosition, pnlBasis, positionPnlFromBasis, type Fill, type PnlBasis, type PositionDay } from './equity';
+import { HolderIndex } from './holder-index';
 import { IntradayCallGate, marginCallAmount } from './margin-calls';
 import { marginParams, requirements, type MarginParams, type Requirements } from './margin';
 import type { SettlementMethod, SettlementPrice } from './settlement';
@@ -138,6 +139,9 @@ export interface DepositResult {
 
 export type ListingTerms = Pick<ProductSpec, 'code' | 'tickCents' | 'multiplier' | 'defaultVolatility'>;
 
+/** 2^51: below it, a product of two integers no larger is exact in doubles (see setSafeBands). */
+const SAFE_BAND_LIMIT = 2 ** 51;
+
 const byId = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 function sortedKeys(o: object): string[] {
@@ -186,6 +190,8 @@ export class ClearingLedger {
   private readonly requirementsCache = new Map<string, Requirements>();
   /** Derived, not state: each position's P&L basis (see pnlBasis), dropped when a fill changes it. */
   private readonly pnlBases = new WeakMap<PositionDay, PnlBasis>();
+  /** Derived, not state: who holds each instrument, with the marks within which each is safe. */
+  private readonly holderIndex = new HolderIndex();
 
   constructor(state: LedgerState = emptyLedgerState()) {
     this.state = canonical(state);
@@ -320,6 +326,7 @@ export class ClearingLedger {
       multiplier: product.multiplier,
     });
     this.requirementsCache.clear();
+    this.holderIndex.reset();
     this.state.instruments[symbol] = {
       product: product.code,
       tickCents: product.tickCents,
@@ -341,6 +348,7 @@ export class ClearingLedger {
     assertPositiveInt(amount, 'deposit amount');
     const a = this.mutableAccount(account);
     a.cash = assertSafeCents(a.cash + amount, 'cash');
+    this.holderIndex.invalidate(account);
     this.state.totalDeposits = assertSafeCents(this.state.totalDeposits + amount, 'total deposits');
     let left = amount;
     const paid: { call: OutstandingCall; amount: Cents }[] = [];
@@ -361,6 +369,7 @@ export class ClearingLedger {
     const result = withdrawalCheck({ amount, cash: a.cash, equity: this.equity(account), exposures: this.exposures(account) });
     if (result.accepted) {
       a.cash -= amount;
+      this.holderIndex.invalidate(account);
       this.state.totalWithdrawals = assertSafeCents(this.state.totalWithdrawals + amount, 'total withdrawals');
     }
     return result;
@@ -374,6 +383,7 @@ export class ClearingLedger {
     assertPositiveInt(amount, 'withdrawal amount');
     const a = this.mutableAccount(account);
     a.cash = assertSafeCents(a.cash - amount, 'cash');
+    this.holderIndex.invalidate(account);
     this.state.totalWithdrawals = assertSafeCents(this.state.totalWithdrawals + amount, 'total withdrawals');
     return a.cash;
   }
@@ -421,7 +431,12 @@ export class ClearingLedger {
     assertPositiveInt(priceTicks, 'fill price');
     const a = this.mutableAccount(account);
     this.requirementsCache.delete(account);
-    const p = (a.positions[instrument] ??= { carried: 0, fills: [] });
+    this.holderIndex.invalidate(account);
+    let p = a.positions[instrument];
+    if (p === undefined) {
+      p = a.positions[instrument] = { carried: 0, fills: [] };
+      this.holderIndex.added(account, instrument);
+    }
     this.pnlBases.delete(p);
     // Fills are netted per price: every use (equity, variation margin) is Σ qty·(S − price), which
     // grouping by price leaves exact, and the list stays as short as the prices traded (the band
@@ -471,15 +486,24 @@ export class ClearingLedger {
 
     const calls: MarginCall[] = [];
     const accounts = this.state.accounts;
-    for (const id of this.sortedAccountIds()) {
-      const holder = accounts[id];
-      if (!holder.positions[instrument]) continue;
+    for (const entry of this.holderIndex.holders(instrument, () => this.positionRecords())) {
+      // Every mark still inside the bands set when the account last passed the test: its equity
+      // cannot be below MM, so the test would find nothing (see setSafeBands).
+      if (entry.epoch === entry.watch.epoch && priceTicks >= entry.lo && priceTicks <= entry.hi) continue;
+      const id = entry.account;
       // Called already this session: the gate decides nothing more (skip computing the figures).
       if (this.gate.hasCalled(id)) continue;
+      const holder = accounts[id];
       const equity = this.equityOf(holder);
       const req = this.requirementsCache.get(id) ?? this.computeRequirements(id);
       const amount = this.gate.decide(id, { equity, im: req.im, mm: req.mm });
-      if (amount === null) continue;
+      if (amount === null) {
+        this.setSafeBands(id, holder, equity - req.mm);
+        continue;
+      }
+      // Its bands held only while every mark stayed inside them, and this one did not: void them
+      // all, for when the gate lets the account be called again.
+      this.holderIndex.invalidate(id);
       const call: MarginCall = { account: id, amount, intraday: true, tradeDate: null, equity, requirements: req };
       // The call is for the whole shortfall (IM − equity), which already counts what earlier calls
       // asked for: it supersedes them, as an end-of-day call does, so nothing is owed twice.
@@ -544,6 +568,7 @@ export class ClearingLedger {
     inst.expired = options.expire ?? false;
     // Positions were carried or closed and the parameters moved: every account's figures change.
     this.requirementsCache.clear();
+    this.holderIndex.reset();
     return { instrument, tradeDate, alreadySettled: false, postings, params: inst.params, expired: inst.expired };
   }
 
@@ -598,6 +623,46 @@ export class ClearingLedger {
   }
 
   // ---- internals -----------------------------------------------------------------------------
+
+  /**
+   * Sets the marks within which an account that has just passed the intraday test (equity − MM =
+   * slack ≥ 0) still passes it, while nothing but marks changes (a fill, cash or new parameters void
+   * the bands). Equity is exactly linear in each mark: P&L in instrument j = net_j · mark_j · m_j − k_j
+   * (see PnlBasis), with m_j = tickCents · multiplier. The slack is shared out equally between the
+   * instruments with a net position, and each gets the adverse move its share pays for: a long may
+   * fall d = ⌊share / (|net| · m)⌋ ticks, a short rise as far; favourable moves are unbounded. With
+   * every mark inside its band the total loss is at most Σ shares ≤ slack, so equity ≥ MM and no call
+   * is due: skipping the test changes nothing. A flat instrument has no band (any mark is safe).
+   */
+  private setSafeBands(account: string, a: Readonly<AccountRisk>, slack: Cents): void {
+    const watch = this.holderIndex.watch(account);
+    if (watch === undefined) return;
+    let held = 0;
+    for (const e of watch.entries) if (netPosition(a.positions[e.instrument]) !== 0) held++;
+    // Capped so that share, perTick and d · perTick all stay exact integers in doubles.
+    const share = Math.floor(Math.min(slack, SAFE_BAND_LIMIT) / Math.max(held, 1));
+    for (const e of watch.entries) {
+      const net = netPosition(a.positions[e.instrument]);
+      e.epoch = watch.epoch;
+      if (net === 0) {
+        e.lo = -Infinity;
+        e.hi = Infinity;
+        continue;
+      }
+      const i = this.state.instruments[e.instrument];
+      const mark = markPrice(i.referenceTicks, i.lastTradeTicks);
+      const perTick = Math.abs(net) * i.tickCents * i.multiplier;
+      let d = perTick > 0 && perTick < SAFE_BAND_LIMIT ? Math.floor(share / perTick) : 0;
+      if (d * perTick > share) d -= 1; // a quotient rounded up to the next integer
+      e.lo = net > 0 ? mark - d : -Infinity;
+      e.hi = net > 0 ? Infinity : mark + d;
+    }
+  }
+
+  /** Each account (sorted) with the instruments it has a position record in: to build the index. */
+  private *positionRecords(): Iterable<readonly [string, readonly string[]]> {
+    for (const id of this.sortedAccountIds()) yield [id, Object.keys(this.state.accounts[id].positions)];
+  }
 
   private mutableAccount(id: string): AccountRisk {
     return this.account(id) as AccountRisk;

@@ -88,16 +88,17 @@ export function marginParams(input: MarginParamsInput): MarginParams {
   };
 }
 
+function assertInteger(v: number, what: string): void {
+  if (!Number.isSafeInteger(v)) throw new RangeError(`${what} must be an integer: ${v}`);
+}
+
 /** ceil(|lots| · r_ppb · S_cents · multiplier / 1e9), exactly. */
 export function initialMarginFor(lots: number, ratePpb: number, priceCents: Cents, multiplier: number): Cents {
-  for (const [v, what] of [
-    [lots, 'lots'],
-    [ratePpb, 'r_ppb'],
-    [priceCents, 'price'],
-    [multiplier, 'multiplier'],
-  ] as const) {
-    if (!Number.isSafeInteger(v)) throw new RangeError(`${what} must be an integer: ${v}`);
-  }
+  // Checked one by one, not in a loop over a list: this runs for every margin figure of a replay.
+  assertInteger(lots, 'lots');
+  assertInteger(ratePpb, 'r_ppb');
+  assertInteger(priceCents, 'price');
+  assertInteger(multiplier, 'multiplier');
   // In doubles when the product stays below 2^52: then it, the quotient times PPB and the
   // remainder are exact integers (see positionPnl in equity.ts for the argument).
   const product = Math.abs(lots) * ratePpb * priceCents * multiplier;

@@ -14,6 +14,7 @@ import { EndOfDay1767484800000 } from './1767484800000-end-of-day';
 import { OutstandingCalls1767571200000 } from './1767571200000-outstanding-calls';
 import { IndicesAndExpiry1767657600000 } from './1767657600000-indices-and-expiry';
 import { EodCutoffs1767744000000 } from './1767744000000-eod-cutoffs';
+import { EventLogJsonPayload1767830400000 } from './1767830400000-event-log-json-payload';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
-export const MIGRATIONS: Function[] = [EventLogBase1767225600000, Projections1767312000000, Halts1767398400000, EndOfDay1767484800000, OutstandingCalls1767571200000, IndicesAndExpiry1767657600000, EodCutoffs1767744000000];
+export const MIGRATIONS: Function[] = [EventLogBase1767225600000, Projections1767312000000, Halts1767398400000, EndOfDay1767484800000, OutstandingCalls1767571200000, IndicesAndExpiry1767657600000, EodCutoffs1767744000000, EventLogJsonPayload1767830400000];

@@ -4,7 +4,7 @@
  * time, payload), the events it decodes are eventFromWire of the payloads, the replay is the same
  * either way (state, divergences and the payloads they quote), a stop abandons it cleanly, flow
  * control holds with a slow consumer, and inside a REPEATABLE READ transaction it reads the
- * transaction's snapshot.
+ * transaction's snapshot. It reads a log whose payloads are still jsonb (ADR 0008) the same way.
  */
 import { randomBytes } from 'node:crypto';
 import type { DataSource } from 'typeorm';
@@ -193,5 +193,36 @@ describe('the log reader in a worker thread', () => {
     } finally {
       await other.destroy();
     }
+  });
+
+  it('reads a log whose payloads are still jsonb (from before migration 1767830400000), and payload text in any layout', async () => {
+    const head = (await chainHead(ds)).lastSeq;
+    const read = (): Promise<LogRecord[]> => collect(readLogInWorker(ds, { fromSeq: 1, toSeq: head, windowSize: 500, payloadTypes: null, batchRecords: 256 }));
+    const asJson = await read();
+    const trade = asJson.find((r) => r.type === 'Trade')!;
+    expect(trade.event).toBeDefined();
+    try {
+      await ds.query(`ALTER TABLE event_log ALTER COLUMN payload TYPE jsonb USING payload::jsonb`);
+      const asJsonb = await read();
+      expect(asJsonb.map((r) => [r.seq, r.type, r.at, r.payload, r.event])).toEqual(asJson.map((r) => [r.seq, r.type, r.at, r.payload, r.event]));
+    } finally {
+      await ds.query(`ALTER TABLE event_log ALTER COLUMN payload TYPE json USING payload::json`);
+    }
+    // A payload stored by hand in another layout (leading space, no spacing, keys reversed) is
+    // read as the same event, by JSON.parse rather than the transcoder.
+    const p = trade.payload as Record<string, unknown>;
+    const text = ` {${Object.keys(p)
+      .reverse()
+      .map((k) => `${JSON.stringify(k)}:${JSON.stringify(p[k])}`)
+      .join(',')}}`;
+    await ds.transaction(async (m) => {
+      await sql(m, 'ALTER TABLE event_log DISABLE TRIGGER event_log_append_only');
+      await sql(m, 'UPDATE event_log SET payload = $2::json WHERE seq = $1', [trade.seq, text]);
+      await sql(m, 'ALTER TABLE event_log ENABLE TRIGGER event_log_append_only');
+    });
+    expect((await sql<{ t: string }>(ds, 'SELECT payload::text AS t FROM event_log WHERE seq = $1', [trade.seq])).rows[0].t).toBe(text);
+    const relaid = (await read()).find((r) => r.seq === trade.seq)!;
+    expect(relaid.payload).toEqual(trade.payload);
+    expect(relaid.event).toEqual(trade.event);
   });
 });

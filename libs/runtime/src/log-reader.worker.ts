@@ -141,10 +141,11 @@ function run(job: WorkerJob, port: NonNullable<typeof parentPort>): Promise<void
     count++;
     const payloadLength = row.readInt32BE(p + 12);
     if (payloadLength >= 0) {
-      // A json column sends its text as stored; a jsonb one (logs migrated before 1767830400000)
-      // sends a version byte, 1, then the text it prints. JSON text never starts with byte 1.
-      const versioned = payloadLength > 0 && row[p + 16] === 1;
-      if (payloadLength < 1 || (!versioned && row[p + 16] !== 0x7b)) throw new Error('the log reader read a payload that is neither a json object nor jsonb version 1');
+      // A json column sends its text as stored; a jsonb one (a log from before migration
+      // 1767830400000) sends a version byte, 1, then the text it prints. JSON text never starts
+      // with byte 1; whatever else it starts with, the transcoder reads it or hands it to JSON.parse.
+      if (payloadLength < 1) throw new Error('the log reader read an empty payload');
+      const versioned = row[p + 16] === 1;
       const n = versioned ? payloadLength - 1 : payloadLength;
       const from = versioned ? p + 17 : p + 16;
       if (from + n !== end) throw new Error('the log reader read a malformed row');

@@ -37,11 +37,14 @@ export class HolderIndex {
   private built = false;
 
   /**
-   * The holders of an instrument, sorted by account id. `positionsOf` lists the state's accounts
-   * (sorted) with the instruments each has a position record in; used only to (re)build.
+   * `positionsOf` lists the ledger's accounts (sorted) with the instruments each has a position
+   * record in; read only to (re)build the index.
    */
-  holders(instrument: string, positionsOf: () => Iterable<readonly [string, readonly string[]]>): readonly HolderEntry[] {
-    if (!this.built) this.build(positionsOf());
+  constructor(private readonly positionsOf: () => Iterable<readonly [string, readonly string[]]>) {}
+
+  /** The holders of an instrument, sorted by account id. */
+  holders(instrument: string): readonly HolderEntry[] {
+    if (!this.built) this.build(this.positionsOf());
     return this.byInstrument.get(instrument) ?? [];
   }
 
@@ -76,11 +79,6 @@ export class HolderIndex {
     this.built = false;
     this.watches.clear();
     this.byInstrument.clear();
-  }
-
-  /** The account's watch (its entries, to set their bands); undefined before the index is built. */
-  watch(account: string): AccountWatch | undefined {
-    return this.watches.get(account);
   }
 
   private watchOf(account: string): AccountWatch {

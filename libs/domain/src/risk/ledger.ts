@@ -15,7 +15,7 @@ import { assertSafeCents, type Cents, type Ticks } from '../money';
 import type { ProductSpec } from '../products';
 import { checkExposureChange, withdrawalCheck, withOpenOrderChange, worstCaseRequirements, type Exposure, type NewOrder, type PreTradeResult, type Side, type WithdrawalResult } from './checks';
 import { markPrice, netPosition, pnlBasis, positionPnlFromBasis, type Fill, type PnlBasis, type PositionDay } from './equity';
-import { HolderIndex } from './holder-index';
+import { HolderIndex, type AccountWatch } from './holder-index';
 import { IntradayCallGate, marginCallAmount } from './margin-calls';
 import { marginParams, requirements, type MarginParams, type Requirements } from './margin';
 import type { SettlementMethod, SettlementPrice } from './settlement';
@@ -191,7 +191,7 @@ export class ClearingLedger {
   /** Derived, not state: each position's P&L basis (see pnlBasis), dropped when a fill changes it. */
   private readonly pnlBases = new WeakMap<PositionDay, PnlBasis>();
   /** Derived, not state: who holds each instrument, with the marks within which each is safe. */
-  private readonly holderIndex = new HolderIndex();
+  private readonly holderIndex = new HolderIndex(() => this.positionRecords());
 
   constructor(state: LedgerState = emptyLedgerState()) {
     this.state = canonical(state);
@@ -486,7 +486,7 @@ export class ClearingLedger {
 
     const calls: MarginCall[] = [];
     const accounts = this.state.accounts;
-    for (const entry of this.holderIndex.holders(instrument, () => this.positionRecords())) {
+    for (const entry of this.holderIndex.holders(instrument)) {
       // Every mark still inside the bands set when the account last passed the test: its equity
       // cannot be below MM, so the test would find nothing (see setSafeBands).
       if (entry.epoch === entry.watch.epoch && priceTicks >= entry.lo && priceTicks <= entry.hi) continue;
@@ -498,7 +498,7 @@ export class ClearingLedger {
       const req = this.requirementsCache.get(id) ?? this.computeRequirements(id);
       const amount = this.gate.decide(id, { equity, im: req.im, mm: req.mm });
       if (amount === null) {
-        this.setSafeBands(id, holder, equity - req.mm);
+        this.setSafeBands(entry.watch, holder, equity - req.mm);
         continue;
       }
       // Its bands held only while every mark stayed inside them, and this one did not: void them
@@ -634,9 +634,7 @@ export class ClearingLedger {
    * every mark inside its band the total loss is at most Σ shares ≤ slack, so equity ≥ MM and no call
    * is due: skipping the test changes nothing. A flat instrument has no band (any mark is safe).
    */
-  private setSafeBands(account: string, a: Readonly<AccountRisk>, slack: Cents): void {
-    const watch = this.holderIndex.watch(account);
-    if (watch === undefined) return;
+  private setSafeBands(watch: AccountWatch, a: Readonly<AccountRisk>, slack: Cents): void {
     let held = 0;
     for (const e of watch.entries) if (netPosition(a.positions[e.instrument]) !== 0) held++;
     // Capped so that share, perTick and d · perTick all stay exact integers in doubles.

@@ -5,7 +5,9 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger as PinoNestLogger } from 'nestjs-pino';
 import { envBool } from '../config';
+import { RequestValidationError } from '../errors/validation';
 import { MetricsService } from '../observability/metrics.service';
+import { findRequestInputProblem } from './input-guard';
 import { setupSwagger, SwaggerSetupOptions } from './swagger';
 
 export interface HttpServiceOptions {
@@ -84,8 +86,11 @@ export async function bootstrapHttpService(rootModule: Type<unknown>, options: H
 }
 
 /**
- * `x-request-id` on every response, and `http_server_request_duration_seconds{method,route,status_code}`
- * (route is the route template, never the raw URL, so the label set stays bounded).
+ * `x-request-id` on every response, `http_server_request_duration_seconds{method,route,status_code}`
+ * (route is the route template, never the raw URL, so the label set stays bounded), and the input
+ * guard (see input-guard.ts): a NUL byte, an unpaired surrogate or a body nested too deeply, in
+ * any route's params, query or body, is a 400 with the route's invalid code and the field, before
+ * the guards, pipes and handler run (so before any query).
  */
 function installHttpHooks(app: NestFastifyApplication): void {
   const histogram = app.get(MetricsService).histogram({
@@ -97,6 +102,10 @@ function installHttpHooks(app: NestFastifyApplication): void {
   fastify.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
     done();
+  });
+  fastify.addHook('preValidation', (request, _reply, done) => {
+    const problem = findRequestInputProblem(request);
+    done(problem ? new RequestValidationError(problem.field, problem.message) : undefined);
   });
   fastify.addHook('onResponse', (request, reply, done) => {
     histogram.observe(

@@ -373,6 +373,19 @@ describe('platform HTTP (Nest + Fastify in process)', () => {
       await refusedBeforeLookup({ method: 'POST', url: '/accounts/ACC-1%00/withdrawals', key: h.member, payload: {} }, 'INVALID_REQUEST', 'accountId');
     });
 
+    it('a path whose percent-encoding is not UTF-8 (encoded lone surrogate, %FF, stray %) → the same 400, not the router’s own body', async () => {
+      for (const bad of ['ACC-1%ED%A0%80', '%FF', 'ACC%C3', '100%']) {
+        await refusedBeforeLookup({ url: `/accounts/${bad}/positions`, key: h.member }, 'INVALID_REQUEST', 'accountId');
+      }
+      expect((await inject({ url: '/accounts/ACC-1/positions?x=%C3%A9', key: h.member })).statusCode).toBe(200);
+    });
+
+    it('an over-long path parameter → 414 in the error format', async () => {
+      const res = await inject({ url: `/accounts/${'A'.repeat(300)}/positions`, key: h.member });
+      expect(res.statusCode).toBe(414);
+      expect(res.json()).toEqual({ error: 'INVALID_REQUEST', message: expect.any(String) });
+    });
+
     it('NUL in a query value or a property name, nested values → 400 with the field', async () => {
       await refusedBeforeLookup({ url: '/accounts/ACC-1/positions?wait=%00', key: h.member }, 'INVALID_REQUEST', 'wait');
       await refusedBeforeLookup({ method: 'POST', url: '/ops/widgets', key: h.ops, payload: { name: 'w', legs: [{ qty: 1 }, { 'q\u0000': 1 }] } }, 'INVALID_REQUEST', 'legs.1');

@@ -5,9 +5,11 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger as PinoNestLogger } from 'nestjs-pino';
 import { envBool } from '../config';
+import { mapException } from '../errors/exception-filter';
+import type { ErrorBody } from '../errors/reasons';
 import { RequestValidationError } from '../errors/validation';
 import { MetricsService } from '../observability/metrics.service';
-import { findRequestInputProblem } from './input-guard';
+import { findRequestInputProblem, rewriteUndecodableUrl } from './input-guard';
 import { setupSwagger, SwaggerSetupOptions } from './swagger';
 
 export interface HttpServiceOptions {
@@ -36,7 +38,8 @@ export function requestIdFor(req: IncomingMessage): string {
 
 /**
  * Fastify adapter: Fastify's own logger off (nestjs-pino logs), request ids from x-request-id
- * (echoed back, see configureHttpApp), 1 MiB body limit, proxy trust via CH_TRUST_PROXY.
+ * (echoed back, see configureHttpApp), 1 MiB body limit, proxy trust via CH_TRUST_PROXY, and the
+ * router's refusals in the platform's error format.
  */
 export function createFastifyAdapter(): FastifyAdapter {
   return new FastifyAdapter({
@@ -45,7 +48,16 @@ export function createFastifyAdapter(): FastifyAdapter {
     bodyLimit: 1024 * 1024,
     trustProxy: envBool('CH_TRUST_PROXY', false),
     routerOptions: { maxParamLength: 200 },
+    // a path whose percent-encoding is not UTF-8 becomes a NUL the input guard refuses (see there)
+    rewriteUrl: (req: IncomingMessage) => rewriteUndecodableUrl(req.url ?? '/'),
+    // the router's own refusals (bad URL, over-long parameter) in the error format too
+    frameworkErrors: answerFrameworkError as never, // (Fastify's generic reply type does not narrow to it)
   });
+}
+
+function answerFrameworkError(error: Error, _request: unknown, reply: { code(status: number): { send(body: ErrorBody): unknown } }): void {
+  const mapped = mapException(error);
+  reply.code(mapped.status).send(mapped.body);
 }
 
 /**

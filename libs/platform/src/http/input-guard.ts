@@ -52,7 +52,7 @@ export function findInputProblem(root: unknown, maxDepth: number = MAX_INPUT_DEP
     const node = stack.pop()!;
     const { value } = node;
     if (typeof value === 'string') {
-      if (!isStorableText(value)) return { ...field(pathOf(node)), message: `${pathOf(node).join('.') || 'value'} must not contain a NUL byte or an unpaired surrogate` };
+      if (!isStorableText(value)) return { ...field(pathOf(node)), message: `${pathOf(node).join('.') || 'value'} must be UTF-8 text without NUL bytes or unpaired surrogates` };
       continue;
     }
     if (typeof value !== 'object' || value === null) continue;
@@ -63,11 +63,39 @@ export function findInputProblem(root: unknown, maxDepth: number = MAX_INPUT_DEP
     const entries: Array<[string, unknown]> = Array.isArray(value) ? value.map((v, i) => [String(i), v]) : Object.entries(value);
     for (let i = entries.length - 1; i >= 0; i--) {
       const [key, child] = entries[i];
-      if (!isStorableText(key)) return { ...field(pathOf(node)), message: 'a property name must not contain a NUL byte or an unpaired surrogate' };
+      if (!isStorableText(key)) return { ...field(pathOf(node)), message: 'a property name must be UTF-8 text without NUL bytes or unpaired surrogates' };
       stack.push({ value: child, depth: node.depth + 1, key, parent: node });
     }
   }
   return null;
+}
+
+/**
+ * The URL with every percent-escape run of its path that is not UTF-8 (`%FF`, an encoded lone
+ * surrogate `%ED%A0%80`, a stray `%`) turned into `%00`. Used as Fastify's `rewriteUrl`, before
+ * routing: the router cannot decode such a parameter and would answer with a body of its own; as
+ * a NUL it reaches the route, whose guard refuses it with the route's reason and the field.
+ */
+export function rewriteUndecodableUrl(url: string): string {
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  if (!path.includes('%')) return url;
+  try {
+    decodeURIComponent(path);
+    return url;
+  } catch {
+    const fixed = path
+      .replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => {
+        try {
+          decodeURIComponent(run);
+          return run;
+        } catch {
+          return '%00';
+        }
+      })
+      .replace(/%(?![0-9A-Fa-f]{2})/g, '%00');
+    return fixed + (q < 0 ? '' : url.slice(q));
+  }
 }
 
 /** The first problem in a request's path parameters, query or body, in that order. */

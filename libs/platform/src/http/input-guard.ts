@@ -9,7 +9,7 @@
  * The walk is iterative (an explicit stack), so it cannot overflow on the input it refuses.
  */
 
-/** Deepest nesting of objects/arrays a request body may have (the API's deepest DTO needs 4). */
+/** Deepest nesting of objects/arrays a request body may have (the API's deepest body, an index publication's providers, needs 3). */
 export const MAX_INPUT_DEPTH = 32;
 
 /** NUL, or a high surrogate not followed by a low one, or a low surrogate not preceded by a high one. */

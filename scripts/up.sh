@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .run/logs
+chmod 700 .run   # private: the operations key, the logs, the broker's data
 
 [ -d node_modules ] || npm ci --no-audit --no-fund
 echo "building..."
@@ -20,10 +21,10 @@ export KAFKA_BROKERS="${KAFKA_BROKERS:-127.0.0.1:9092}"
 export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/clearinghouse}"
 export TOPIC_PREFIX="${TOPIC_PREFIX:-ch}"
 export PORT="${PORT:-3000}"
-# The first operations key: generated once, kept in .run/ops-api-key (hashed in the database).
+# The first operations key: generated once, kept in .run/ops-api-key (hashed in the database),
+# mode 0600 in a private (0700) .run (scripts/ops-key.js).
 if [ -z "${OPS_API_KEY:-}" ]; then
-  [ -s .run/ops-api-key ] || node -e 'process.stdout.write("chk_ops_" + require("crypto").randomBytes(24).toString("base64url"))' > .run/ops-api-key
-  OPS_API_KEY="$(cat .run/ops-api-key)"
+  OPS_API_KEY="$(node scripts/ops-key.js .run)"
 fi
 export OPS_API_KEY
 

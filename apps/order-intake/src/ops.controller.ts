@@ -16,6 +16,10 @@ import { CreateMemberDto, DepositDto, ListInstrumentDto } from './dto';
 import { EVENT_TIME_DOC, EventTime, withEventTime } from './event-time';
 
 export const REFERENCE_STREAM = 'reference-data';
+/** The transaction-scoped advisory lock that serialises member admissions. */
+const MEMBER_ADMISSION_LOCK = 'ops:member-admission';
+/** Matching's stream for an instrument, where its InstrumentListed is logged. */
+const matchingStream = (symbol: string): string => `matching:${symbol}`;
 
 export function actorOf(p: Principal): string {
   return p.role === 'member' ? `member:${p.memberId}` : `${p.role}:${p.keyId}`;
@@ -65,6 +69,9 @@ export class OpsController {
     const apiKey = generateApiKey();
     const keyId = `key-${randomUUID()}`;
     await this.infra.ds.transaction(async (m) => {
+      // Admissions one at a time (across intake instances): the checks below then see every
+      // admission committed before, and concurrent duplicates get the 409 sequential ones get.
+      await sql(m, 'SELECT pg_advisory_xact_lock(hashtext($1))', [MEMBER_ADMISSION_LOCK]);
       const exists = await sql(m, 'SELECT 1 FROM members WHERE member_id = $1', [dto.memberId]);
       if (exists.rows.length) throw new DomainRejection('CONFLICT', `member ${dto.memberId} already exists`, { field: 'memberId' });
       const taken = await sql<{ account_id: string }>(m, 'SELECT account_id FROM accounts WHERE account_id = ANY($1)', [dto.accounts]);
@@ -106,24 +113,28 @@ export class OpsController {
     }
     const existing = await sql(this.infra.ds, 'SELECT 1 FROM instruments WHERE symbol = $1', [dto.symbol]);
     if (existing.rows.length) throw new DomainRejection('CONFLICT', `${dto.symbol} is already listed`, { field: 'symbol' });
-    await this.commands.publish(
+    const command = await this.commands.publish(
       'matchingCommands',
       dto.symbol,
       'ListInstrument',
       withEventTime({ instrument: dto.symbol, referencePrice: formatTicks(ticks), lastTradingDay: lastTradingDay(dto.symbol), source: fromIndex ? 'index' : 'operations' }, eventTime),
       actorOf(who),
     );
-    const row = await pollUntil(async () => {
-      const r = await sql<{ symbol: string; last_trading_day: string }>(this.infra.ds, `SELECT symbol, to_char(last_trading_day, 'YYYY-MM-DD') AS last_trading_day FROM instruments WHERE symbol = $1`, [dto.symbol]);
+    // Matching lists a symbol once and ignores every later ListInstrument for it. Which command
+    // listed it is the listing event's cause: a concurrent request whose command lost gets the
+    // 409 it would have got after the winner, never "listed" with a price that was not listed.
+    const listing = await pollUntil(async () => {
+      const r = await sql<{ causation_id: string | null }>(this.infra.ds, `SELECT causation_id FROM event_log WHERE stream = $1 AND type = 'InstrumentListed' ORDER BY stream_seq LIMIT 1`, [matchingStream(dto.symbol)]);
       return r.rows[0] ?? null;
     }, 10_000);
+    if (listing && listing.causation_id !== command.eventId) throw new DomainRejection('CONFLICT', `${dto.symbol} is already listed`, { field: 'symbol' });
     return {
       symbol: dto.symbol,
       referencePrice: formatTicks(ticks),
       lastTradingDay: lastTradingDay(dto.symbol),
       source: fromIndex ? 'index' : 'operations',
       ...(fromIndex ? { indexValue: fromIndex } : {}),
-      status: row ? 'listed' : 'pending',
+      status: listing ? 'listed' : 'pending',
     };
   }
 

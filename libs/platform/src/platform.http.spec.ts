@@ -104,6 +104,7 @@ interface Harness {
   ops: string;
   auditor: string;
   revoked: { key: string; keyId: string };
+  directory: InMemoryAccountDirectory;
 }
 
 async function harness(extra: Partial<PlatformModuleOptions> = {}): Promise<Harness> {
@@ -129,7 +130,7 @@ async function harness(extra: Partial<PlatformModuleOptions> = {}): Promise<Harn
     ],
   }).compile();
   const app = await createTestHttpApp(moduleRef, { swagger: { title: 'Test API' } });
-  return { app, logs, keys, member, otherMember, ops, auditor, revoked };
+  return { app, logs, keys, member, otherMember, ops, auditor, revoked, directory };
 }
 
 const json = { 'content-type': 'application/json' };
@@ -344,6 +345,66 @@ describe('platform HTTP (Nest + Fastify in process)', () => {
       const access = h.logs.records().find((r) => r.msg === 'request errored' && (r.req as { url: string }).url === '/ops/boom');
       expect(access).toMatchObject({ level: 'error', res: { statusCode: 500 } });
       expect(access?.err).toBeUndefined(); // no invented "failed with status code 500" error
+    });
+  });
+
+  describe('input no route may see (NUL, unpaired surrogates, deep nesting): 400 before any look-up', () => {
+    const deep = (n: number) => '['.repeat(n) + ']'.repeat(n);
+    const refusedBeforeLookup = async (opts: Parameters<typeof inject>[0], error: string, field: string | undefined) => {
+      const before = h.directory.lookups;
+      const res = await inject(opts);
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toEqual({ error, message: expect.any(String), ...(field !== undefined ? { field } : {}) });
+      expect(h.directory.lookups).toBe(before);
+    };
+
+    it.each([
+      ['NUL', 'ACC-1\u0000'],
+      ['lone high surrogate', 'ACC-1\ud800'],
+      ['lone low surrogate', '\udc00ACC-1'],
+    ])('%s in an order body field → INVALID_ORDER with the field', async (_name, accountId) => {
+      await refusedBeforeLookup({ method: 'POST', url: '/orders', key: h.member, payload: order({ accountId }) }, 'INVALID_ORDER', 'accountId');
+      await refusedBeforeLookup({ method: 'POST', url: '/orders', key: h.member, payload: order({ price: `2.05${accountId}` }) }, 'INVALID_ORDER', 'price');
+    });
+
+    it('NUL in a path parameter (read and write routes) → INVALID_REQUEST naming the parameter', async () => {
+      await refusedBeforeLookup({ url: '/accounts/%00/positions', key: h.member }, 'INVALID_REQUEST', 'accountId');
+      await refusedBeforeLookup({ url: '/accounts/ACC-1%00/positions', key: h.ops }, 'INVALID_REQUEST', 'accountId');
+      await refusedBeforeLookup({ method: 'POST', url: '/accounts/ACC-1%00/withdrawals', key: h.member, payload: {} }, 'INVALID_REQUEST', 'accountId');
+    });
+
+    it('a path whose percent-encoding is not UTF-8 (encoded lone surrogate, %FF, stray %) → the same 400, not the router’s own body', async () => {
+      for (const bad of ['ACC-1%ED%A0%80', '%FF', 'ACC%C3', '100%']) {
+        await refusedBeforeLookup({ url: `/accounts/${bad}/positions`, key: h.member }, 'INVALID_REQUEST', 'accountId');
+      }
+      expect((await inject({ url: '/accounts/ACC-1/positions?x=%C3%A9', key: h.member })).statusCode).toBe(200);
+    });
+
+    it('an over-long path parameter → 414 in the error format', async () => {
+      const res = await inject({ url: `/accounts/${'A'.repeat(300)}/positions`, key: h.member });
+      expect(res.statusCode).toBe(414);
+      expect(res.json()).toEqual({ error: 'INVALID_REQUEST', message: expect.any(String) });
+    });
+
+    it('NUL in a query value or a property name, nested values → 400 with the field', async () => {
+      await refusedBeforeLookup({ url: '/accounts/ACC-1/positions?wait=%00', key: h.member }, 'INVALID_REQUEST', 'wait');
+      await refusedBeforeLookup({ method: 'POST', url: '/ops/widgets', key: h.ops, payload: { name: 'w', legs: [{ qty: 1 }, { 'q\u0000': 1 }] } }, 'INVALID_REQUEST', 'legs.1');
+      await refusedBeforeLookup({ method: 'POST', url: '/ops/widgets', key: h.ops, payload: { name: 'w', legs: [{ qty: 1, x: ['ok', 'b\u0000d'] }] } }, 'INVALID_REQUEST', 'legs.0.x.1');
+    });
+
+    it('a field nested 50,000 arrays deep → 400 on every kind of write route, not a stack overflow', async () => {
+      const raw = `{"accountId":"ACC-1","instrument":"SIT-2027-03","side":"BUY","qty":5,"legs":${deep(50_000)}}`;
+      await refusedBeforeLookup({ method: 'POST', url: '/orders', key: h.member, payload: raw }, 'INVALID_ORDER', 'legs');
+      await refusedBeforeLookup({ method: 'POST', url: '/ops/widgets', key: h.ops, payload: `{"name":"w","legs":${deep(50_000)}}` }, 'INVALID_REQUEST', 'legs');
+      await refusedBeforeLookup({ method: 'POST', url: '/accounts/ACC-1/withdrawals', key: h.member, payload: `{"amount":${deep(50_000)}}` }, 'INVALID_REQUEST', 'amount');
+      await refusedBeforeLookup({ method: 'POST', url: '/ops/widgets', key: h.ops, payload: deep(50_000) }, 'INVALID_REQUEST', '0');
+    });
+
+    it('ordinary text passes: paired surrogates (emoji), other Unicode, nesting within the limit', async () => {
+      const res = await inject({ method: 'POST', url: '/ops/widgets', key: h.ops, payload: { name: 'w 😀 é 東京', legs: [{ qty: 1 }] } });
+      expect(res.statusCode).toBe(201);
+      expect(res.json().name).toBe('w 😀 é 東京');
+      expect((await inject({ url: '/accounts/ACC-1/positions?q=%F0%9F%98%80', key: h.member })).statusCode).toBe(200);
     });
   });
 

@@ -5,7 +5,11 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger as PinoNestLogger } from 'nestjs-pino';
 import { envBool } from '../config';
+import { mapException } from '../errors/exception-filter';
+import type { ErrorBody } from '../errors/reasons';
+import { RequestValidationError } from '../errors/validation';
 import { MetricsService } from '../observability/metrics.service';
+import { findRequestInputProblem, rewriteUndecodableUrl } from './input-guard';
 import { setupSwagger, SwaggerSetupOptions } from './swagger';
 
 export interface HttpServiceOptions {
@@ -34,7 +38,8 @@ export function requestIdFor(req: IncomingMessage): string {
 
 /**
  * Fastify adapter: Fastify's own logger off (nestjs-pino logs), request ids from x-request-id
- * (echoed back, see configureHttpApp), 1 MiB body limit, proxy trust via CH_TRUST_PROXY.
+ * (echoed back, see configureHttpApp), 1 MiB body limit, proxy trust via CH_TRUST_PROXY, and the
+ * router's refusals in the platform's error format.
  */
 export function createFastifyAdapter(): FastifyAdapter {
   return new FastifyAdapter({
@@ -43,7 +48,16 @@ export function createFastifyAdapter(): FastifyAdapter {
     bodyLimit: 1024 * 1024,
     trustProxy: envBool('CH_TRUST_PROXY', false),
     routerOptions: { maxParamLength: 200 },
+    // a path whose percent-encoding is not UTF-8 becomes a NUL the input guard refuses (see there)
+    rewriteUrl: (req: IncomingMessage) => rewriteUndecodableUrl(req.url ?? '/'),
+    // the router's own refusals (bad URL, over-long parameter) in the error format too
+    frameworkErrors: answerFrameworkError as never, // (Fastify's generic reply type does not narrow to it)
   });
+}
+
+function answerFrameworkError(error: Error, _request: unknown, reply: { code(status: number): { send(body: ErrorBody): unknown } }): void {
+  const mapped = mapException(error);
+  reply.code(mapped.status).send(mapped.body);
 }
 
 /**
@@ -84,8 +98,11 @@ export async function bootstrapHttpService(rootModule: Type<unknown>, options: H
 }
 
 /**
- * `x-request-id` on every response, and `http_server_request_duration_seconds{method,route,status_code}`
- * (route is the route template, never the raw URL, so the label set stays bounded).
+ * `x-request-id` on every response, `http_server_request_duration_seconds{method,route,status_code}`
+ * (route is the route template, never the raw URL, so the label set stays bounded), and the input
+ * guard (see input-guard.ts): a NUL byte, an unpaired surrogate or a body nested too deeply, in
+ * any route's params, query or body, is a 400 with the route's invalid code and the field, before
+ * the guards, pipes and handler run (so before any query).
  */
 function installHttpHooks(app: NestFastifyApplication): void {
   const histogram = app.get(MetricsService).histogram({
@@ -97,6 +114,10 @@ function installHttpHooks(app: NestFastifyApplication): void {
   fastify.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
     done();
+  });
+  fastify.addHook('preValidation', (request, _reply, done) => {
+    const problem = findRequestInputProblem(request);
+    done(problem ? new RequestValidationError(problem.field, problem.message) : undefined);
   });
   fastify.addHook('onResponse', (request, reply, done) => {
     histogram.observe(

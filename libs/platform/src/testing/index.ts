@@ -40,6 +40,8 @@ export class InMemoryApiKeyStore implements ApiKeyStore {
 /** In-memory account → member map (for unit tests only). */
 export class InMemoryAccountDirectory implements AccountOwnership {
   private readonly owners = new Map<string, string>();
+  /** Number of ownerOf calls (to observe that a request was refused before any look-up). */
+  lookups = 0;
 
   constructor(entries: Record<string, string> = {}) {
     for (const [account, member] of Object.entries(entries)) this.owners.set(account, member);
@@ -50,6 +52,7 @@ export class InMemoryAccountDirectory implements AccountOwnership {
   }
 
   async ownerOf(accountId: string): Promise<string | null> {
+    this.lookups++;
     return this.owners.get(accountId) ?? null;
   }
 }

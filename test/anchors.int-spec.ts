@@ -108,6 +108,10 @@ describe('chain anchors outside the database', () => {
     const v = await audit(['verify', '--anchors', anchorsFile, '--public-key', publicKeyFile], sys.db.url);
     expect(v.code).toBe(0);
     expect(v.out).toMatchObject({ ok: true, chain: { ok: true }, anchors: { ok: true, anchors: written.length, lastAnchoredSeq: written.at(-1)!.seq } });
+    // The API checks the topic's copy.
+    const api = await sys.api('GET', '/audit/verify?anchors=topic', { key: sys.opsKey });
+    expect(api).toMatchObject({ status: 200, body: { ok: true, chain: { ok: true }, anchors: { ok: true, anchors: written.length } } });
+    expect(await sys.api('GET', '/audit/verify?anchors=file', { key: sys.opsKey })).toMatchObject({ status: 400, body: { error: 'INVALID_REQUEST', field: 'anchors' } });
   });
 
   describe('after a superuser rewrites an event and recomputes every later hash', () => {
@@ -155,6 +159,8 @@ describe('chain anchors outside the database', () => {
         anchors: { ok: false, kind: 'hash-mismatch', line: broken + 1, seq: anchored[broken].seq, anchoredAt: anchored[broken].at, expected: anchored[broken].hash, checked: broken },
       });
       expect(v.out.anchors.message).toContain(`the log no longer matches the anchor at line ${broken + 1} (seq ${anchored[broken].seq}`);
+      const api = await sys.api('GET', '/audit/verify?anchors=topic', { key: sys.opsKey });
+      expect(api).toMatchObject({ status: 200, body: { ok: false, chain: { ok: true }, anchors: { ok: false, kind: 'hash-mismatch', line: broken + 1, seq: anchored[broken].seq } } });
     });
 
     it('refuses anchors forged to fit the rewritten log', async () => {
@@ -176,6 +182,15 @@ describe('chain anchors outside the database', () => {
       expect(r.out.anchors).toMatchObject({ ok: false, kind: 'bad-signature', line: 1, seq: anchored[0].seq });
       // A missing anchors file or public key: could not run.
       expect((await audit(['verify', '--anchors', join(sys.anchorDir, 'none.jsonl'), '--public-key', publicKeyFile], sys.db.url)).code).toBe(2);
+    });
+
+    it('the anchorer, restarted, says the log no longer holds its last anchor', async () => {
+      await sys.kill('clearing');
+      await sys.start('clearing');
+      await waitFor('the anchorer to report the rewrite', async () => /no longer holds the last anchor/.test(sys.logs('clearing')), 30_000);
+      // The old anchors stay in the file, and still convict the rewrite.
+      const v = await audit(['verify', '--anchors', anchorsFile, '--public-key', publicKeyFile], sys.db.url);
+      expect(v.out.anchors).toMatchObject({ ok: false, kind: 'hash-mismatch', seq: anchored[broken].seq });
     });
   });
 });

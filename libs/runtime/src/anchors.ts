@@ -19,7 +19,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync
 import { open, readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { canonicalJson, chainHead, sql, toSafeNumber, type Db } from '@ch/persistence';
-import type { Producer } from '@ch/kafka';
+import type { MessageBus, Producer } from '@ch/kafka';
 
 export const ANCHOR_TYPE = 'EventLogAnchor';
 export const ANCHOR_VERSION = 1;
@@ -202,6 +202,44 @@ export async function anchoredLogOf(db: Db): Promise<AnchoredLog> {
   };
 }
 
+/**
+ * Every anchor on the anchors topic (one partition) up to its end as of the call, as lines in
+ * offset order. Reads with its own consumer group (`groupId`), always from offset 0; callers run
+ * one read at a time per group.
+ */
+export async function readAnchorsFromTopic(bus: MessageBus, topic: string, groupId: string, timeoutMs = 30_000): Promise<string[]> {
+  const admin = await bus.admin();
+  let end: bigint;
+  try {
+    end = BigInt((await admin.topicOffsets(topic)).find((p) => p.partition === 0)?.offset ?? '0');
+  } finally {
+    await admin.close();
+  }
+  if (end === 0n) return [];
+  const byOffset = new Map<bigint, string>();
+  let reached!: () => void;
+  const done = new Promise<void>((r) => (reached = r));
+  const consumer = await bus.consumer({ groupId, startOffset: async () => '0' });
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await consumer.subscribe([topic]);
+    await consumer.run({
+      eachBatch: async (b) => {
+        for (const m of b.messages) {
+          const offset = BigInt(m.offset);
+          if (offset < end) byOffset.set(offset, m.value.toString('utf8'));
+          if (offset >= end - 1n) reached();
+        }
+      },
+    });
+    await Promise.race([done, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out reading ${topic} to offset ${end}`)), timeoutMs)))]);
+  } finally {
+    clearTimeout(timer);
+    await consumer.disconnect().catch(() => undefined);
+  }
+  return [...byOffset.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([, line]) => line);
+}
+
 // ---- the signing key ---------------------------------------------------------------------------
 
 /** Where the anchorer's key and file live, from the environment (paths relative to the working directory). */
@@ -343,7 +381,15 @@ export class Anchorer {
     this.privateKey = privateKey;
     this.publicKeyPem = publicKey.export({ type: 'spki', format: 'pem' }) as string;
     const previous = await lastAnchorIn(c.file, keyIdOf(publicKey));
-    if (previous) this.last = { seq: previous.seq, atMs: Date.parse(previous.at) };
+    if (previous) {
+      // The log must still hold what was last anchored. If not (rewritten, truncated, or a
+      // development database reset beside an old anchors file) say so loudly, and anchor the log
+      // as it is now: the old anchors stay in the file as the evidence `audit verify --anchors` reads.
+      const log = await anchoredLogOf(this.deps.db);
+      const held = previous.seq <= log.lastSeq ? (await log.hashes([previous.seq])).get(previous.seq) : undefined;
+      if (held === previous.hash) this.last = { seq: previous.seq, atMs: Date.parse(previous.at) };
+      else logLine('error', this.deps.service, 'the event log no longer holds the last anchor in the anchors file: it was rewritten, truncated or reset (run audit verify --anchors); anchoring the log as it is now', { anchorsFile: c.file, seq: previous.seq, anchoredHash: previous.hash, logHash: held ?? null });
+    }
     logLine('info', this.deps.service, created ? 'anchoring the event log with a new signing key' : 'anchoring the event log', {
       keyId: keyIdOf(publicKey),
       publicKeyFile: c.publicKeyFile,

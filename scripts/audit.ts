@@ -12,17 +12,21 @@
  *   audit state [--seq <n> | --at <ISO>]  the replayed state as of a seq or an event time
  *   audit compare                         replay vs the live projections: every difference
  *   audit export [--from <n>] [--to <n>]  the log as JSON Lines on stdout (> file)
+ *   audit anchors                         every anchor on the anchors topic (KAFKA_BROKERS,
+ *                                         TOPIC_PREFIX) as JSON Lines on stdout (> anchors.jsonl)
  *
  * JSON on stdout. Exit 0: intact / no difference; 1: broken chain, differences or divergences;
  * 2: could not run (bad arguments, database unreachable).
  */
 import { createReadStream, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { createMessageBus, kafkaConfigFromEnv } from '@ch/kafka';
+import { consumerGroup, topicName } from '@ch/messages';
 import { createDataSource, databaseUrl, redactUrl } from '@ch/persistence';
 import { compareWithProjections, exportLogLines, parseStopTime, replayLog, verifyExportLines, verifyLog, verifyLogWithAnchors } from '@ch/runtime/audit';
-import { parsePublicKey } from '@ch/runtime/anchors';
+import { parsePublicKey, readAnchorsFromTopic } from '@ch/runtime/anchors';
 
-const USAGE = 'usage: audit verify [--from <seq>] | verify --file <export.jsonl> | verify --anchors <anchors.jsonl> [--public-key <pem>] | state [--seq <n> | --at <ISO>] | compare | export [--from <n>] [--to <n>]';
+const USAGE = 'usage: audit verify [--from <seq>] | verify --file <export.jsonl> | verify --anchors <anchors.jsonl> [--public-key <pem>] | state [--seq <n> | --at <ISO>] | compare | export [--from <n>] [--to <n>] | anchors';
 
 class UsageError extends Error {}
 
@@ -129,6 +133,12 @@ async function main(argv: string[]): Promise<number> {
       for await (const chunk of exportLogLines(ds, { fromSeq, toSeq })) await write(chunk);
       return 0;
     });
+  }
+  if (command === 'anchors') {
+    options(rest, []);
+    const lines = await readAnchorsFromTopic(createMessageBus(kafkaConfigFromEnv('audit')), topicName('anchors'), consumerGroup('audit-anchors-cli'));
+    for (const line of lines) await write(line + '\n');
+    return 0;
   }
   throw new UsageError(command ? `unknown command ${command}` : 'no command');
 }

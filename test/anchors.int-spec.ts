@@ -21,16 +21,16 @@ import { admitMember, deposit, listInstrument, startSystem, waitFor, type System
 const ROOT = join(__dirname, '..');
 const SYMBOL = listedContracts(SIT, new Date().toISOString().slice(0, 10))[2];
 
-function audit(args: string[], databaseUrl: string): Promise<{ code: number; out: any; stderr: string }> {
+function audit(args: string[], databaseUrl: string, env: Record<string, string> = {}): Promise<{ code: number; out: any; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['-r', join(ROOT, 'scripts', 'register-paths.js'), join(ROOT, 'dist', 'scripts', 'audit.js'), ...args], { env: { ...process.env, DATABASE_URL: databaseUrl }, cwd: ROOT, timeout: 120_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, ['-r', join(ROOT, 'scripts', 'register-paths.js'), join(ROOT, 'dist', 'scripts', 'audit.js'), ...args], { env: { ...process.env, DATABASE_URL: databaseUrl, ...env }, cwd: ROOT, timeout: 120_000 }, (err, stdout, stderr) => {
       let out: unknown = stdout;
       try {
         out = JSON.parse(stdout);
       } catch {
         /* not JSON */
       }
-      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, out, stderr });
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, out, stdout, stderr });
     });
   });
 }
@@ -97,7 +97,12 @@ describe('chain anchors outside the database', () => {
       expect(r.rows[0].hash).toBe(a.hash);
     }
     await waitFor('every anchor on the topic', async () => published.length >= written.length, 30_000);
-    expect(published.slice(0, written.length)).toEqual(readFileSync(anchorsFile, 'utf8').split('\n').filter((l) => l !== ''));
+    const fileLines = readFileSync(anchorsFile, 'utf8').split('\n').filter((l) => l !== '');
+    expect(published.slice(0, written.length)).toEqual(fileLines);
+    // An auditor's copy of the topic.
+    const dumped = await audit(['anchors'], sys.db.url, { TOPIC_PREFIX: sys.topics.prefix });
+    expect(dumped.code).toBe(0);
+    expect(dumped.stdout.split('\n').filter((l) => l !== '')).toEqual(fileLines);
     expect(statSync(join(sys.anchorDir, 'anchor-key.pem')).mode & 0o777).toBe(0o600);
     expect(readFileSync(publicKeyFile, 'utf8')).toMatch(/^-----BEGIN PUBLIC KEY-----/);
     // Not in the database: no table holds the private key.

@@ -8,14 +8,14 @@
  */
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DataSource } from 'typeorm';
 import { listedContracts, SIT } from '../libs/domain/src';
 import { createMessageBus, type Consumer } from '../libs/kafka/src';
 import { topicName } from '../libs/messages/src';
 import { computeEventHash, openDataSource, readEvents, sql } from '../libs/persistence/src';
-import { anchorLine, parseAnchor, signAnchor, type Anchor } from '../libs/runtime/src/anchors';
+import { anchorLine, loadOrCreateSigningKey, parseAnchor, signAnchor, type Anchor } from '../libs/runtime/src/anchors';
 import { admitMember, deposit, listInstrument, startSystem, waitFor, type System } from './support/system';
 
 const ROOT = join(__dirname, '..');
@@ -117,6 +117,15 @@ describe('chain anchors outside the database', () => {
     const api = await sys.api('GET', '/audit/verify?anchors=topic', { key: sys.opsKey });
     expect(api).toMatchObject({ status: 200, body: { ok: true, chain: { ok: true }, anchors: { ok: true, anchors: written.length } } });
     expect(await sys.api('GET', '/audit/verify?anchors=file', { key: sys.opsKey })).toMatchObject({ status: 400, body: { error: 'INVALID_REQUEST', field: 'anchors' } });
+  });
+
+  it('refuses a signing key that others may read', () => {
+    const loose = join(sys.anchorDir, 'loose-key.pem');
+    copyFileSync(join(sys.anchorDir, 'anchor-key.pem'), loose);
+    chmodSync(loose, 0o644);
+    expect(() => loadOrCreateSigningKey(loose, `${loose}.pub`)).toThrow(/may be read by others \(mode 644\): chmod 600 it/);
+    chmodSync(loose, 0o600);
+    expect(loadOrCreateSigningKey(loose, `${loose}.pub`).created).toBe(false);
   });
 
   describe('after a superuser rewrites an event and recomputes every later hash', () => {

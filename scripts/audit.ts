@@ -8,7 +8,7 @@
  *                                         the chain, and the log against signed anchors kept
  *                                         outside the database (ADR 0013); the public key
  *                                         defaults to CH_ANCHOR_PUBLIC_KEY_FILE, else
- *                                         .run/anchor-key.pem.pub
+ *                                         <CH_ANCHOR_KEY_FILE or .run/anchor-key.pem>.pub
  *   audit state [--seq <n> | --at <ISO>]  the replayed state as of a seq or an event time
  *   audit compare                         replay vs the live projections: every difference
  *   audit export [--from <n>] [--to <n>]  the log as JSON Lines on stdout (> file)
@@ -18,13 +18,14 @@
  * JSON on stdout. Exit 0: intact / no difference; 1: broken chain, differences or divergences;
  * 2: could not run (bad arguments, database unreachable).
  */
+import type { KeyObject } from 'node:crypto';
 import { createReadStream, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createMessageBus, kafkaConfigFromEnv } from '@ch/kafka';
 import { consumerGroup, topicName } from '@ch/messages';
 import { createDataSource, databaseUrl, redactUrl } from '@ch/persistence';
 import { compareWithProjections, exportLogLines, parseStopTime, replayLog, verifyExportLines, verifyLog, verifyLogWithAnchors } from '@ch/runtime/audit';
-import { parsePublicKey, readAnchorsFromTopic } from '@ch/runtime/anchors';
+import { anchorConfigFromEnv, parsePublicKey, readAnchorsFromTopic } from '@ch/runtime/anchors';
 
 const USAGE = 'usage: audit verify [--from <seq>] | verify --file <export.jsonl> | verify --anchors <anchors.jsonl> [--public-key <pem>] | state [--seq <n> | --at <ISO>] | compare | export [--from <n>] [--to <n>] | anchors';
 
@@ -69,8 +70,8 @@ async function main(argv: string[]): Promise<number> {
     if (o['public-key'] !== undefined && o.anchors === undefined) throw new UsageError('--public-key goes with --anchors');
     if (o.anchors !== undefined) {
       if (o.from !== undefined || o.file !== undefined) throw new UsageError('--anchors verifies the whole log in the database: no --from or --file');
-      const keyFile = o['public-key'] ?? (process.env.CH_ANCHOR_PUBLIC_KEY_FILE || '.run/anchor-key.pem.pub');
-      let publicKey;
+      const keyFile = o['public-key'] ?? anchorConfigFromEnv().publicKeyFile;
+      let publicKey: KeyObject;
       try {
         publicKey = parsePublicKey(readFileSync(keyFile, 'utf8'));
       } catch (err) {

@@ -8,7 +8,7 @@
  */
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { chmodSync, copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DataSource } from 'typeorm';
 import { listedContracts, SIT } from '../libs/domain/src';
@@ -45,6 +45,11 @@ describe('chain anchors outside the database', () => {
 
   const head = async (): Promise<number> => Number((await sql<{ s: string }>(ds, 'SELECT last_seq AS s FROM event_log_head')).rows[0].s);
   const anchors = (): Anchor[] => readFileSync(anchorsFile, 'utf8').split('\n').filter((l) => l !== '').map(parseAnchor);
+  /** The file's complete lines after the line `torn`. */
+  const anchorLinesAfter = (torn: string): string[] => {
+    const lines = readFileSync(anchorsFile, 'utf8').split('\n');
+    return lines.slice(lines.indexOf(torn) + 1, -1).filter((l) => l !== '');
+  };
   /** The log is quiet and the anchorer has anchored its head. */
   const anchoredHead = async (): Promise<number> => {
     let last = -1;
@@ -198,11 +203,22 @@ describe('chain anchors outside the database', () => {
       expect((await audit(['verify', '--anchors', join(sys.anchorDir, 'none.jsonl'), '--public-key', publicKeyFile], sys.db.url)).code).toBe(2);
     });
 
-    it('the anchorer, restarted, says the log no longer holds its last anchor', async () => {
+    it('the anchorer, restarted after a crash mid-append, says the log no longer holds its last anchor', async () => {
       await sys.kill('clearing');
+      const torn = anchorLine(anchored[0]).slice(0, 40);
+      appendFileSync(anchorsFile, torn);
       await sys.start('clearing');
       await waitFor('the anchorer to report the rewrite', async () => /no longer holds the last anchor/.test(sys.logs('clearing')), 30_000);
-      // The old anchors stay in the file, and still convict the rewrite.
+      expect(sys.logs('clearing')).toMatch(/ended with a torn line/);
+      // It anchors the log as it now is, on a line of its own after the torn one.
+      await waitFor('a new anchor', async () => anchorLinesAfter(torn).length > 0, 30_000);
+      const [next] = anchorLinesAfter(torn);
+      expect(parseAnchor(next)).toMatchObject({ seq: await head() });
+      // The torn line is refused until the operator removes it...
+      const withTorn = await audit(['verify', '--anchors', anchorsFile, '--public-key', publicKeyFile], sys.db.url);
+      expect(withTorn.out.anchors).toMatchObject({ ok: false, kind: 'malformed', line: anchored.length + 1 });
+      writeFileSync(anchorsFile, readFileSync(anchorsFile, 'utf8').replace(`${torn}\n`, ''));
+      // ...and the old anchors stay in the file, and still convict the rewrite.
       const v = await audit(['verify', '--anchors', anchorsFile, '--public-key', publicKeyFile], sys.db.url);
       expect(v.out.anchors).toMatchObject({ ok: false, kind: 'hash-mismatch', seq: anchored[broken].seq });
     });

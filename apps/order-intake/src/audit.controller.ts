@@ -8,6 +8,7 @@
  */
 import { Controller, Get, Inject, Module, Query, ServiceUnavailableException, StreamableFile } from '@nestjs/common';
 import { ApiOperation, ApiQuery, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import type { KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { API_KEY_SECURITY_NAME, DomainRejection, Roles } from '@ch/platform';
@@ -50,7 +51,7 @@ export class AuditController {
     if (anchors === undefined || anchors === '') return this.replays.run(() => verifyLog(this.infra.ds));
     if (anchors !== 'topic') throw new DomainRejection('INVALID_REQUEST', "anchors must be 'topic' (an auditor's own anchors file is checked with `npm run audit -- verify --anchors FILE`)", { field: 'anchors' });
     const keyFile = anchorConfigFromEnv().publicKeyFile;
-    let publicKey;
+    let publicKey: KeyObject;
     try {
       publicKey = parsePublicKey(readFileSync(keyFile, 'utf8'));
     } catch (err) {

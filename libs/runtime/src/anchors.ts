@@ -324,20 +324,22 @@ export interface AnchorerDeps {
   config: AnchorConfig;
   /** The service's name, for its log lines. */
   service: string;
-  now?: () => number;
 }
 
 function logLine(level: string, service: string, msg: string, fields: Record<string, unknown> = {}): void {
   process.stderr.write(`${JSON.stringify({ level, service, msg, ...fields })}\n`);
 }
 
-/** The last anchor in a file (by seq) made with keyId, or null. */
-async function lastAnchorIn(file: string, keyId: string): Promise<Anchor | null> {
+/**
+ * The last anchor in a file (by seq) made with keyId, or null; and whether the file ends with a
+ * torn line (no newline: a crash mid-append), which the next append must not continue.
+ */
+async function lastAnchorIn(file: string, keyId: string): Promise<{ last: Anchor | null; torn: boolean }> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { last: null, torn: false };
     throw err;
   }
   let last: Anchor | null = null;
@@ -347,10 +349,10 @@ async function lastAnchorIn(file: string, keyId: string): Promise<Anchor | null>
       const a = parseAnchor(line);
       if (a.keyId === keyId && (last === null || a.seq > last.seq)) last = a;
     } catch {
-      /* a torn last line after a crash: ignored */
+      /* the torn line: not an anchor */
     }
   }
-  return last;
+  return { last, torn: text.length > 0 && !text.endsWith('\n') };
 }
 
 /**
@@ -367,20 +369,20 @@ export class Anchorer {
   private stopped = false;
   private last: { seq: number; atMs: number } = { seq: 0, atMs: 0 };
   private readonly pending: Anchor[] = [];
-  private readonly now: () => number;
   private privateKey!: KeyObject;
-  publicKeyPem = '';
 
-  constructor(private readonly deps: AnchorerDeps) {
-    this.now = deps.now ?? Date.now;
-  }
+  constructor(private readonly deps: AnchorerDeps) {}
 
   async start(): Promise<void> {
     const c = this.deps.config;
     const { privateKey, publicKey, created } = loadOrCreateSigningKey(c.keyFile, c.publicKeyFile);
     this.privateKey = privateKey;
-    this.publicKeyPem = publicKey.export({ type: 'spki', format: 'pem' }) as string;
-    const previous = await lastAnchorIn(c.file, keyIdOf(publicKey));
+    const { last: previous, torn } = await lastAnchorIn(c.file, keyIdOf(publicKey));
+    if (torn) {
+      // Its next anchor starts on a line of its own; the torn line stays for the operator to remove.
+      await appendDurably(c.file, '\n');
+      logLine('warn', this.deps.service, 'the anchors file ended with a torn line (a crash while appending): remove that line before verifying with it', { anchorsFile: c.file });
+    }
     if (previous) {
       // The log must still hold what was last anchored. If not (rewritten, truncated, or a
       // development database reset beside an old anchors file) say so loudly, and anchor the log
@@ -413,13 +415,13 @@ export class Anchorer {
     this.timer.unref?.();
   }
 
-  /** One round: anchor the head if due, publish what is pending. Exposed for tests. */
+  /** One round: anchor the head if due, publish what is pending. */
   async tick(): Promise<void> {
     const c = this.deps.config;
     try {
       const head = await chainHead(this.deps.db);
       const grown = head.lastSeq - this.last.seq;
-      const nowMs = this.now();
+      const nowMs = Date.now();
       if (grown > 0 && (grown >= c.everyEvents || nowMs - this.last.atMs >= c.intervalMs)) {
         const anchor = signAnchor(this.privateKey, { seq: head.lastSeq, hash: head.lastHash, at: new Date(nowMs).toISOString() });
         await appendDurably(c.file, anchorLine(anchor) + '\n');

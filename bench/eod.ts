@@ -117,6 +117,8 @@ async function launch(): Promise<Launched> {
     CH_LOG_LEVEL: process.env.CH_LOG_LEVEL ?? 'warn',
     KAFKA_LOG_LEVEL: 'error',
     CH_THROTTLE_LIMIT: '100000000',
+    // A throwaway system: no anchors into the checkout's .run/anchors.jsonl (ADR 0013).
+    CH_ANCHORS: 'off',
     ...Object.fromEntries(SERVICES.map((s) => [PORT_ENV[s], String(ports[s])])),
   };
   const procs: ChildProcess[] = [];

@@ -4,19 +4,30 @@
  *
  *   audit verify [--from <seq>]           the hash chain; names the first broken link
  *   audit verify --file <export.jsonl>    an export, away from the database
+ *   audit verify --anchors <anchors.jsonl> [--public-key <pem>]
+ *                                         the chain, and the log against signed anchors kept
+ *                                         outside the database (ADR 0013); the public key
+ *                                         defaults to CH_ANCHOR_PUBLIC_KEY_FILE, else
+ *                                         <CH_ANCHOR_KEY_FILE or .run/anchor-key.pem>.pub
  *   audit state [--seq <n> | --at <ISO>]  the replayed state as of a seq or an event time
  *   audit compare                         replay vs the live projections: every difference
  *   audit export [--from <n>] [--to <n>]  the log as JSON Lines on stdout (> file)
+ *   audit anchors                         every anchor on the anchors topic (KAFKA_BROKERS,
+ *                                         TOPIC_PREFIX) as JSON Lines on stdout (> anchors.jsonl)
  *
  * JSON on stdout. Exit 0: intact / no difference; 1: broken chain, differences or divergences;
  * 2: could not run (bad arguments, database unreachable).
  */
-import { createReadStream } from 'node:fs';
+import type { KeyObject } from 'node:crypto';
+import { createReadStream, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { createMessageBus, kafkaConfigFromEnv } from '@ch/kafka';
+import { consumerGroup, topicName } from '@ch/messages';
 import { createDataSource, databaseUrl, redactUrl } from '@ch/persistence';
-import { compareWithProjections, exportLogLines, parseStopTime, replayLog, verifyExportLines, verifyLog } from '@ch/runtime/audit';
+import { compareWithProjections, exportLogLines, parseStopTime, replayLog, verifyExportLines, verifyLog, verifyLogWithAnchors } from '@ch/runtime/audit';
+import { anchorConfigFromEnv, parsePublicKey, readAnchorsFromTopic } from '@ch/runtime/anchors';
 
-const USAGE = 'usage: audit verify [--from <seq>] | verify --file <export.jsonl> | state [--seq <n> | --at <ISO>] | compare | export [--from <n>] [--to <n>]';
+const USAGE = 'usage: audit verify [--from <seq>] | verify --file <export.jsonl> | verify --anchors <anchors.jsonl> [--public-key <pem>] | state [--seq <n> | --at <ISO>] | compare | export [--from <n>] [--to <n>] | anchors';
 
 class UsageError extends Error {}
 
@@ -55,7 +66,29 @@ function write(chunk: string): Promise<void> {
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === 'verify') {
-    const o = options(rest, ['from', 'file']);
+    const o = options(rest, ['from', 'file', 'anchors', 'public-key']);
+    if (o['public-key'] !== undefined && o.anchors === undefined) throw new UsageError('--public-key goes with --anchors');
+    if (o.anchors !== undefined) {
+      if (o.from !== undefined || o.file !== undefined) throw new UsageError('--anchors verifies the whole log in the database: no --from or --file');
+      const keyFile = o['public-key'] ?? anchorConfigFromEnv().publicKeyFile;
+      let publicKey: KeyObject;
+      try {
+        publicKey = parsePublicKey(readFileSync(keyFile, 'utf8'));
+      } catch (err) {
+        throw new UsageError(`cannot use the public key ${keyFile}: ${(err as Error).message}`);
+      }
+      let anchorLines: string[];
+      try {
+        anchorLines = readFileSync(o.anchors, 'utf8').split('\n');
+      } catch (err) {
+        throw new UsageError(`cannot read the anchors file ${o.anchors}: ${(err as Error).message}`);
+      }
+      return withDatabase(async (ds, database) => {
+        const r = await verifyLogWithAnchors(ds, anchorLines, publicKey);
+        print({ ...r, anchorsFile: o.anchors, publicKey: keyFile, database }, false);
+        return r.ok ? 0 : 1;
+      });
+    }
     if (o.file !== undefined) {
       if (o.from !== undefined) throw new UsageError('--file and --from do not go together');
       const lines = createInterface({ input: createReadStream(o.file), crlfDelay: Infinity });
@@ -101,6 +134,12 @@ async function main(argv: string[]): Promise<number> {
       for await (const chunk of exportLogLines(ds, { fromSeq, toSeq })) await write(chunk);
       return 0;
     });
+  }
+  if (command === 'anchors') {
+    options(rest, []);
+    const lines = await readAnchorsFromTopic(createMessageBus(kafkaConfigFromEnv('audit')), topicName('anchors'), consumerGroup('audit-anchors-cli'));
+    for (const line of lines) await write(line + '\n');
+    return 0;
   }
   throw new UsageError(command ? `unknown command ${command}` : 'no command');
 }

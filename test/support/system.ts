@@ -5,6 +5,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createTestDatabase, type TestDatabase } from './postgres';
@@ -27,6 +29,8 @@ export interface System {
   readonly db: TestDatabase;
   readonly topics: TestTopics;
   readonly ports: Record<ServiceName, number>;
+  /** The system's own directory for the anchor signing key (anchor-key.pem, .pub) and anchors.jsonl (ADR 0013). */
+  readonly anchorDir: string;
   api<T = any>(method: string, path: string, opts?: { key?: string; body?: unknown; raw?: string; headers?: Record<string, string> }): Promise<HttpResult<T>>;
   kill(service: ServiceName, signal?: NodeJS.Signals): Promise<void>;
   start(service: ServiceName): Promise<void>;
@@ -75,6 +79,8 @@ export async function startSystem(name: string, extraEnv: Record<string, string>
   const free = await freePorts(SERVICES.length);
   SERVICES.forEach((s, i) => (ports[s] = free[i]));
   const opsKey = `chk_ops_${randomBytes(12).toString('hex')}`;
+  // Each system signs and files its anchors in its own directory, never the checkout's .run/.
+  const anchorDir = mkdtempSync(join(tmpdir(), `ch-anchors-${name.replace(/[^a-zA-Z0-9_-]/g, '_')}-`));
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     NODE_ENV: 'production',
@@ -83,6 +89,8 @@ export async function startSystem(name: string, extraEnv: Record<string, string>
     OPS_API_KEY: opsKey,
     CH_LOG_LEVEL: process.env.CH_LOG_LEVEL ?? 'warn',
     KAFKA_LOG_LEVEL: 'error',
+    CH_ANCHOR_KEY_FILE: join(anchorDir, 'anchor-key.pem'),
+    CH_ANCHOR_FILE: join(anchorDir, 'anchors.jsonl'),
     ...Object.fromEntries(SERVICES.map((s) => [PORT_ENV[s], String(ports[s])])),
     ...extraEnv,
   };
@@ -134,6 +142,7 @@ export async function startSystem(name: string, extraEnv: Record<string, string>
     db,
     topics,
     ports,
+    anchorDir,
     async api(method, path, opts = {}) {
       const headers: Record<string, string> = { ...(opts.headers ?? {}) };
       if (opts.key) headers['x-api-key'] = opts.key;
@@ -159,6 +168,7 @@ export async function startSystem(name: string, extraEnv: Record<string, string>
       for (const s of SERVICES) await kill(s, 'SIGKILL').catch(() => undefined);
       await topics.delete().catch(() => undefined);
       await db.drop().catch(() => undefined);
+      rmSync(anchorDir, { recursive: true, force: true });
     },
   };
 }

@@ -1,9 +1,10 @@
 /**
  * clearing: novation, the trade register, positions and the cash ledger. Consumes
  * matching-events (trades) and clearing-commands (cash); publishes cash movements on
- * clearing-events.
+ * clearing-events. Also anchors the event log's hash chain outside the database (signed
+ * checkpoints on the anchors topic and in the anchors file, ADR 0013).
  */
-import { EffectivelyOnceProcessor, runService, servicePort, StreamHeads } from '@ch/runtime';
+import { EffectivelyOnceProcessor, runService, servicePort, startAnchoring, StreamHeads } from '@ch/runtime';
 import { topicName } from '@ch/messages';
 import { Clearing, CLEARING_STREAM } from './clearing';
 
@@ -25,6 +26,13 @@ void runService({
       handle: (messages, ctx) => clearing.handle(messages, ctx),
     });
     await processor.start();
-    return { stop: () => processor.stop(), ready: () => processor.ready };
+    const anchorer = await startAnchoring({ db: infra.ds, producer: infra.producer, topic: topicName('anchors'), service: 'clearing' });
+    return {
+      stop: async () => {
+        await anchorer?.stop();
+        await processor.stop();
+      },
+      ready: () => processor.ready,
+    };
   },
 });

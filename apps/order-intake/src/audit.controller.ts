@@ -6,12 +6,16 @@
  * A replay reads the whole log (seconds per million events): one at a time per process, so an
  * auditor cannot crowd out the order path.
  */
-import { Controller, Get, Inject, Module, Query, StreamableFile } from '@nestjs/common';
+import { Controller, Get, Inject, Module, Query, ServiceUnavailableException, StreamableFile } from '@nestjs/common';
 import { ApiOperation, ApiQuery, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import type { KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { API_KEY_SECURITY_NAME, DomainRejection, Roles } from '@ch/platform';
+import { consumerGroup, topicName } from '@ch/messages';
 import { INFRASTRUCTURE, type Infrastructure } from '@ch/runtime';
-import { compareWithProjections, exportLogLines, parseStopTime, replayLog, verifyLog } from '@ch/runtime/audit';
+import { anchorConfigFromEnv, parsePublicKey, readAnchorsFromTopic } from '@ch/runtime/anchors';
+import { compareWithProjections, exportLogLines, parseStopTime, replayLog, verifyLog, verifyLogWithAnchors } from '@ch/runtime/audit';
 
 /** A positive integer query parameter, or undefined when absent. */
 function seqParam(value: string | undefined, field: string): number | undefined {
@@ -41,9 +45,23 @@ export class AuditController {
   constructor(@Inject(INFRASTRUCTURE) private readonly infra: Infrastructure) {}
 
   @Get('verify')
-  @ApiOperation({ summary: 'Verify the hash chain of the whole event log; names the first broken link (gap, altered event, head mismatch)' })
-  async verify() {
-    return this.replays.run(() => verifyLog(this.infra.ds));
+  @ApiOperation({ summary: 'Verify the hash chain of the whole event log; names the first broken link (gap, altered event, head mismatch). With anchors=topic, also checks the log against the signed anchors on the anchors topic (ADR 0013) and names the first that no longer holds' })
+  @ApiQuery({ name: 'anchors', required: false, enum: ['topic'], description: "'topic': check every anchor on the anchors topic with the public key in CH_ANCHOR_PUBLIC_KEY_FILE" })
+  async verify(@Query('anchors') anchors?: string) {
+    if (anchors === undefined || anchors === '') return this.replays.run(() => verifyLog(this.infra.ds));
+    if (anchors !== 'topic') throw new DomainRejection('INVALID_REQUEST', "anchors must be 'topic' (an auditor's own anchors file is checked with `npm run audit -- verify --anchors FILE`)", { field: 'anchors' });
+    const keyFile = anchorConfigFromEnv().publicKeyFile;
+    let publicKey: KeyObject;
+    try {
+      publicKey = parsePublicKey(readFileSync(keyFile, 'utf8'));
+    } catch (err) {
+      // Not the request's fault: this deployment has no usable public key (503 SERVICE_UNAVAILABLE).
+      throw new ServiceUnavailableException(`the anchors' public key ${keyFile} cannot be used: ${(err as Error).message}`);
+    }
+    return this.replays.run(async () => {
+      const lines = await readAnchorsFromTopic(this.infra.bus, topicName('anchors'), consumerGroup('audit-anchors'));
+      return { ...(await verifyLogWithAnchors(this.infra.ds, lines, publicKey)), source: topicName('anchors') };
+    });
   }
 
   @Get('state')

@@ -8,6 +8,8 @@
  *   clearing-commands key = account     intake (operations: deposits, withdrawals) -> clearing
  *   clearing-events   key = account     clearing -> risk, intake
  *   risk-events       key = account     risk -> intake (gate rejections, margin, calls)
+ *   anchors           key = 'event-log' clearing -> auditors (signed checkpoints of the log's
+ *                                       hash chain, ADR 0013; one partition: kept in order)
  *
  * Partition counts are explicit; broker auto-creation is off. An instrument must always map to the
  * same partition of matching-commands (Kafka's default murmur2 key partitioner does this), so a
@@ -20,6 +22,7 @@ export const TOPICS = {
   clearingCommands: { name: 'clearing-commands', partitions: 4 },
   clearingEvents: { name: 'clearing-events', partitions: 4 },
   riskEvents: { name: 'risk-events', partitions: 4 },
+  anchors: { name: 'anchors', partitions: 1 },
 } as const;
 
 export type TopicKey = keyof typeof TOPICS;

@@ -12,6 +12,8 @@ import { formatCents, formatTicks } from '@ch/domain';
 import { CanonicalJsonError, chainHead, computeEventHash, GENESIS_HASH, readEventBatches, sql, toSafeNumber, verifyChain, type Db, type HashedFields, type VerifyResult } from '@ch/persistence';
 import { canonicalJson, parseInstant, REPLAYED_TYPES, Replayer, type AccountStateView, type AccountView, type BookStateView, type BookView, type LogRecord, type ReplayStop, type ReplayView } from '@ch/rulebook';
 import { logReaderWorkerAvailable, readLogInWorker } from './log-reader';
+import { anchoredLogOf, checkAnchors, type AnchorCheck } from './anchors';
+import type { KeyObject } from 'node:crypto';
 
 export function sha256Hex(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');
@@ -411,6 +413,17 @@ export async function verifyLog(db: Db, opts: { fromSeq?: number; toSeq?: number
   const started = Date.now();
   const r = await verifyChain(db, { ...opts, batchSize: 10_000 });
   return { ...r, ms: Date.now() - started };
+}
+
+/**
+ * verifyLog, then the log against anchors kept outside the database (ADR 0013): `ok` only when the
+ * chain is intact and every anchor holds. The chain alone cannot catch a superuser who rewrites an
+ * event and recomputes every later hash and the head; an anchor made before the rewrite does.
+ */
+export async function verifyLogWithAnchors(db: Db, anchorLines: Iterable<string> | AsyncIterable<string>, publicKey: KeyObject): Promise<{ ok: boolean; chain: VerifyResult & { ms: number }; anchors: AnchorCheck }> {
+  const chain = await verifyLog(db);
+  const anchors = await checkAnchors(anchorLines, publicKey, await anchoredLogOf(db));
+  return { ok: chain.ok && anchors.ok, chain, anchors };
 }
 
 /**

@@ -5,8 +5,10 @@
  * instrument): the cut-off is sequenced in the instrument's own stream, so every trade belongs to
  * exactly one session. Matching sets the settlement price and rolls the session; clearing posts
  * variation margin; risk settles its replica, restates margin and issues calls. Each step is
- * idempotent, so running the same trade date again changes nothing. GET /ops/eod/{tradeDate}
- * reports the progress read from the log and the projections.
+ * idempotent, so running the same trade date again changes nothing. A trade date after the
+ * current session's, or a re-run with other overrides than the run that settled the date, is
+ * refused before anything is recorded (docs/decisions/0014-end-of-day-guards.md). GET
+ * /ops/eod/{tradeDate} reports the progress read from the log and the projections.
  */
 import { Body, Controller, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { ApiHeader, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
@@ -38,14 +40,19 @@ export class EndOfDayController {
   @Post()
   @HttpCode(202)
   @Roles('operations')
-  @ApiOperation({ summary: 'Run end of day for a trade date: cut-off, settlement prices, variation margin, margin, calls, session roll' })
+  @ApiOperation({
+    summary: 'Run end of day for a trade date: cut-off, settlement prices, variation margin, margin, calls, session roll',
+    description:
+      'Refused before anything is recorded (ADR 0014): a trade date after the current session’s (422 INVALID_REQUEST, details.code TRADE_DATE_IN_FUTURE); a re-run whose overrides differ from those of the run that settled, or is settling, an instrument for the date (409 CONFLICT, details.code RERUN_DIFFERS).',
+  })
   @ApiHeader(EVENT_TIME_DOC)
   async run(@Body() dto: EndOfDayDto, @CurrentPrincipal() who: Principal, @EventTime() eventTime?: string) {
     if (!DATE.test(dto.tradeDate) || Number.isNaN(Date.parse(`${dto.tradeDate}T00:00:00Z`))) {
       throw new DomainRejection('INVALID_REQUEST', 'tradeDate must be a date YYYY-MM-DD', { field: 'tradeDate' });
     }
     const runId = `eod-${randomUUID()}`;
-    // Checked and recorded under a lock per trade date: two concurrent runs are checked one after the other.
+    // Checked and recorded under a lock per trade date: two concurrent runs are checked one after the other
+    // (requested_at is taken after the lock, so the runs' order is the order they were checked in).
     const { instruments, overrides } = await this.infra.ds.transaction(async (m) => {
       await sql(m, 'SELECT pg_advisory_xact_lock(hashtext($1))', [`eod:${dto.tradeDate}`]);
       // A successor listed by this trade date's own end of day had no session that day (SPEC §3).
@@ -80,7 +87,7 @@ export class EndOfDayController {
       if (differs) throw new DomainRejection('CONFLICT', differs.message, { field: differs.field, details: { code: differs.code, instrument: differs.instrument } });
       await sql(
         m,
-        `INSERT INTO eod_runs (trade_date, run_id, status, instruments, instruments_total, overrides, cutoff_at, requested_at) VALUES ($1, $2, 'running', $3, $4, $5, $6, now())`,
+        `INSERT INTO eod_runs (trade_date, run_id, status, instruments, instruments_total, overrides, cutoff_at, requested_at) VALUES ($1, $2, 'running', $3, $4, $5, $6, clock_timestamp())`,
         [dto.tradeDate, runId, instruments, instruments.length, JSON.stringify(overrides), eventTime ?? null],
       );
       return { instruments, overrides };

@@ -1,11 +1,14 @@
 /**
  * End of day from the command line (SPEC §7, docs/decisions/0006-end-of-day.md), through the API:
  *
- *   eod run --date YYYY-MM-DD [--override SYMBOL=PRICE:REASON ...] [--timeout SECONDS]
+ *   eod run --date YYYY-MM-DD [--override SYMBOL=PRICE:REASON ...] [--at ISO-INSTANT] [--timeout SECONDS]
  *   eod status --date YYYY-MM-DD
  *
  * `run` posts POST /ops/eod and prints progress (instruments settled, accounts restated) until the
- * day is completed (exit 0), completed with failures (exit 2) or the timeout passes (exit 3).
+ * day is completed (exit 0), completed with failures (exit 2) or the timeout passes (exit 3). A
+ * refused run (a trade date after the current session's, a re-run with other overrides: ADR 0014)
+ * prints the reason and exits 1. `--at` sends the cut-off's event time (`x-event-time`), honoured
+ * only by a rehearsal deployment (CH_ALLOW_EVENT_TIME=1, ADR 0004).
  * API (default http://127.0.0.1:3000) and OPS_API_KEY (default: the contents of .run/ops-api-key,
  * written by `npm run up`) say where and as whom.
  */
@@ -23,24 +26,26 @@ interface Progress {
   failures: { instrument: string; code: string; message: string }[];
 }
 
-const USAGE = 'usage: eod run --date YYYY-MM-DD [--override SYMBOL=PRICE:REASON ...] [--timeout SECONDS]\n       eod status --date YYYY-MM-DD';
+const USAGE = 'usage: eod run --date YYYY-MM-DD [--override SYMBOL=PRICE:REASON ...] [--at ISO-INSTANT] [--timeout SECONDS]\n       eod status --date YYYY-MM-DD';
 
 function fail(message: string, code = 1): never {
   process.stderr.write(`${message}\n`);
   process.exit(code);
 }
 
-export function parseArgs(argv: string[]): { command: string; date: string; overrides: Record<string, { price: string; reason: string }>; timeoutS: number } {
+export function parseArgs(argv: string[]): { command: string; date: string; overrides: Record<string, { price: string; reason: string }>; timeoutS: number; at?: string } {
   const [command, ...rest] = argv;
   if (command !== 'run' && command !== 'status') fail(USAGE);
   let date = '';
   let timeoutS = 600;
+  let at: string | undefined;
   const overrides: Record<string, { price: string; reason: string }> = {};
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i];
     const value = () => rest[++i] ?? fail(`${a} needs a value\n${USAGE}`);
     if (a === '--date') date = value();
     else if (a === '--timeout') timeoutS = Number(value());
+    else if (a === '--at') at = value();
     else if (a === '--override') {
       const v = value();
       const m = /^([^=]+)=([0-9]+(?:\.[0-9]+)?):(.+)$/.exec(v);
@@ -50,7 +55,7 @@ export function parseArgs(argv: string[]): { command: string; date: string; over
   }
   if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) fail(`--date YYYY-MM-DD is required\n${USAGE}`);
   if (!Number.isFinite(timeoutS) || timeoutS <= 0) fail('--timeout must be a positive number of seconds');
-  return { command, date, overrides, timeoutS };
+  return { command, date, overrides, timeoutS, ...(at === undefined ? {} : { at }) };
 }
 
 function opsKey(): string {
@@ -63,12 +68,12 @@ function opsKey(): string {
   }
 }
 
-async function api<T>(base: string, key: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+async function api<T>(base: string, key: string, method: string, path: string, body?: unknown, extraHeaders: Record<string, string> = {}): Promise<{ status: number; body: T }> {
   let r: Response;
   try {
     r = await fetch(`${base}${path}`, {
       method,
-      headers: { 'x-api-key': key, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      headers: { 'x-api-key': key, ...extraHeaders, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (e) {
@@ -105,8 +110,12 @@ async function main(): Promise<void> {
     return;
   }
   const started = Date.now();
-  const post = await api<{ runId: string; instruments: string[] }>(base, key, 'POST', '/ops/eod', { tradeDate: args.date, overrides: args.overrides });
-  if (post.status !== 202) fail(`POST /ops/eod: ${post.status} ${JSON.stringify(post.body)}`);
+  const post = await api<{ runId: string; instruments: string[] }>(base, key, 'POST', '/ops/eod', { tradeDate: args.date, overrides: args.overrides }, args.at === undefined ? {} : { 'x-event-time': args.at });
+  if (post.status !== 202) {
+    const refusal = post.body as unknown as { error?: string; message?: string; details?: { code?: string } };
+    if (post.status < 500 && typeof refusal?.message === 'string') fail(`${refusal.message} (${post.status} ${refusal.details?.code ?? refusal.error})`);
+    fail(`POST /ops/eod: ${post.status} ${JSON.stringify(post.body)}`);
+  }
   process.stdout.write(`end of day ${args.date} started (run ${post.body.runId}): ${post.body.instruments.length} instruments${Object.keys(args.overrides).length ? `, overrides ${Object.keys(args.overrides).join(', ')}` : ''}\n`);
   let last = '';
   for (;;) {

@@ -204,7 +204,10 @@ describe('withdrawals through the order path, and outstanding margin calls', () 
         );
       });
     const tradeDate = '2027-02-01';
-    const run = await cli(['run', '--date', tradeDate, '--override', `${SYM}=2.05:set by the CLI test`, '--timeout', '30']);
+    // A trade date after the current session's (the books are at 2027-01-29 21:00) is refused, and says why (ADR 0014).
+    const early = await cli(['run', '--date', tradeDate, '--override', `${SYM}=2.05:set by the CLI test`, '--timeout', '30']);
+    expect(early).toEqual({ code: 1, out: `end of day for ${tradeDate} refused: the current session is of trade date 2027-01-29; a later trade date cannot be settled before its session (422 TRADE_DATE_IN_FUTURE)\n` });
+    const run = await cli(['run', '--date', tradeDate, '--at', `${tradeDate}T21:00:00.000Z`, '--override', `${SYM}=2.05:set by the CLI test`, '--timeout', '30']);
     expect(run).toMatchObject({ code: 0 });
     expect(run.out).toContain(`end of day ${tradeDate} started`);
     expect(run.out).toMatch(/completed: instruments 1\/1 settled, accounts \d+ restated/);

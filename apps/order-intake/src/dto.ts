@@ -4,7 +4,7 @@
  * validateOrderFields, so the API and the scenario runner refuse the same inputs alike.
  */
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsInt, IsObject, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsInt, IsObject, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength, ValidateIf } from 'class-validator';
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
 const DECIMAL = /^\d{1,15}(\.\d+)?$/;
@@ -132,11 +132,12 @@ export class PositionLimitsDto {
   @ApiProperty({ example: 'SIT', description: 'Product code (SIT, SCU)' }) @IsString() @Matches(PRODUCT)
   product!: string;
 
-  @ApiPropertyOptional({ example: 20000, description: 'All months combined (net worst case), whole lots; absent: unchanged' })
-  @IsOptional() @IsInt() @Min(1) @Max(Number.MAX_SAFE_INTEGER)
+  // Absent: unchanged. Null is not absent (IsOptional would let it through): it is refused as any non-lot value.
+  @ApiPropertyOptional({ example: 20000, description: 'All months combined (net worst case), whole lots; absent: unchanged; not below spotMonth' })
+  @ValidateIf((_o, v) => v !== undefined) @IsInt() @Min(1) @Max(Number.MAX_SAFE_INTEGER)
   allMonths?: number;
 
-  @ApiPropertyOptional({ example: 5000, description: 'Spot month (the contract whose last trading day comes next), whole lots; absent: unchanged' })
-  @IsOptional() @IsInt() @Min(1) @Max(Number.MAX_SAFE_INTEGER)
+  @ApiPropertyOptional({ example: 5000, description: 'Spot month (the contract whose last trading day comes next), whole lots; absent: unchanged; not above allMonths' })
+  @ValidateIf((_o, v) => v !== undefined) @IsInt() @Min(1) @Max(Number.MAX_SAFE_INTEGER)
   spotMonth?: number;
 }

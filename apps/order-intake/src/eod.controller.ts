@@ -5,13 +5,16 @@
  * instrument): the cut-off is sequenced in the instrument's own stream, so every trade belongs to
  * exactly one session. Matching sets the settlement price and rolls the session; clearing posts
  * variation margin; risk settles its replica, restates margin and issues calls. Each step is
- * idempotent, so running the same trade date again changes nothing. GET /ops/eod/{tradeDate}
- * reports the progress read from the log and the projections.
+ * idempotent, so running the same trade date again changes nothing. A trade date after the
+ * current session's, or a re-run with other overrides than the run that settled the date, is
+ * refused before anything is recorded (docs/decisions/0014-end-of-day-guards.md). GET
+ * /ops/eod/{tradeDate} reports the progress read from the log and the projections.
  */
 import { Body, Controller, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { ApiHeader, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
-import { formatTicks, parsePriceToTicks, ProductCatalog } from '@ch/domain';
+import type { EntityManager } from 'typeorm';
+import { checkEndOfDayRerun, checkEndOfDayTradeDate, formatTicks, parsePriceToTicks, ProductCatalog, type EarlierEndOfDay, type EndOfDayOverride } from '@ch/domain';
 import { sql } from '@ch/persistence';
 import { CurrentPrincipal, DomainRejection, Roles, API_KEY_SECURITY_NAME, type Principal } from '@ch/platform';
 import { INFRASTRUCTURE, type Infrastructure } from '@ch/runtime';
@@ -37,36 +40,58 @@ export class EndOfDayController {
   @Post()
   @HttpCode(202)
   @Roles('operations')
-  @ApiOperation({ summary: 'Run end of day for a trade date: cut-off, settlement prices, variation margin, margin, calls, session roll' })
+  @ApiOperation({
+    summary: 'Run end of day for a trade date: cut-off, settlement prices, variation margin, margin, calls, session roll',
+    description:
+      'Refused before anything is recorded (ADR 0014): a trade date after the current session’s (422 INVALID_REQUEST, details.code TRADE_DATE_IN_FUTURE); a re-run whose overrides differ from those of the run that settled, or is settling, an instrument for the date (409 CONFLICT, details.code RERUN_DIFFERS).',
+  })
   @ApiHeader(EVENT_TIME_DOC)
   async run(@Body() dto: EndOfDayDto, @CurrentPrincipal() who: Principal, @EventTime() eventTime?: string) {
     if (!DATE.test(dto.tradeDate) || Number.isNaN(Date.parse(`${dto.tradeDate}T00:00:00Z`))) {
       throw new DomainRejection('INVALID_REQUEST', 'tradeDate must be a date YYYY-MM-DD', { field: 'tradeDate' });
     }
-    // A successor listed by this trade date's own end of day had no session that day (SPEC §3).
-    const listed = await sql<{ symbol: string }>(
-      this.infra.ds,
-      `SELECT symbol FROM instruments WHERE status = 'listed' AND (listed_after_eod IS NULL OR listed_after_eod <> $1::date) ORDER BY symbol`,
-      [dto.tradeDate],
-    );
-    const instruments = listed.rows.map((r) => r.symbol);
-    const overrides: Record<string, { price: string; reason: string }> = {};
-    for (const [symbol, o] of Object.entries(dto.overrides ?? {})) {
-      const field = `overrides.${symbol}`;
-      if (!instruments.includes(symbol)) throw new DomainRejection('UNKNOWN_INSTRUMENT', `override for ${symbol}, which is not listed`, { field });
-      const product = this.catalog.forSymbol(symbol);
-      const price = o && typeof o === 'object' ? parsePriceToTicks(String((o as { price?: unknown }).price ?? ''), product?.tickCents ?? 1) : null;
-      if (!price || !price.ok) throw new DomainRejection('INVALID_REQUEST', `override price for ${symbol} must be a positive price in whole ticks`, { field: `${field}.price` });
-      const reason = (o as { reason?: unknown }).reason;
-      if (typeof reason !== 'string' || reason.trim() === '') throw new DomainRejection('INVALID_REQUEST', `an override needs a reason (${symbol})`, { field: `${field}.reason` });
-      overrides[symbol] = { price: formatTicks(price.ticks), reason };
-    }
     const runId = `eod-${randomUUID()}`;
-    await sql(
-      this.infra.ds,
-      `INSERT INTO eod_runs (trade_date, run_id, status, instruments, instruments_total, overrides, cutoff_at, requested_at) VALUES ($1, $2, 'running', $3, $4, $5, $6, now())`,
-      [dto.tradeDate, runId, instruments, instruments.length, JSON.stringify(overrides), eventTime ?? null],
-    );
+    // Checked and recorded under a lock per trade date: two concurrent runs are checked one after the other
+    // (requested_at is taken after the lock, so the runs' order is the order they were checked in).
+    const { instruments, overrides } = await this.infra.ds.transaction(async (m) => {
+      await sql(m, 'SELECT pg_advisory_xact_lock(hashtext($1))', [`eod:${dto.tradeDate}`]);
+      // A successor listed by this trade date's own end of day had no session that day (SPEC §3).
+      const listed = await sql<{ symbol: string }>(
+        m,
+        `SELECT symbol FROM instruments WHERE status = 'listed' AND (listed_after_eod IS NULL OR listed_after_eod <> $1::date) ORDER BY symbol`,
+        [dto.tradeDate],
+      );
+      const instruments = listed.rows.map((r) => r.symbol);
+      const settled = await this.settledFor(m, dto.tradeDate);
+      const overrides: Record<string, { price: string; reason: string }> = {};
+      const requested: Record<string, EndOfDayOverride> = {};
+      for (const [symbol, o] of Object.entries(dto.overrides ?? {})) {
+        const field = `overrides.${symbol}`;
+        // An instrument settled for this date (then expired by its final settlement) is still named by a re-run.
+        if (!instruments.includes(symbol) && !settled.some((e) => e.instrument === symbol)) {
+          throw new DomainRejection('UNKNOWN_INSTRUMENT', `override for ${symbol}, which is not listed`, { field });
+        }
+        const product = this.catalog.forSymbol(symbol);
+        const price = o && typeof o === 'object' ? parsePriceToTicks(String((o as { price?: unknown }).price ?? ''), product?.tickCents ?? 1) : null;
+        if (!price || !price.ok) throw new DomainRejection('INVALID_REQUEST', `override price for ${symbol} must be a positive price in whole ticks`, { field: `${field}.price` });
+        const reason = (o as { reason?: unknown }).reason;
+        if (typeof reason !== 'string' || reason.trim() === '') throw new DomainRejection('INVALID_REQUEST', `an override needs a reason (${symbol})`, { field: `${field}.reason` });
+        overrides[symbol] = { price: formatTicks(price.ticks, product?.tickCents ?? 1), reason };
+        requested[symbol] = { priceTicks: price.ticks, reason };
+      }
+      // The cut-off is sequenced at the requested time, or at a book's clock if that is later.
+      const requestedAt = eventTime === undefined ? Date.now() : Date.parse(eventTime);
+      const future = checkEndOfDayTradeDate(dto.tradeDate, Math.max(requestedAt, await this.booksClock(m, instruments)));
+      if (future) throw new DomainRejection('INVALID_REQUEST', future.message, { field: future.field, httpStatus: 422, details: { code: future.code } });
+      const differs = checkEndOfDayRerun(dto.tradeDate, requested, [...settled, ...(await this.running(m, dto.tradeDate, settled))], this.catalog);
+      if (differs) throw new DomainRejection('CONFLICT', differs.message, { field: differs.field, details: { code: differs.code, instrument: differs.instrument } });
+      await sql(
+        m,
+        `INSERT INTO eod_runs (trade_date, run_id, status, instruments, instruments_total, overrides, cutoff_at, requested_at) VALUES ($1, $2, 'running', $3, $4, $5, $6, clock_timestamp())`,
+        [dto.tradeDate, runId, instruments, instruments.length, JSON.stringify(overrides), eventTime ?? null],
+      );
+      return { instruments, overrides };
+    });
     const actor = actorOf(who);
     await Promise.all(
       instruments.map((symbol) =>
@@ -81,6 +106,50 @@ export class EndOfDayController {
       ),
     );
     return { tradeDate: dto.tradeDate, runId, instruments, status: 'running' };
+  }
+
+  /** The instruments settled for the trade date, with the override each was settled with. */
+  private async settledFor(m: EntityManager, tradeDate: string): Promise<EarlierEndOfDay[]> {
+    const r = await sql<{ payload: { instrument: string; price: string; method: string; reason?: string } }>(
+      m,
+      `SELECT payload FROM event_log WHERE type = 'SettlementPriceSet' AND payload->>'tradeDate' = $1 ORDER BY seq`,
+      [tradeDate],
+    );
+    return r.rows.map(({ payload: s }) => ({ instrument: s.instrument, state: 'settled' as const, override: s.method === 'override' ? this.overrideOf(s.instrument, s.price, s.reason) : null }));
+  }
+
+  /**
+   * The instruments whose latest run for the trade date has not been cut yet (no eod_cutoffs row),
+   * with the override that run asked for. Cut-offs of an instrument are sequenced in order, so an
+   * earlier run left uncut behind a later one's cut-off was never published: the later one counts.
+   */
+  private async running(m: EntityManager, tradeDate: string, settled: readonly EarlierEndOfDay[]): Promise<EarlierEndOfDay[]> {
+    const runs = await sql<{ run_id: string; instruments: string[]; overrides: Record<string, { price: string; reason: string }> }>(
+      m,
+      'SELECT run_id, instruments, overrides FROM eod_runs WHERE trade_date = $1 ORDER BY requested_at',
+      [tradeDate],
+    );
+    const cut = await sql<{ run_id: string; instrument: string }>(m, 'SELECT run_id, instrument FROM eod_cutoffs WHERE trade_date = $1', [tradeDate]);
+    const cutKeys = new Set(cut.rows.map((c) => `${c.run_id}|${c.instrument}`));
+    const latest = new Map<string, (typeof runs.rows)[number]>();
+    for (const run of runs.rows) for (const symbol of run.instruments) latest.set(symbol, run);
+    return [...latest]
+      .filter(([symbol, run]) => !settled.some((e) => e.instrument === symbol) && !cutKeys.has(`${run.run_id}|${symbol}`))
+      .map(([symbol, run]) => {
+        const o = run.overrides?.[symbol];
+        return { instrument: symbol, state: 'running' as const, override: o ? this.overrideOf(symbol, o.price, o.reason) : null };
+      });
+  }
+
+  private overrideOf(symbol: string, price: string, reason: string | undefined): EndOfDayOverride | null {
+    const ticks = parsePriceToTicks(price, this.catalog.forSymbol(symbol)?.tickCents ?? 1);
+    return ticks.ok ? { priceTicks: ticks.ticks, reason: reason ?? '' } : null;
+  }
+
+  /** The latest clock of the instruments' books (epoch ms; 0 when none has one yet). */
+  private async booksClock(m: EntityManager, instruments: string[]): Promise<number> {
+    const r = await sql<{ at: Date | null }>(m, 'SELECT max(updated_at) AS at FROM market_data WHERE symbol = ANY($1)', [instruments]);
+    return r.rows[0]?.at ? new Date(r.rows[0].at).getTime() : 0;
   }
 
   @Get(':tradeDate')

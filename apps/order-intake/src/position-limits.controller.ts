@@ -9,7 +9,7 @@ import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query } from '@ne
 import { ApiHeader, ApiOperation, ApiQuery, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
 import { ProductCatalog, type ProductSpec } from '@ch/domain';
-import { EMPTY_ACCOUNT_LIMITS, effectiveLimits, type AccountLimits } from '@ch/domain/contracts/account-limits';
+import { checkPositionLimitsChange, EMPTY_ACCOUNT_LIMITS, effectiveLimits, type AccountLimits } from '@ch/domain/contracts/account-limits';
 import { lastSeq, sql } from '@ch/persistence';
 import { AccountScoped, API_KEY_SECURITY_NAME, CurrentPrincipal, DomainRejection, Roles, type Principal } from '@ch/platform';
 import { INFRASTRUCTURE, type Infrastructure } from '@ch/runtime';
@@ -57,6 +57,8 @@ export class PositionLimitsController {
   async setLimits(@Body() dto: PositionLimitsDto, @CurrentPrincipal() who: Principal, @EventTime() eventTime?: string, @Query('wait') wait?: string) {
     if (dto.allMonths === undefined && dto.spotMonth === undefined) throw new DomainRejection('INVALID_REQUEST', 'give allMonths, spotMonth or both', { field: 'allMonths' });
     const product = await this.checkTarget(dto.account, dto.product);
+    const checked = checkPositionLimitsChange(await this.limitsOf(dto.account), dto.account, product, dto);
+    if (!checked.ok) throw new DomainRejection('INVALID_REQUEST', checked.message, { field: checked.field });
     const requested = { ...(dto.allMonths !== undefined ? { allMonths: dto.allMonths } : {}), ...(dto.spotMonth !== undefined ? { spotMonth: dto.spotMonth } : {}) };
     const applied = await this.send(dto.account, 'SetPositionLimits', { account: dto.account, product: product.code, ...requested }, 'PositionLimitsSet', who, eventTime, wait);
     const base = { account: dto.account, product: product.code, requested };

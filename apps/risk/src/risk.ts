@@ -42,7 +42,7 @@ import { eventFromWire, eventToWire, formatInstant, validateOrderFields, type Ru
 import { sql } from '@ch/persistence';
 import { topicName } from '@ch/messages';
 import { sequenceTime, type BatchContext, type Incoming } from '@ch/runtime';
-import { EMPTY_ACCOUNT_LIMITS, grantHedgeExemption, isLimitLots, limitCheckInputs, setPositionLimits, type AccountLimits } from '@ch/domain/contracts/account-limits';
+import { checkPositionLimitsChange, EMPTY_ACCOUNT_LIMITS, grantHedgeExemption, limitCheckInputs, setPositionLimits, type AccountLimits } from '@ch/domain/contracts/account-limits';
 
 export const RISK_STREAM = 'risk';
 export const RISK_GATE_STREAM = 'risk-gate';
@@ -332,9 +332,11 @@ export class Risk {
       ctx.out.event(RISK_STREAM, 'HedgeExemptionGranted', eventToWire({ type: 'HedgeExemptionGranted', at, account, product: product.code }), meta);
       return;
     }
-    const change = { ...(isLimitLots(p.allMonths) ? { allMonths: p.allMonths } : {}), ...(isLimitLots(p.spotMonth) ? { spotMonth: p.spotMonth } : {}) };
-    if (change.allMonths === undefined && change.spotMonth === undefined) return;
-    const r = setPositionLimits(current, account, product, change);
+    // Intake checked the change against the limits it read; one that no longer applies (the limits
+    // moved since, or a malformed payload) is dropped whole, as in the rulebook's rule.
+    const checked = checkPositionLimitsChange(current, account, product, { allMonths: p.allMonths, spotMonth: p.spotMonth });
+    if (!checked.ok) return;
+    const r = setPositionLimits(current, account, product, checked.limits);
     this.accountLimits.set(account, r.state);
     this.limitsDirty.add(account);
     ctx.out.event(RISK_STREAM, 'PositionLimitsSet', eventToWire({ type: 'PositionLimitsSet', at, account, product: product.code, ...r.limits }), meta);

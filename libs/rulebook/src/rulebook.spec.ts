@@ -524,7 +524,7 @@ describe('end-of-day settlement (SPEC §7)', () => {
     expect(report.accounts['M2-H'].cash).toBe('999.79');
   });
 
-  it('running end of day twice for the same date changes nothing', () => {
+  it('running end of day twice for the same date changes nothing; a re-run with another override is refused (issue 11 item 2)', () => {
     const lines: Line[] = [
       ...base({ 'M1-H': '1000.00', 'M2-H': '1000.00' }),
       limit(t('09:00'), 'M1-H', 'b1', 'SIT-2027-03', 'buy', '2.00', 10),
@@ -542,7 +542,13 @@ describe('end-of-day settlement (SPEC §7)', () => {
     expect(r2).toEqual(r1);
     expect(twice.report.stateHash).toBe(once.report.stateHash);
     expect(e1).toEqual([]);
-    expect(e2).toEqual([]);
+    // The override would be ignored (the day is settled): the line is refused, and says why.
+    expect(e2).toEqual([
+      {
+        line: lines.length + 2,
+        message: `end of day for ${D1} refused: SIT-2027-03 is already settled for ${D1} without an override, and this run asks for it with the override 2.50 (reason "too late"); a re-run changes nothing, so it must repeat the earlier run's override`,
+      },
+    ]);
     expect(twice.events).toEqual(once.events);
     expect(exec(rb, eod(t('16:20'), D1))).toEqual({ events: [] });
     // And the figures of the one run: VWAP 2.07, VM M1 = 10 × 7 + 4 × 0 = 70 cents.
@@ -561,6 +567,46 @@ describe('end-of-day settlement (SPEC §7)', () => {
     expect(bad.report.errors).toEqual([{ line: 5, message: `end of day for ${D1} refused: SIT-2027-03 is already settled for the later trade date ${D2}` }]);
     expect(bad.events).toEqual(ok.events);
     expect(bad.report.stateHash).toBe(ok.report.stateHash);
+  });
+
+  it('refuses a trade date after the current session\'s, changing nothing; the real end of day then settles (issue 11 item 2)', () => {
+    const lines: Line[] = [
+      ...base({ 'M1-H': '1000.00', 'M2-H': '1000.00' }),
+      limit(t('09:00'), 'M1-H', 'b1', 'SIT-2027-03', 'buy', '2.00', 10),
+      limit(t('09:00'), 'M2-H', 's1', 'SIT-2027-03', 'sell', '2.00', 10),
+    ];
+    const ok = run(lines);
+    // On D1, an end of day for a week later would settle D1's session under 2027-01-11.
+    const early = run([...lines, eod(t('16:00'), '2027-01-11')]);
+    expect(early.report.errors).toEqual([
+      { line: lines.length + 1, message: 'end of day for 2027-01-11 refused: the current session is of trade date 2027-01-04; a later trade date cannot be settled before its session' },
+    ]);
+    expect(early.events).toEqual(ok.events);
+    expect(early.report.stateHash).toBe(ok.report.stateHash);
+    // D1's own end of day is not out of order afterwards.
+    const then = run([...lines, eod(t('16:00'), '2027-01-11'), eod(t('16:05'), D1)]);
+    expect(then.report.errors).toHaveLength(1);
+    expect(then.report.settlements).toEqual([{ tradeDate: D1, instrument: 'SIT-2027-03', price: '2.00', method: 'last' }]);
+    // The session's trade date is the event time's UTC date: D2 may run from D2's midnight on.
+    const rb = run(lines).rulebook;
+    expect(exec(rb, eod('2027-01-04T23:59:59.999Z', D2)).refused).toMatch(/^end of day for 2027-01-05 refused: the current session is of trade date 2027-01-04/);
+    expect(ofType(exec(rb, eod('2027-01-05T00:00:00.000Z', D2)).events, 'SettlementPriceSet').map((e) => e.tradeDate)).toEqual([D2]);
+  });
+
+  it('a re-run that repeats the override changes nothing; one that changes, adds or drops it is refused (issue 11 item 2)', () => {
+    const o = (price: string, reason = 'no representative trades') => ({ 'SIT-2027-03': { price, reason } });
+    const lines: Line[] = [...base({ 'M1-H': '1000.00' }), eod(t('16:00'), D1, o('2.10'))];
+    const once = run(lines);
+    expect(once.report.settlements).toEqual([{ tradeDate: D1, instrument: 'SIT-2027-03', price: '2.10', method: 'override' }]);
+    // The same override, written differently (2.1 is 2.10): the same run.
+    const again = run([...lines, eod(t('16:05'), D1, o('2.1'))]);
+    expect(again.report.errors).toEqual([]);
+    expect(again.events).toEqual(once.events);
+    const refused = (overrides?: Record<string, { price: string; reason: string }>) => run([...lines, eod(t('16:05'), D1, overrides)]).report.errors.map((e) => e.message);
+    const settled = `end of day for ${D1} refused: SIT-2027-03 is already settled for ${D1} with the override 2.10 (reason "no representative trades")`;
+    expect(refused(o('2.20'))).toEqual([`${settled}, and this run asks for it with the override 2.20 (reason "no representative trades"); a re-run changes nothing, so it must repeat the earlier run's override`]);
+    expect(refused(o('2.10', 'another reason'))).toEqual([`${settled}, and this run asks for it with the override 2.10 (reason "another reason"); a re-run changes nothing, so it must repeat the earlier run's override`]);
+    expect(refused()).toEqual([`${settled}, and this run asks for it without an override; a re-run changes nothing, so it must repeat the earlier run's override`]);
   });
 
   it('an override for an unlisted instrument refuses the whole end of day', () => {
@@ -660,6 +706,31 @@ describe('expiry and indices (SPEC §8)', () => {
     expect(redone.report.settlements.slice(2)).toEqual([{ tradeDate: '2027-01-20', instrument: 'SIT-2027-01', price: '2.33', method: 'final' }]);
     expect(redone.report.accounts['M1-H'].cash).toBe('1001.80');
     expect(redone.rulebook.instrumentSymbols()).toEqual(['SIT-2027-01', 'SIT-2027-07']);
+  });
+
+  it('refuses the final settlement before the last trading day, even with an override (issue 11 item 2)', () => {
+    const ok = run(setup);
+    const early = run([...setup, eod(t('16:30', '2027-01-18'), '2027-01-20', { 'SIT-2027-01': { price: '2.40', reason: 'x' } })]);
+    expect(early.report.errors).toEqual([
+      { line: setup.length + 1, message: 'end of day for 2027-01-20 refused: the current session is of trade date 2027-01-18; a later trade date cannot be settled before its session' },
+    ]);
+    expect(early.rulebook.isExpired('SIT-2027-01')).toBe(false);
+    expect(early.report.accounts['M1-H'].positions).toEqual({ 'SIT-2027-01': 60 });
+    expect(early.report.stateHash).toBe(ok.report.stateHash);
+  });
+
+  it('a failed final settlement may be repaired by a re-run with an override, which a further re-run must repeat (issue 11 item 2)', () => {
+    const repair = { 'SIT-2027-01': { price: '2.32', reason: 'TPI providers unavailable' } };
+    const lines: Line[] = [...setup, eod(t('16:00', '2027-01-20'), '2027-01-20'), eod(t('16:30', '2027-01-20'), '2027-01-20', repair)];
+    const repaired = run(lines);
+    expect(repaired.report.errors.map((e) => e.line)).toEqual([setup.length + 1]); // NO_FINAL_PRICE
+    expect(repaired.report.settlements.slice(1)).toEqual([{ tradeDate: '2027-01-20', instrument: 'SIT-2027-01', price: '2.32', method: 'override' }]);
+    expect(repaired.rulebook.isExpired('SIT-2027-01')).toBe(true);
+    // Repeated as it was (the expired contract still named): nothing changes; without the override: refused.
+    expect(run([...lines, eod(t('16:40', '2027-01-20'), '2027-01-20', repair)]).report.errors).toEqual(repaired.report.errors);
+    expect(run([...lines, eod(t('16:40', '2027-01-20'), '2027-01-20')]).report.errors.slice(1).map((e) => e.message)).toEqual([
+      'end of day for 2027-01-20 refused: SIT-2027-01 is already settled for 2027-01-20 with the override 2.32 (reason "TPI providers unavailable"), and this run asks for it without an override; a re-run changes nothing, so it must repeat the earlier run\'s override',
+    ]);
   });
 
   it('the successor had no session on the expiry day: running that day again does not settle it', () => {

@@ -14,6 +14,8 @@
  */
 import {
   ClearingLedger,
+  checkEndOfDayRerun,
+  checkEndOfDayTradeDate,
   checkPositionLimit,
   computeGci,
   computeTpi,
@@ -37,6 +39,8 @@ import {
   type SettlementPrice,
   type TpiProviderInput,
   type ContractExposure,
+  type EarlierEndOfDay,
+  type EndOfDayOverride,
 } from '@ch/domain';
 import { MatchingEngine, type MatchingEvent, type MatchingSnapshot, type NewOrder } from '@ch/matching';
 import type { ScenarioCommand } from './commands';
@@ -63,6 +67,8 @@ interface InstrumentState {
   /** Event time of the last end of day that settled it (null: none yet). */
   lastSettledAt: number | null;
   settledDates: string[];
+  /** By trade date settled: the override it was settled with (null: none), for a re-run to repeat. */
+  settledOverrides?: Record<string, EndOfDayOverride | null>;
   /** Set for a successor listed by that trade date's end of day: it has no part in that day. */
   listedAfterEndOfDay?: string;
 }
@@ -458,11 +464,21 @@ export class Rulebook {
    * value on its last trading day) posts nothing and is reported, and the others still settle.
    */
   private endOfDay(tradeDate: string, overrides: Readonly<Record<string, { price: string; reason: string }>>, at: number): void {
+    const requested: Record<string, EndOfDayOverride> = {};
     for (const sym of sortedKeys(overrides)) {
       if (!this.instruments.has(sym)) throw new CommandRefused(`override for unknown instrument ${sym}`);
       const p = priceField(overrides[sym].price, this.productOf(sym));
       if ('reason' in p) throw new CommandRefused(`override price for ${sym}: ${p.reason}`);
+      requested[sym] = { priceTicks: p.ticks, reason: overrides[sym].reason };
     }
+    // Not after the current session's trade date; a re-run repeats the earlier run's overrides.
+    const future = checkEndOfDayTradeDate(tradeDate, at);
+    if (future) throw new CommandRefused(future.message);
+    const earlier: EarlierEndOfDay[] = [...this.instruments.values()]
+      .filter((inst) => inst.settledDates.includes(tradeDate))
+      .map((inst) => ({ instrument: inst.symbol, state: 'settled', override: inst.settledOverrides?.[tradeDate] ?? null }));
+    const differs = checkEndOfDayRerun(tradeDate, requested, earlier, this.catalog);
+    if (differs) throw new CommandRefused(differs.message);
     // Trade dates never go backwards: settling an earlier date after a later one would break the
     // carry and the σ20 series (the ledger throws); refuse it before anything changes.
     for (const sym of [...this.instruments.keys()].sort()) {
@@ -483,7 +499,7 @@ export class Rulebook {
       // On the last trading day, or later if its final settlement has not succeeded yet (a failed
       // run on the day): a contract past its last trading day only ever settles against the index.
       const ltd = isLastTradingDay(sym, tradeDate, this.catalog) || tradeDate > inst.lastTradingDay;
-      const override = overrides[sym] ? { priceTicks: (priceField(overrides[sym].price, product) as { ticks: number }).ticks, reason: overrides[sym].reason } : null;
+      const override = requested[sym] ?? null;
       let finalTicks: number | null = null;
       if (ltd && !override) {
         try {
@@ -552,6 +568,7 @@ export class Rulebook {
     for (const sym of settledSymbols) {
       const inst = this.instruments.get(sym)!;
       inst.settledDates.push(tradeDate);
+      inst.settledOverrides = { ...inst.settledOverrides, [tradeDate]: requested[sym] ?? null };
       inst.lastSettledAt = at;
       inst.sessionTrades = [];
       const engine = this.books.get(sym)!;

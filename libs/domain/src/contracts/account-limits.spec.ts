@@ -1,5 +1,5 @@
 import { SCU, SIT } from '../products';
-import { EMPTY_ACCOUNT_LIMITS, effectiveLimits, grantHedgeExemption, isLimitLots, limitCheckInputs, setPositionLimits } from './account-limits';
+import { checkPositionLimitsChange, EMPTY_ACCOUNT_LIMITS, effectiveLimits, grantHedgeExemption, isLimitLots, limitCheckInputs, setPositionLimits } from './account-limits';
 import { checkPositionLimit } from './position-limits';
 
 // On 2027-01-04 the SIT spot month is SIT-2027-01 (last trading day 2027-01-20).
@@ -45,5 +45,28 @@ describe('account position-limit settings', () => {
     const inputs = limitCheckInputs(state, 'L1-H');
     expect(inputs).toEqual({ overrides: [{ account: 'L1-H', product: 'SIT', allMonths: 10_000_000, spotMonth: 5 }], hedgeExemptions: [] });
     expect(checkPositionLimit({ product: SIT, account: 'L2-H', tradeDate: DATE, holdings: [], order: { instrument: SPOT, side: 'buy', qty: 6 }, ...inputs }).accepted).toBe(true);
+  });
+});
+
+describe('a limits change leaves spotMonth at most allMonths, and null is not a limit (issue 11 item 10)', () => {
+  it('refuses spotMonth above allMonths, given together or one against the other in force', () => {
+    expect(checkPositionLimitsChange(EMPTY_ACCOUNT_LIMITS, 'L1-H', SIT, { allMonths: 100, spotMonth: 101 })).toEqual({
+      ok: false,
+      field: 'spotMonth',
+      message: 'spotMonth 101 would be above allMonths 100 for L1-H in SIT: the spot-month limit must not exceed the all-months limit',
+    });
+    // SCU's defaults are 50,000 all months, 10,000 spot month.
+    expect(checkPositionLimitsChange(EMPTY_ACCOUNT_LIMITS, 'L1-H', SCU, { spotMonth: 50_001 })).toMatchObject({ ok: false, field: 'spotMonth' });
+    expect(checkPositionLimitsChange(EMPTY_ACCOUNT_LIMITS, 'L1-H', SCU, { allMonths: 9_999 })).toMatchObject({ ok: false, field: 'allMonths', message: expect.stringContaining('spotMonth 10000 would be above allMonths 9999') });
+    expect(() => setPositionLimits(EMPTY_ACCOUNT_LIMITS, 'L1-H', SIT, { allMonths: 100, spotMonth: 101 })).toThrow('spotMonth 101 would be above allMonths 100');
+    // Equal is allowed, and so is lowering both together.
+    expect(checkPositionLimitsChange(EMPTY_ACCOUNT_LIMITS, 'L1-H', SCU, { spotMonth: 50_000 })).toEqual({ ok: true, limits: { allMonths: 50_000, spotMonth: 50_000 } });
+    expect(checkPositionLimitsChange(EMPTY_ACCOUNT_LIMITS, 'L1-H', SCU, { allMonths: 9_999, spotMonth: 9_999 })).toEqual({ ok: true, limits: { allMonths: 9_999, spotMonth: 9_999 } });
+  });
+
+  it('refuses a null limit (present but not lots) instead of treating it as left out', () => {
+    expect(checkPositionLimitsChange(EMPTY_ACCOUNT_LIMITS, 'L1-H', SIT, { spotMonth: null })).toEqual({ ok: false, field: 'spotMonth', message: 'spotMonth must be a positive whole number of lots' });
+    expect(checkPositionLimitsChange(EMPTY_ACCOUNT_LIMITS, 'L1-H', SIT, { allMonths: null, spotMonth: 5 })).toMatchObject({ ok: false, field: 'allMonths' });
+    expect(checkPositionLimitsChange(EMPTY_ACCOUNT_LIMITS, 'L1-H', SIT, {})).toMatchObject({ ok: false, field: 'allMonths', message: 'set at least one of allMonths, spotMonth' });
   });
 });

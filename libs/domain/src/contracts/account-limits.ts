@@ -13,6 +13,8 @@
  *   alone says what the account's limits are without knowing the defaults at the time.
  * - A hedge exemption is granted per account and product and is not revoked through the API (a
  *   revocation would need its own event; none is specified).
+ * - The spot-month limit in force may not exceed the all-months limit in force (checked on the pair
+ *   a change leaves, so a limit given alone is checked against the other one as it stands).
  */
 import type { ProductSpec } from '../products';
 import { resolvePositionLimits, type HedgeExemption, type PositionLimitOverride, type PositionLimits } from './position-limits';
@@ -42,17 +44,34 @@ export function grantHedgeExemption(state: AccountLimits, product: string): Acco
   return { overrides: state.overrides, exemptions: [...state.exemptions, product] };
 }
 
+export type LimitsChangeCheck = { ok: true; limits: PositionLimits } | { ok: false; field: 'allMonths' | 'spotMonth'; message: string };
+
 /**
- * The limits after `change` (a limit left out keeps its value). Throws RangeError when neither
- * limit is given or one is not a positive whole number of lots.
+ * Whether `change` may be applied, and the limits it leaves in force (a limit left out keeps its
+ * value): at least one limit is given, each one given (present, even null) is a positive whole
+ * number of lots (SPEC §17), and the spot-month limit is not above the all-months limit (the spot
+ * month is one of all the months). The field named is the one to fix: the one given, or spotMonth
+ * when both were.
  */
-export function setPositionLimits(state: AccountLimits, account: string, product: ProductSpec, change: LimitsChange): { state: AccountLimits; limits: PositionLimits } {
-  if (change.allMonths === undefined && change.spotMonth === undefined) throw new RangeError('set at least one of allMonths, spotMonth');
+export function checkPositionLimitsChange(state: AccountLimits, account: string, product: ProductSpec, change: { readonly allMonths?: unknown; readonly spotMonth?: unknown }): LimitsChangeCheck {
+  if (change.allMonths === undefined && change.spotMonth === undefined) return { ok: false, field: 'allMonths', message: 'set at least one of allMonths, spotMonth' };
   for (const k of ['allMonths', 'spotMonth'] as const) {
-    if (change[k] !== undefined && !isLimitLots(change[k])) throw new RangeError(`${k} must be a positive whole number of lots`);
+    if (change[k] !== undefined && !isLimitLots(change[k])) return { ok: false, field: k, message: `${k} must be a positive whole number of lots` };
   }
   const current = effectiveLimits(state, account, product);
-  const limits: PositionLimits = { allMonths: change.allMonths ?? current.allMonths, spotMonth: change.spotMonth ?? current.spotMonth };
+  const limits: PositionLimits = { allMonths: (change.allMonths as number | undefined) ?? current.allMonths, spotMonth: (change.spotMonth as number | undefined) ?? current.spotMonth };
+  if (limits.spotMonth > limits.allMonths) {
+    const field = change.spotMonth !== undefined ? 'spotMonth' : 'allMonths';
+    return { ok: false, field, message: `spotMonth ${limits.spotMonth} would be above allMonths ${limits.allMonths} for ${account} in ${product.code}: the spot-month limit must not exceed the all-months limit` };
+  }
+  return { ok: true, limits };
+}
+
+/** The limits after `change` (see checkPositionLimitsChange). Throws RangeError when the change may not be applied. */
+export function setPositionLimits(state: AccountLimits, account: string, product: ProductSpec, change: LimitsChange): { state: AccountLimits; limits: PositionLimits } {
+  const checked = checkPositionLimitsChange(state, account, product, change);
+  if (!checked.ok) throw new RangeError(checked.message);
+  const limits = checked.limits;
   return { state: { overrides: { ...state.overrides, [product.code]: limits }, exemptions: state.exemptions }, limits };
 }
 

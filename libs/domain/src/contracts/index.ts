@@ -3,3 +3,4 @@ export * from './rational';
 export * from './calendar';
 export * from './indices';
 export * from './position-limits';
+export * from './end-of-day';

@@ -3,10 +3,10 @@
  * crossing orders keep flowing between six accounts on two instruments while three trade dates are
  * cut, and at each end of day a different step is killed:
  *
- *   day 1: clearing as soon as the day's first SettlementPriceSet is logged (it has not posted VM
- *          yet), kept down while trading goes on, then risk; both restarted. Risk cannot complete
- *          the day before clearing's postings are in, so the next session's trades are logged
- *          between the settlement and EndOfDayCompleted (asserted: the test cannot pass vacuously);
+ *   day 1: clearing as the cut-offs go out, so that it is down at the settlement, kept down while
+ *          the next session trades, then risk; both restarted. Risk cannot complete the day before
+ *          clearing's postings are in, so the next session's trades are logged between the
+ *          settlement and EndOfDayCompleted (asserted: the test cannot pass vacuously);
  *   day 2: matching right after POST /ops/eod (the cut-offs on their way or half done);
  *   day 3: risk once clearing's first VariationMarginPosted of the day is logged, and order-intake.
  *
@@ -61,9 +61,13 @@ describe('end of day during trading, with services killed at each step', () => {
     await sys.start(service);
   }
 
-  /** Cuts the session at 21:00 of `tradeDate`; the orders after it carry the next day's times. */
-  async function endOfDay(tradeDate: string, nextDay: string): Promise<void> {
+  /**
+   * Cuts the session at 21:00 of `tradeDate`; the orders after it carry the next day's times.
+   * `first` runs with the load paused, just before the cut-offs are published.
+   */
+  async function endOfDay(tradeDate: string, nextDay: string, first?: () => Promise<void>): Promise<void> {
     await load!.pause();
+    await first?.();
     clock = Math.max(clock, Date.parse(`${tradeDate}T21:00:00.000Z`));
     const r = await sys.api('POST', '/ops/eod', { key: sys.opsKey, headers: { 'x-event-time': new Date(clock).toISOString() }, body: { tradeDate } });
     expect(r.status).toBe(202);
@@ -91,10 +95,9 @@ describe('end of day during trading, with services killed at each step', () => {
     const trades = async () => Number((await q<{ n: string }>(`SELECT count(*) AS n FROM event_log WHERE type = 'Trade'`))[0].n);
     await waitFor('day 1 trading', async () => (await trades()) >= 30, 60_000, 100);
 
-    // Day 1: clearing dies at the settlement, then risk; the next session trades meanwhile.
-    await endOfDay(DAYS[0], DAYS[1]);
+    // Day 1: clearing is dead at the settlement, then risk dies; the next session trades meanwhile.
+    await endOfDay(DAYS[0], DAYS[1], () => sys.kill('clearing', 'SIGKILL'));
     await waitFor('day 1 settlement logged', logged('SettlementPriceSet', DAYS[0]), 30_000, 10);
-    await sys.kill('clearing', 'SIGKILL');
     const atKill = await trades();
     await waitFor('next-session trades while clearing is down', async () => (await trades()) >= atKill + 20, 30_000, 100);
     await sys.kill('risk', 'SIGKILL');

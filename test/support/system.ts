@@ -34,6 +34,8 @@ export interface System {
   api<T = any>(method: string, path: string, opts?: { key?: string; body?: unknown; raw?: string; headers?: Record<string, string> }): Promise<HttpResult<T>>;
   kill(service: ServiceName, signal?: NodeJS.Signals): Promise<void>;
   start(service: ServiceName): Promise<void>;
+  /** The service's process is alive (started and not exited). */
+  running(service: ServiceName): boolean;
   logs(service: ServiceName): string;
   stop(): Promise<void>;
 }
@@ -162,6 +164,10 @@ export async function startSystem(name: string, extraEnv: Record<string, string>
     },
     kill,
     start,
+    running: (s) => {
+      const child = procs.get(s);
+      return child !== undefined && child.exitCode === null && child.signalCode === null;
+    },
     logs: (s) => (output.get(s) ?? []).join(''),
     async stop() {
       for (const s of [...SERVICES].reverse()) await kill(s, 'SIGTERM').catch(() => undefined);

@@ -260,6 +260,83 @@ function asLog(events: readonly RulebookEvent[]): LogRecord[] {
 
 const EXAMPLES = resolve(__dirname, '../../../../examples');
 
+describe('Replayer: the session a trade belongs to is the cut-off\'s, not the completion\'s', () => {
+  // Day 1: M1 sells 10 @ 2.00 to M2; settlement 2.02 (override): VM M1 −0.20, M2 +0.20. Day 2 (the
+  // next session's trades): M2 sells 4 @ 2.05 to M1, M1 sells 6 @ 2.10 to M2; settlement by VWAP
+  // (4·205 + 6·210)/10 = 2.08: VM M1 −10·6 + 4·3 + 6·2 = −0.36, M2 +0.36.
+  const D1 = '2027-01-04';
+  const D2 = '2027-01-05';
+  const order = (at: string, account: string, id: string, side: string, price: string, qty: number) =>
+    JSON.stringify({ at, cmd: 'order', account, clientOrderId: id, instrument: SYM, side, type: 'limit', price, qty, tif: 'GTC' });
+  const lines = [
+    JSON.stringify({ at: `${D1}T08:00:00.000Z`, cmd: 'member', member: 'M1', accounts: ['M1-H'] }),
+    JSON.stringify({ at: `${D1}T08:00:00.000Z`, cmd: 'member', member: 'M2', accounts: ['M2-H'] }),
+    JSON.stringify({ at: `${D1}T08:00:00.000Z`, cmd: 'deposit', account: 'M1-H', amount: '1000.00' }),
+    JSON.stringify({ at: `${D1}T08:00:00.000Z`, cmd: 'deposit', account: 'M2-H', amount: '1000.00' }),
+    JSON.stringify({ at: `${D1}T08:00:00.000Z`, cmd: 'list', instrument: SYM, referencePrice: '2.00' }),
+    order(`${D1}T20:45:00.000Z`, 'M1-H', 'd1s', 'sell', '2.00', 10),
+    order(`${D1}T20:46:00.000Z`, 'M2-H', 'd1b', 'buy', '2.00', 10),
+    JSON.stringify({ at: `${D1}T21:00:00.000Z`, cmd: 'eod', tradeDate: D1, overrides: { [SYM]: { price: '2.02', reason: 'test: set by operations' } } }),
+    order(`${D2}T20:40:00.000Z`, 'M2-H', 'd2s', 'sell', '2.05', 4),
+    order(`${D2}T20:41:00.000Z`, 'M1-H', 'd2b', 'buy', '2.05', 4),
+    order(`${D2}T20:42:00.000Z`, 'M1-H', 'd2s2', 'sell', '2.10', 6),
+    order(`${D2}T20:43:00.000Z`, 'M2-H', 'd2b2', 'buy', '2.10', 6),
+    JSON.stringify({ at: `${D2}T21:00:00.000Z`, cmd: 'eod', tradeDate: D2 }),
+  ].join('\n');
+  const run = runScenario(lines, sha256);
+
+  /**
+   * The services' order: matching logs the cut-off (SettlementPriceSet, the roll) in the
+   * instrument's stream and goes on trading; clearing's VM and risk's statements, calls and
+   * EndOfDayCompleted for day 1 come later (a risk or clearing killed at the settlement), after
+   * the next session's trades.
+   */
+  function crashedEndOfDay(): LogRecord[] {
+    const events = run.events;
+    const late = (e: RulebookEvent) =>
+      (e.type === 'VariationMarginPosted' || e.type === 'MarginRequirementStated' || e.type === 'MarginCallIssued' || e.type === 'EndOfDayCompleted') && (e as { tradeDate?: string | null }).tradeDate === D1;
+    const firstOfDay2Eod = events.findIndex((e) => e.type === 'SettlementPriceSet' && e.tradeDate === D2);
+    const moved = events.slice(0, firstOfDay2Eod).filter(late);
+    const reordered = [...events.slice(0, firstOfDay2Eod).filter((e) => !late(e)), ...moved, ...events.slice(firstOfDay2Eod)];
+    expect(moved.map((e) => e.type)).toEqual(['VariationMarginPosted', 'VariationMarginPosted', 'MarginRequirementStated', 'MarginRequirementStated', 'EndOfDayCompleted']);
+    // The next session's trades now lie between day 1's settlement and its completion.
+    const order = reordered.map((e) => e.type);
+    const settled = reordered.findIndex((e) => e.type === 'SettlementPriceSet' && e.tradeDate === D1);
+    const done = reordered.findIndex((e) => e.type === 'EndOfDayCompleted' && e.tradeDate === D1);
+    expect(order.slice(settled, done).filter((t) => t === 'Trade')).toHaveLength(2);
+    return asLog(reordered);
+  }
+
+  it('counts trades logged after the cut-off but before EndOfDayCompleted in the next session', () => {
+    expect(run.report.errors).toEqual([]);
+    const { view, canonical } = replay(crashedEndOfDay()).snapshot({ complete: true });
+    expect(view.divergences).toEqual([]);
+    expect(sha256(canonical.state)).toBe(run.report.stateHash);
+    // The replay posts what the rulebook posts (−0.20 − 0.36 for M1).
+    for (const [id, a] of Object.entries(run.report.accounts)) {
+      expect({ id, ...view.accounts[id], member: undefined, openOrders: undefined, outstandingCalls: undefined }).toEqual({ id, ...a, member: undefined, openOrders: undefined, outstandingCalls: undefined });
+    }
+    expect(view.accounts['M1-H'].cash).toBe('999.44');
+  });
+
+  it('has posted day 1\'s variation margin at the settlement, before the day completes', () => {
+    const log = crashedEndOfDay();
+    const settled = log.find((r) => r.type === 'SettlementPriceSet' && r.payload.tradeDate === D1)!;
+    const firstLater = log.find((r) => r.seq > settled.seq && r.type === 'Trade')!;
+    const v = replay(log, { toSeq: firstLater.seq }).snapshot().view;
+    expect(v.divergenceCount).toBe(0);
+    // Day 1's VM is in the cash, 10 lots carried; then the next session's 4.
+    expect(v.accounts['M1-H']).toMatchObject({ cash: '999.80', positions: { [SYM]: -6 } });
+    expect(v.accounts['M2-H']).toMatchObject({ cash: '1000.20', positions: { [SYM]: 6 } });
+  });
+
+  it('names a posting that disagrees with the ledger\'s, at EndOfDayCompleted', () => {
+    const log = crashedEndOfDay().map((r) => (r.type === 'VariationMarginPosted' && r.payload.tradeDate === D1 && r.payload.account === 'M1-H' ? { ...r, payload: { ...r.payload, amount: '-0.05' } } : r));
+    const v = replay(log).snapshot({ complete: true }).view;
+    expect(v.divergences.map((d) => [d.kind, d.account])).toEqual([['settlement-mismatch', 'M1-H']]);
+  });
+});
+
 describe('Replayer reproduces the scenario runner', () => {
   const names = readdirSync(EXAMPLES).filter((f) => f.endsWith('.jsonl'));
 

@@ -9,8 +9,10 @@
  *   - one ClearingLedger following the logged facts as the risk service and the rulebook do:
  *     InstrumentListed, OrderAccepted / Replaced / Cancelled / Expired (open quantity), Trade
  *     (novation: positions, fills at their prices, the mark, intraday calls), CashDeposited /
- *     CashWithdrawn (cash), and end of day (SettlementPriceSet, ContractExpired, applied at
- *     EndOfDayCompleted; the variation margin it posts is checked against VariationMarginPosted).
+ *     CashWithdrawn (cash), and end of day: each instrument settles at its SettlementPriceSet, the
+ *     cut-off's place in the instrument's own stream (so every trade counts in the session the
+ *     cut-off put it in, whatever other services logged in between); the day's calls and the check
+ *     of its variation margin against VariationMarginPosted come at EndOfDayCompleted.
  *   - halts from MarketHalted / MarketResumed; the latest index values from IndexPublished.
  *   - clearing's TradeCleared is checked against the Trade it novates; clearing's balance on a
  *     cash event against the replayed cash.
@@ -19,7 +21,7 @@
  * through `apply` (or `fold`, which honours a stop at a sequence number or an event time), and
  * hashes the canonical JSON that `snapshot` returns.
  */
-import { ClearingLedger, formatCents, formatTicks, ProductCatalog, type SettlementPrice } from '@ch/domain';
+import { ClearingLedger, formatCents, formatTicks, lastTradingDay, ProductCatalog, type VariationMarginPosting } from '@ch/domain';
 import { MatchingEngine, type MatchingEvent, type Trade } from '@ch/matching';
 import type { RulebookEvent } from '../events';
 import { formatE4 } from '../rulebook';
@@ -182,9 +184,13 @@ interface BookRun {
   unexplained: { seq: number; e: MatchingEvent }[];
 }
 
+/** A trade date between its first SettlementPriceSet and its EndOfDayCompleted. */
 interface PendingEndOfDay {
-  settlements: Record<string, SettlementPrice>;
-  expire: string[];
+  /** Instruments settled for the date since its last EndOfDayCompleted. */
+  settled: number;
+  /** What the ledger posted when it settled the instruments (at their SettlementPriceSet). */
+  posted: VariationMarginPosting[];
+  /** What the log holds (clearing's VariationMarginPosted). */
   postings: { seq: number; account: string; instrument: string; amount: number }[];
 }
 
@@ -466,13 +472,16 @@ export class Replayer {
         this.indices.set(e.index, { at: e.at, valueE4: e.valueE4 });
         return;
       case 'SettlementPriceSet':
-        this.pendingEod(e.tradeDate).settlements[e.instrument] = { priceTicks: e.price, method: e.method, ...(e.reason !== undefined ? { reason: e.reason } : {}) };
+        this.settle(e);
         return;
       case 'VariationMarginPosted':
         this.pendingEod(e.tradeDate).postings.push({ seq, account: e.account, instrument: e.instrument, amount: e.amount });
         return;
       case 'ContractExpired':
-        this.pendingEod(e.tradeDate).expire.push(e.instrument);
+        // Expired at its final settlement (SettlementPriceSet on or after the last trading day).
+        if (!this.ledger.instrument(e.instrument).expired) {
+          this.diverge({ seq, kind: 'settlement-mismatch', instrument: e.instrument, message: `${e.instrument} is logged as expired for ${e.tradeDate}, but its settlements do not expire it`, found: r.payload });
+        }
         return;
       case 'EndOfDayCompleted':
         this.endOfDay(seq, e.tradeDate);
@@ -520,18 +529,40 @@ export class Replayer {
 
   private pendingEod(tradeDate: string): PendingEndOfDay {
     let p = this.eod.get(tradeDate);
-    if (!p) this.eod.set(tradeDate, (p = { settlements: {}, expire: [], postings: [] }));
+    if (!p) this.eod.set(tradeDate, (p = { settled: 0, posted: [], postings: [] }));
     return p;
   }
 
-  /** The ledger settles the day from the logged prices; its postings must be the logged ones. */
+  /**
+   * Settles one instrument at its SettlementPriceSet, as risk does (ADR 0006): matching sequences
+   * the cut-off in the instrument's stream and logs the stream in order, so the trades before this
+   * event in the log are exactly the session's, and those after it the next session's, even when
+   * they are logged before the day's EndOfDayCompleted (a risk or clearing that crashed at the
+   * settlement completes the day much later). On or after the last trading day it is the final
+   * settlement: positions close and the instrument expires (SPEC §8), as in risk and the rulebook.
+   */
+  private settle(e: Extract<RulebookEvent, { type: 'SettlementPriceSet' }>): void {
+    const settlement = { priceTicks: e.price, method: e.method, ...(e.reason !== undefined ? { reason: e.reason } : {}) };
+    const expire = e.tradeDate >= lastTradingDay(e.instrument, this.catalog);
+    const r = this.ledger.settleInstrument(e.instrument, e.tradeDate, settlement, { expire });
+    if (r.alreadySettled) return;
+    const p = this.pendingEod(e.tradeDate);
+    p.settled++;
+    for (const x of r.postings) p.posted.push(x);
+  }
+
+  /**
+   * The day is complete: its calls are assessed over the settled figures (as the rulebook and risk
+   * do, once every instrument is decided), and the ledger's postings must be the logged ones. A
+   * repeat run that settles an instrument whose end of day failed completes the day again.
+   */
   private endOfDay(seq: number, tradeDate: string): void {
     const p = this.eod.get(tradeDate);
     this.eod.delete(tradeDate);
-    if (!p || Object.keys(p.settlements).length === 0) return;
-    const result = this.ledger.endOfDay(tradeDate, p.settlements, { expire: p.expire });
+    if (!p) return;
+    if (p.settled > 0) this.ledger.assessEndOfDayCalls(tradeDate);
     const logged = new Map(p.postings.map((x) => [x.account + '\u0000' + x.instrument, x]));
-    for (const posting of result.postings) {
+    for (const posting of p.posted) {
       const key = posting.account + '\u0000' + posting.instrument;
       const x = logged.get(key);
       logged.delete(key);

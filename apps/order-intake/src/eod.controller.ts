@@ -11,7 +11,7 @@
 import { Body, Controller, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { ApiHeader, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
-import { formatTicks, parsePriceToTicks, ProductCatalog } from '@ch/domain';
+import { formatTicks, isBoundedPrice, MAX_PRICE_TEXT, parsePriceToTicks, ProductCatalog } from '@ch/domain';
 import { sql } from '@ch/persistence';
 import { CurrentPrincipal, DomainRejection, Roles, API_KEY_SECURITY_NAME, type Principal } from '@ch/platform';
 import { INFRASTRUCTURE, type Infrastructure } from '@ch/runtime';
@@ -56,7 +56,9 @@ export class EndOfDayController {
       if (!instruments.includes(symbol)) throw new DomainRejection('UNKNOWN_INSTRUMENT', `override for ${symbol}, which is not listed`, { field });
       const product = this.catalog.forSymbol(symbol);
       const price = o && typeof o === 'object' ? parsePriceToTicks(String((o as { price?: unknown }).price ?? ''), product?.tickCents ?? 1) : null;
-      if (!price || !price.ok) throw new DomainRejection('INVALID_REQUEST', `override price for ${symbol} must be a positive price in whole ticks`, { field: `${field}.price` });
+      if (!price || !price.ok || !isBoundedPrice(price.ticks)) {
+        throw new DomainRejection('INVALID_REQUEST', `override price for ${symbol} must be a positive price in whole ticks, at most ${MAX_PRICE_TEXT}`, { field: `${field}.price` });
+      }
       const reason = (o as { reason?: unknown }).reason;
       if (typeof reason !== 'string' || reason.trim() === '') throw new DomainRejection('INVALID_REQUEST', `an override needs a reason (${symbol})`, { field: `${field}.reason` });
       overrides[symbol] = { price: formatTicks(price.ticks), reason };

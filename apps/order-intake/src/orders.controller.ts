@@ -7,7 +7,7 @@ import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, Sse, type 
 import { ApiHeader, ApiOperation, ApiQuery, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { map, type Observable } from 'rxjs';
 import { randomUUID } from 'node:crypto';
-import { parsePriceToTicks, ProductCatalog } from '@ch/domain';
+import { isBoundedPrice, parsePriceToTicks, ProductCatalog } from '@ch/domain';
 import { validateOrderFields } from '@ch/rulebook';
 import { AccountScoped, API_KEY_SECURITY_NAME, CurrentPrincipal, DomainRejection, OrderRoute, Roles, type Principal } from '@ch/platform';
 import { sql } from '@ch/persistence';
@@ -102,6 +102,7 @@ export class OrdersController {
     const product = known ? this.catalog.forSymbol(known.instrument) : undefined;
     const price = parsePriceToTicks(dto.price, product?.tickCents ?? 1);
     if (!price.ok) throw new DomainRejection(price.reason, 'invalid price', { field: 'price' });
+    if (!isBoundedPrice(price.ticks)) throw new DomainRejection('INVALID_ORDER', 'invalid price', { field: 'price' });
     if (known?.status === 'expired') throw expired(known.instrument);
     const outcome = await this.send('replace', wait, dto.account, 'ReplaceOrder', withEventTime({ account: dto.account, clientOrderId, price: dto.price, qty: dto.qty }, eventTime), who);
     if (!outcome) return { status: 'received', account: dto.account, clientOrderId };

@@ -69,8 +69,9 @@ interface MarketState {
 
 interface Meta {
   intradayCalled: string[];
-  totalDeposits: number;
-  totalWithdrawals: number;
+  /** Integer cents as decimal strings (exact past 2^53); a row written before holds numbers. */
+  totalDeposits: string | number;
+  totalWithdrawals: string | number;
 }
 
 type Reject = { reason: string; field?: string };
@@ -130,8 +131,8 @@ export class Risk {
       } else if (kind === 'meta') {
         const m = value as Meta & { lastAt: number };
         state.intradayCalled = m.intradayCalled;
-        state.totalDeposits = m.totalDeposits;
-        state.totalWithdrawals = m.totalWithdrawals;
+        state.totalDeposits = String(m.totalDeposits ?? 0);
+        state.totalWithdrawals = String(m.totalWithdrawals ?? 0);
         this.lastAt = m.lastAt;
       }
     }

@@ -5,7 +5,7 @@
 import { Body, Controller, HttpCode, Inject, Post, Query } from '@nestjs/common';
 import { ApiHeader, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
-import { finalSettlementTicks, formatCents, formatTicks, isBoundedPrice, isCashAmount, lastTradingDay, MAX_CASH_AMOUNT_TEXT, listedContracts, MAX_PRICE_TEXT, parseCents, parsePriceToTicks, ProductCatalog, type ProductSpec } from '@ch/domain';
+import { finalSettlementTicks, formatCents, formatTicks, isBoundedPrice, isCashAmount, lastTradingDay, MAX_ACCOUNT_CASH_CENTS, MAX_CASH_AMOUNT_TEXT, listedContracts, MAX_PRICE_TEXT, parseCents, parsePriceToTicks, ProductCatalog, type ProductSpec } from '@ch/domain';
 import { formatE4 } from '@ch/rulebook';
 import { appendEvents, sql } from '@ch/persistence';
 import { CurrentPrincipal, DomainRejection, generateApiKey, hashApiKey, Roles, API_KEY_SECURITY_NAME, type Principal } from '@ch/platform';
@@ -173,6 +173,11 @@ export class OpsController {
     const cents = cashAmount(dto.amount);
     const owner = await sql(this.infra.ds, 'SELECT 1 FROM accounts WHERE account_id = $1', [dto.account]);
     if (!owner.rows.length) throw new DomainRejection('NOT_FOUND', `unknown account ${dto.account}`, { field: 'account' });
+    // Clearing refuses a deposit past the account's bound (DepositRejected); say so at once when the balance shows it.
+    const held = await sql<{ balance: string }>(this.infra.ds, 'SELECT balance FROM cash_balances WHERE account_id = $1', [dto.account]);
+    if (BigInt(held.rows[0]?.balance ?? '0') + BigInt(cents) > BigInt(MAX_ACCOUNT_CASH_CENTS)) {
+      throw new DomainRejection('INVALID_REQUEST', `the deposit would take ${dto.account}'s balance past ${MAX_CASH_AMOUNT_TEXT}`, { field: 'amount', httpStatus: 422 });
+    }
     const reference = `deposit-${randomUUID()}`;
     await this.commands.publish('clearingCommands', dto.account, 'Deposit', withEventTime({ account: dto.account, amount: formatCents(cents), reference }, eventTime), actorOf(who));
     if (wait === 'true') {

@@ -57,3 +57,12 @@ export function validateOrderFields(
   if (!TIFS.includes(tif as TimeInForce)) return bad('tif');
   return { ok: true, order: { account, clientOrderId, side, type: 'limit', tif: tif as TimeInForce, price: price.ticks, qty: f.qty } };
 }
+
+/**
+ * What makes two submissions with the same clientOrderId the same order (SPEC §4: a retry with
+ * the same id and content creates nothing; other content is DUPLICATE_CLIENT_ORDER_ID). Risk
+ * records it with the id; order-intake compares a retry with it.
+ */
+export function clientOrderContent(instrument: string, order: Pick<NewOrder, 'side' | 'type' | 'tif' | 'price' | 'qty'>): string {
+  return JSON.stringify([instrument, order.side, order.type, order.tif, order.price, order.qty]);
+}

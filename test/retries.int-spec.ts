@@ -58,7 +58,7 @@ describe('exact retries of an order add nothing to the log and answer the origin
     const first = await sys.api('POST', '/orders?wait=true', { key, body: order('o-1', 10) });
     published++;
     expect(first.status).toBe(202);
-    expect(first.body).toMatchObject({ clientOrderId: 'o-1', status: 'accepted', openQty: 10 });
+    expect(first.body).toMatchObject({ clientOrderId: 'o-1', status: 'open', openQty: 10 });
     await riskCaughtUp();
     // Let the original's margin statement and the like land before counting.
     await new Promise((r) => setTimeout(r, 1000));
@@ -70,12 +70,12 @@ describe('exact retries of an order add nothing to the log and answer the origin
       const took = Date.now() - started;
       expect(r.status).toBe(202);
       // The original outcome: the same order, as it stands, not a time-out's 'received'.
-      expect(r.body).toMatchObject({ clientOrderId: 'o-1', orderId: first.body.orderId, status: 'accepted', openQty: 10 });
+      expect(r.body).toMatchObject({ clientOrderId: 'o-1', orderId: first.body.orderId, status: 'open', openQty: 10 });
       // Answered without waiting for an outcome that never comes (the wait is 5 s).
       expect(took).toBeLessThan(WAIT_MS / 2);
       const plain = await sys.api('POST', '/orders', { key, body: order('o-1', 10) });
       expect(plain.status).toBe(202);
-      expect(plain.body).toMatchObject({ clientOrderId: 'o-1', orderId: first.body.orderId, status: 'accepted' });
+      expect(plain.body).toMatchObject({ clientOrderId: 'o-1', orderId: first.body.orderId, status: 'open' });
     }
     await new Promise((r) => setTimeout(r, 1500));
     expect(await logSize()).toBe(before);

@@ -14,7 +14,7 @@ export class SubmitOrderDto {
   @ApiProperty({ example: 'M1-H' }) @IsString() @MinLength(1) @MaxLength(64) @Matches(ID)
   account!: string;
 
-  @ApiProperty({ example: 'o-1', description: 'Unique per account; a retry with the same id and content creates nothing' })
+  @ApiProperty({ example: 'o-1', description: 'Unique per account; a retry with the same id and content creates nothing, logs nothing and answers the original outcome at once (with wait=true too)' })
   @IsString() @MinLength(1) @MaxLength(64) @Matches(ID)
   clientOrderId!: string;
 

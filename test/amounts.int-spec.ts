@@ -8,7 +8,8 @@
  *   which together pass 2^53 cents, are posted: risk's totals are exact (bigint, stored as decimal
  *   strings in risk_state), a trade still works, and still works after risk restarts.
  * - A poison message (a fact risk cannot apply, here a forged CashDeposited of a negative amount
- *   published straight on clearing-events) is refused: MessageRefused is logged, risk's offset moves
+ *   published straight on clearing-events, then an order whose account id holds a NUL byte, which
+ *   Postgres refuses) is refused: MessageRefused is logged, risk's offset moves
  *   past it, the refusal counts in ch_messages_refused_total, risk stays up and trades go on; a
  *   restart does not meet it again.
  * - Clearing refuses a deposit command it cannot post (an amount past the bound, a balance past the
@@ -118,11 +119,18 @@ describe('bounded amounts, exact totals, and no crash loop from one message', ()
     expect(metrics).toMatch(/ch_messages_refused_total\{[^}]*consumer="risk"[^}]*\} 1/);
     await trade();
 
-    // A restart starts after the refused message: it is not met again.
+    // A message whose effects Postgres refuses (a NUL byte in an account id, past intake's
+    // validation): refused the same way, not a crash loop.
+    await publish('orders', 'X', 'SubmitOrder', { account: 'X\u0000', clientOrderId: 'n1', instrument: SYMBOL, side: 'buy', type: 'limit', price: '2.00', qty: 1, tif: 'GTC' });
+    await waitFor('risk to refuse the order', async () => (await q(`SELECT 1 FROM event_log WHERE type = 'MessageRefused' AND payload->>'messageType' = 'SubmitOrder'`)).length === 1, 30_000, 100);
+    expect(await healthy()).toBe(true);
+    await trade();
+
+    // A restart starts after the refused messages: they are not met again.
     await sys.kill('risk');
     await sys.start('risk');
     await trade();
-    expect(await q(`SELECT 1 FROM event_log WHERE type = 'MessageRefused'`)).toHaveLength(1);
+    expect(await q(`SELECT 1 FROM event_log WHERE type = 'MessageRefused'`)).toHaveLength(2);
     expect((await verifyChain(ds)).ok).toBe(true);
   });
 

@@ -201,7 +201,10 @@ export interface MessageRefusal {
   readonly error: string;
 }
 
-/** The handler threw: the batch's own fault, unless the cause is transient (see isTransientError). */
+/**
+ * The batch failed before its commit (the handler threw, or the log refused an event it emitted):
+ * the batch's own fault, unless the cause is transient (see isTransientError).
+ */
 class HandlerFailure extends Error {
   constructor(readonly failure: unknown) {
     super(`handler failed: ${String((failure as Error)?.message ?? failure)}`);
@@ -232,7 +235,9 @@ export function isTransientError(e: unknown): boolean {
 /** Text safe for a log payload: no control characters (Postgres refuses \u0000), bounded. */
 function plainText(v: unknown, max = 2000): string {
   // eslint-disable-next-line no-control-regex
-  return String(v).replace(/[\u0000-\u001f\u007f]/g, '?').slice(0, max);
+  return String(v)
+    .replace(/[\u0000-\u001f\u007f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '?')
+    .slice(0, max);
 }
 
 export const REFUSED_STREAM_PREFIX = 'refused:';
@@ -311,7 +316,7 @@ export class EffectivelyOnceProcessor {
    * one that fails alone again, deterministically, is refused. A transient failure is fatal.
    */
   private async isolate(batch: Batch, first: unknown): Promise<void> {
-    this.o.log?.('a batch failed to apply: applying its messages one at a time', { topic: batch.topic, partition: batch.partition, error: plainText(first, 500) });
+    process.stderr.write(`${JSON.stringify({ level: 'warn', service: this.o.name, msg: 'a batch failed to apply: applying its messages one at a time', topic: batch.topic, partition: batch.partition, error: plainText(first, 500) })}\n`);
     await this.o.reload!();
     for (const m of batch.messages) {
       try {
@@ -377,34 +382,36 @@ export class EffectivelyOnceProcessor {
     let published: { ids: string[]; messages: OutboxMessage[] } | null = null;
     try {
       await this.o.ds.transaction(async (manager) => {
-        const next = await this.lockProgress(manager, batch);
-        const fresh = messages.filter((m) => BigInt(m.offset) >= next);
-        if (!fresh.length) return;
-        const decoded: Incoming[] = [];
-        for (const m of fresh) {
-          try {
-            decoded.push({ topic: batch.topic, partition: batch.partition, offset: m.offset, key: m.key, envelope: decodeEnvelope(m.value), source: `${batch.topic}/${batch.partition}/${m.offset}` });
-          } catch (e) {
-            // A message that is not an envelope can never be applied; it is skipped, loudly.
-            this.o.log?.('skipping a message that is not an envelope', { topic: batch.topic, partition: batch.partition, offset: m.offset, error: String(e) });
-          }
-        }
-        const applied = await this.dropSeen(manager, decoded);
-        const out = new BatchOutput(this.o.heads);
+        // Whatever fails in here, before the commit, is the batch's (the handler, or an event it
+        // emitted that the log refuses); isTransientError tells a database outage apart.
         try {
+          const next = await this.lockProgress(manager, batch);
+          const fresh = messages.filter((m) => BigInt(m.offset) >= next);
+          if (!fresh.length) return;
+          const decoded: Incoming[] = [];
+          for (const m of fresh) {
+            try {
+              decoded.push({ topic: batch.topic, partition: batch.partition, offset: m.offset, key: m.key, envelope: decodeEnvelope(m.value), source: `${batch.topic}/${batch.partition}/${m.offset}` });
+            } catch (e) {
+              // A message that is not an envelope can never be applied; it is skipped, loudly.
+              this.o.log?.('skipping a message that is not an envelope', { topic: batch.topic, partition: batch.partition, offset: m.offset, error: String(e) });
+            }
+          }
+          const applied = await this.dropSeen(manager, decoded);
+          const out = new BatchOutput(this.o.heads);
           await this.o.handle(applied, { manager, out });
+          await this.o.heads.save(manager);
+          const lastOffset = BigInt(fresh[fresh.length - 1].offset);
+          await this.saveProgress(manager, batch, lastOffset + 1n);
+          // The log's chain head is locked from the append to the commit: append last, so every
+          // other service's appends wait as briefly as possible. The outbox follows the append so
+          // its ids follow commit order.
+          if (out.events.length) await appendEvents(manager, out.events);
+          const ids = out.messages.length ? await enqueue(manager, out.messages) : [];
+          published = { ids, messages: out.messages };
         } catch (e) {
           throw new HandlerFailure(e);
         }
-        await this.o.heads.save(manager);
-        const lastOffset = BigInt(fresh[fresh.length - 1].offset);
-        await this.saveProgress(manager, batch, lastOffset + 1n);
-        // The log's chain head is locked from the append to the commit: append last, so every
-        // other service's appends wait as briefly as possible. The outbox follows the append so
-        // its ids follow commit order.
-        if (out.events.length) await appendEvents(manager, out.events);
-        const ids = out.messages.length ? await enqueue(manager, out.messages) : [];
-        published = { ids, messages: out.messages };
       });
       this.o.heads.commit();
     } catch (e) {

@@ -73,7 +73,7 @@ export class OrdersController {
     if (outcome === undefined) return { status: 'received', account: o.account, clientOrderId: o.clientOrderId };
     // Risk saw an exact retry (the original was still on its way when this one was checked above).
     if (outcome?.type === 'OrderRetried') return this.originalOutcome(o.account, o.clientOrderId, true);
-    // No report in time (or an exact retry, which creates nothing): answer with the stored order.
+    // No report in time: answer with the stored order.
     const row = await this.readOrder(o.account, o.clientOrderId);
     return row ?? { status: outcome ? 'accepted' : 'received', account: o.account, clientOrderId: o.clientOrderId };
   }

@@ -8,7 +8,7 @@
  * at a contract's expiry (ContractExpired, after its final settlement) it closes every position.
  */
 import type { DataSource, EntityManager } from 'typeorm';
-import { formatCents, formatTicks, parseCents, ProductCatalog, variationMargin } from '@ch/domain';
+import { formatCents, formatTicks, isCashAmount, MAX_ACCOUNT_CASH_CENTS, parseCents, ProductCatalog, variationMargin } from '@ch/domain';
 import { formatInstant, eventFromWire } from '@ch/rulebook';
 import type { Trade } from '@ch/matching';
 import { sql } from '@ch/persistence';
@@ -156,16 +156,17 @@ export class Clearing {
     this.lastAt = at;
     const iso = formatInstant(at);
     const vm: { account: string; amount: number }[] = [];
-    let total = 0;
+    // Exact: each amount is a safe integer, their running sum over many accounts need not be.
+    let total = 0n;
     for (const account of [...days.keys()].sort()) {
       const d = days.get(account)!;
       const carried = d.net - d.fills.reduce((s, f) => s + f.qty, 0);
       if (carried === 0 && d.fills.length === 0) continue;
       const amount = variationMargin({ carried, fills: d.fills }, e.previousPrice, e.price, product);
-      total += amount;
+      total += BigInt(amount);
       vm.push({ account, amount });
     }
-    if (total !== 0) throw new Error(`clearing: variation margin of ${e.instrument} for ${e.tradeDate} sums to ${total}, not zero`);
+    if (total !== 0n) throw new Error(`clearing: variation margin of ${e.instrument} for ${e.tradeDate} sums to ${total}, not zero`);
     const balances = await postVariationMargin(mgr, vm, e.instrument, e.tradeDate, iso);
     for (const { account, amount } of vm) {
       const balance = balances.get(account) ?? 0;
@@ -222,10 +223,25 @@ export class Clearing {
   private async cash(ctx: BatchContext, m: Incoming): Promise<void> {
     const env = m.envelope;
     const p = env.payload as { account: string; amount: string; eventTime?: string; reference?: string };
-    const amount = parseCents(p.amount);
-    const signed = env.type === 'Deposit' ? amount : -amount;
     const at = sequenceTime(this.lastAt, p.eventTime);
     this.lastAt = at;
+    if (env.type === 'Deposit') {
+      const refused = await this.depositRefusal(ctx.manager, p);
+      if (refused !== null) {
+        // Refused before it reaches the cash ledger (and risk): logged with the reason, nothing moves.
+        const type = 'DepositRejected';
+        ctx.out.event(
+          CLEARING_STREAM,
+          type,
+          { type, at: formatInstant(at), account: String(p.account), amount: String(p.amount), reference: p.reference ?? env.eventId, reason: 'INVALID_REQUEST', detail: refused },
+          { at: formatInstant(at), actor: env.actor, correlationId: env.correlationId, causationId: env.eventId, source: m.source },
+          [{ topic: topicName('clearingEvents'), key: String(p.account) }],
+        );
+        return;
+      }
+    }
+    const amount = parseCents(p.amount);
+    const signed = env.type === 'Deposit' ? amount : -amount;
     const balance = await applyCash(ctx.manager, p.account, signed, env.type === 'Deposit' ? 'deposit' : 'withdrawal', p.reference ?? env.eventId, formatInstant(at));
     const type = env.type === 'Deposit' ? 'CashDeposited' : 'CashWithdrawn';
     ctx.out.event(
@@ -235,6 +251,25 @@ export class Clearing {
       { at: formatInstant(at), actor: env.actor, correlationId: env.correlationId, causationId: env.eventId, source: m.source },
       [{ topic: topicName('clearingEvents'), key: p.account }],
     );
+  }
+
+  /**
+   * Why a deposit cannot be posted (null: it can): its amount is not a bounded amount of whole
+   * cents, or it would take the account's balance past MAX_ACCOUNT_CASH_CENTS (libs/domain/src/bounds.ts).
+   * Intake checks both first; this is the authoritative check, for a command that got past it.
+   */
+  private async depositRefusal(manager: EntityManager, p: { account: string; amount: string }): Promise<string | null> {
+    let amount: number;
+    try {
+      amount = parseCents(String(p.amount));
+    } catch {
+      return 'amount';
+    }
+    if (!isCashAmount(amount)) return 'amount';
+    if (typeof p.account !== 'string' || p.account === '') return 'account';
+    const r = await sql<{ balance: string }>(manager, 'SELECT balance FROM cash_balances WHERE account_id = $1', [p.account]);
+    const balance = BigInt(r.rows[0]?.balance ?? '0');
+    return balance + BigInt(amount) > BigInt(MAX_ACCOUNT_CASH_CENTS) ? 'balance' : null;
   }
 }
 

@@ -3,7 +3,7 @@
  * command through its instrument's book and publishes the results on matching-events. Serves a
  * read of its books to operations and auditors (GET /books/:symbol).
  */
-import { EffectivelyOnceProcessor, PG_AUTH_PORTS, runService, servicePort, StreamHeads } from '@ch/runtime';
+import { EffectivelyOnceProcessor, PG_AUTH_PORTS, refusalCounter, runService, servicePort, StreamHeads } from '@ch/runtime';
 import { topicName } from '@ch/messages';
 import { Sequencer } from './sequencer';
 import { OrderProjection } from './order-projection';
@@ -16,10 +16,10 @@ void runService({
   metadata: { controllers: [BooksController], providers: [BookReader] },
   async start(infra, app) {
     const heads = new StreamHeads();
-    const sequencer = new Sequencer(infra.ds, heads, infra.producer);
+    let sequencer = new Sequencer(infra.ds, heads, infra.producer);
     await sequencer.recoverAll();
     app.get(BookReader).attach(sequencer);
-    const projection = new OrderProjection();
+    let projection = new OrderProjection();
     const processor = new EffectivelyOnceProcessor({
       name: 'matching',
       topics: [topicName('matchingCommands')],
@@ -29,6 +29,16 @@ void runService({
       heads,
       handle: (messages, ctx) => sequencer.handle(messages, ctx, projection),
       afterCommit: () => sequencer.afterCommit(),
+      // After a failed batch the books are recovered from their snapshots and streams, as at start.
+      reload: async () => {
+        sequencer.abandon();
+        const fresh = new Sequencer(infra.ds, heads, infra.producer);
+        await fresh.recoverAll();
+        sequencer = fresh;
+        projection = new OrderProjection();
+        app.get(BookReader).attach(fresh);
+      },
+      onRefused: refusalCounter(app),
     });
     await processor.start();
     return {

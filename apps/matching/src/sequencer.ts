@@ -476,6 +476,15 @@ export class Sequencer {
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
   }
+
+  /** Replaced after a failed batch (its books hold uncommitted state): no more timers, no reader left waiting. */
+  abandon(): void {
+    this.stopTimers();
+    this.busy = false;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
 }
 
 function haltTimersOn(): boolean {

@@ -4,6 +4,7 @@
  * validateOrderFields, so the API and the scenario runner refuse the same inputs alike.
  */
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { MAX_CASH_AMOUNT_TEXT, MAX_LOTS, MAX_PRICE_TEXT } from '@ch/domain';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsInt, IsObject, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength, ValidateIf } from 'class-validator';
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
@@ -13,7 +14,7 @@ export class SubmitOrderDto {
   @ApiProperty({ example: 'M1-H' }) @IsString() @MinLength(1) @MaxLength(64) @Matches(ID)
   account!: string;
 
-  @ApiProperty({ example: 'o-1', description: 'Unique per account; a retry with the same id and content creates nothing' })
+  @ApiProperty({ example: 'o-1', description: 'Unique per account; a retry with the same id and content creates nothing, logs nothing and answers the original outcome at once (with wait=true too)' })
   @IsString() @MinLength(1) @MaxLength(64) @Matches(ID)
   clientOrderId!: string;
 
@@ -26,11 +27,11 @@ export class SubmitOrderDto {
   @ApiProperty({ enum: ['limit', 'market'] }) @IsIn(['limit', 'market'])
   type!: 'limit' | 'market';
 
-  @ApiPropertyOptional({ example: '2.00', description: 'Decimal string; required for limit orders, absent for market orders' })
+  @ApiPropertyOptional({ example: '2.00', description: `Decimal string, at most ${MAX_PRICE_TEXT}; required for limit orders, absent for market orders` })
   @IsOptional() @IsString() @Matches(DECIMAL)
   price?: string;
 
-  @ApiProperty({ example: 10, description: 'Whole lots' }) @IsInt() @Min(1) @Max(1_000_000_000)
+  @ApiProperty({ example: 10, description: 'Whole lots', maximum: MAX_LOTS }) @IsInt() @Min(1) @Max(MAX_LOTS)
   qty!: number;
 
   @ApiPropertyOptional({ enum: ['GTC', 'DAY', 'IOC', 'FOK'], description: 'Default GTC; market orders are IOC' })
@@ -47,10 +48,10 @@ export class ReplaceOrderDto {
   @ApiProperty({ example: 'M1-H' }) @IsString() @MinLength(1) @MaxLength(64) @Matches(ID)
   account!: string;
 
-  @ApiProperty({ example: '2.01' }) @IsString() @Matches(DECIMAL)
+  @ApiProperty({ example: '2.01', description: `Decimal string, at most ${MAX_PRICE_TEXT}` }) @IsString() @Matches(DECIMAL)
   price!: string;
 
-  @ApiProperty({ example: 5, description: 'The new open quantity' }) @IsInt() @Min(1) @Max(1_000_000_000)
+  @ApiProperty({ example: 5, description: 'The new open quantity', maximum: MAX_LOTS }) @IsInt() @Min(1) @Max(MAX_LOTS)
   qty!: number;
 }
 
@@ -72,7 +73,7 @@ export class ListInstrumentDto {
   @ApiPropertyOptional({
     example: '2.00',
     description:
-      'Listing reference price (the first session’s price-limit reference and margin price). Absent: the product’s latest index value (TPI for SIT, GCI for SCU) at or before the listing’s event time, rounded half up to the tick (422 INVALID_REQUEST, field referencePrice, when none is published)',
+      'Listing reference price (the first session’s price-limit reference and margin price), at most ' + MAX_PRICE_TEXT + '. Absent: the product’s latest index value (TPI for SIT, GCI for SCU) at or before the listing’s event time, rounded half up to the tick (422 INVALID_REQUEST, field referencePrice, when none is published)',
   })
   @IsOptional() @IsString() @Matches(DECIMAL)
   referencePrice?: string;
@@ -82,12 +83,13 @@ export class DepositDto {
   @ApiProperty({ example: 'M1-H' }) @IsString() @MinLength(1) @MaxLength(64) @Matches(ID)
   account!: string;
 
-  @ApiProperty({ example: '100000.00' }) @IsString() @Matches(DECIMAL)
+  @ApiProperty({ example: '100000.00', description: `Dollars in whole cents, at most ${MAX_CASH_AMOUNT_TEXT}; refused (DepositRejected) if the account's balance would pass ${MAX_CASH_AMOUNT_TEXT}` })
+  @IsString() @Matches(DECIMAL)
   amount!: string;
 }
 
 export class WithdrawalDto {
-  @ApiProperty({ example: '250.00', description: 'Cash to withdraw, in dollars (at most two decimals)' }) @IsString() @Matches(DECIMAL)
+  @ApiProperty({ example: '250.00', description: `Cash to withdraw, in dollars (at most two decimals), at most ${MAX_CASH_AMOUNT_TEXT}` }) @IsString() @Matches(DECIMAL)
   amount!: string;
 }
 
@@ -103,7 +105,7 @@ export class EndOfDayDto {
 export class PublishIndexDto {
   @ApiProperty({
     description:
-      'Provider inputs, as the SPEC §10 `index` command. TPI: {provider, price (USD per million tokens, decimal string), volume (decimal string), mmlu, humaneval, gsm8k (0-100)}; GCI: {provider, gpu, price (USD per GPU-hour, decimal string), volume (decimal string)}',
+      'Provider inputs, as the SPEC §10 `index` command. TPI: {provider, price (USD per million tokens, decimal string, at most 100000), volume (decimal string, at most 10^15), mmlu, humaneval, gsm8k (0-100)}; GCI: {provider, gpu, price (USD per GPU-hour, decimal string, at most 100000), volume (decimal string, at most 10^15)}',
     example: [
       { provider: 'A', price: '2.00', volume: '5000', mmlu: 86, humaneval: 67, gsm8k: 92 },
       { provider: 'B', price: '3.00', volume: '2000', mmlu: 90, humaneval: 70, gsm8k: 95 },
@@ -133,11 +135,11 @@ export class PositionLimitsDto {
   product!: string;
 
   // Absent: unchanged. Null is not absent (IsOptional would let it through): it is refused as any non-lot value.
-  @ApiPropertyOptional({ example: 20000, description: 'All months combined (net worst case), whole lots; absent: unchanged; not below spotMonth' })
-  @ValidateIf((_o, v) => v !== undefined) @IsInt() @Min(1) @Max(Number.MAX_SAFE_INTEGER)
+  @ApiPropertyOptional({ example: 20000, description: 'All months combined (net worst case), whole lots; absent: unchanged; not below spotMonth', maximum: MAX_LOTS })
+  @ValidateIf((_o, v) => v !== undefined) @IsInt() @Min(1) @Max(MAX_LOTS)
   allMonths?: number;
 
-  @ApiPropertyOptional({ example: 5000, description: 'Spot month (the contract whose last trading day comes next), whole lots; absent: unchanged; not above allMonths' })
-  @ValidateIf((_o, v) => v !== undefined) @IsInt() @Min(1) @Max(Number.MAX_SAFE_INTEGER)
+  @ApiPropertyOptional({ example: 5000, description: 'Spot month (the contract whose last trading day comes next), whole lots; absent: unchanged; not above allMonths', maximum: MAX_LOTS })
+  @ValidateIf((_o, v) => v !== undefined) @IsInt() @Min(1) @Max(MAX_LOTS)
   spotMonth?: number;
 }

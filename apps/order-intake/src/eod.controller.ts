@@ -14,7 +14,7 @@ import { Body, Controller, Get, HttpCode, Inject, Param, Post } from '@nestjs/co
 import { ApiHeader, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
-import { checkEndOfDayRerun, checkEndOfDayTradeDate, formatTicks, parsePriceToTicks, ProductCatalog, type EarlierEndOfDay, type EndOfDayOverride } from '@ch/domain';
+import { checkEndOfDayRerun, checkEndOfDayTradeDate, formatTicks, isBoundedPrice, MAX_PRICE_TEXT, parsePriceToTicks, ProductCatalog, type EarlierEndOfDay, type EndOfDayOverride } from '@ch/domain';
 import { sql } from '@ch/persistence';
 import { CurrentPrincipal, DomainRejection, Roles, API_KEY_SECURITY_NAME, type Principal } from '@ch/platform';
 import { INFRASTRUCTURE, type Infrastructure } from '@ch/runtime';
@@ -73,7 +73,9 @@ export class EndOfDayController {
         }
         const product = this.catalog.forSymbol(symbol);
         const price = o && typeof o === 'object' ? parsePriceToTicks(String((o as { price?: unknown }).price ?? ''), product?.tickCents ?? 1) : null;
-        if (!price || !price.ok) throw new DomainRejection('INVALID_REQUEST', `override price for ${symbol} must be a positive price in whole ticks`, { field: `${field}.price` });
+        if (!price || !price.ok || !isBoundedPrice(price.ticks)) {
+          throw new DomainRejection('INVALID_REQUEST', `override price for ${symbol} must be a positive price in whole ticks, at most ${MAX_PRICE_TEXT}`, { field: `${field}.price` });
+        }
         const reason = (o as { reason?: unknown }).reason;
         if (typeof reason !== 'string' || reason.trim() === '') throw new DomainRejection('INVALID_REQUEST', `an override needs a reason (${symbol})`, { field: `${field}.reason` });
         overrides[symbol] = { price: formatTicks(price.ticks, product?.tickCents ?? 1), reason };

@@ -29,6 +29,11 @@ describe('index publication rows', () => {
     expect(field('TPI', [{ ...tpiRow, price: '0.00' }])).toBe('providers.0.price');
     expect(field('TPI', [{ ...tpiRow, price: '1e2' }])).toBe('providers.0.price');
     expect(field('TPI', [{ ...tpiRow, volume: '-5' }])).toBe('providers.0.volume');
+    // Bounds (libs/domain/src/bounds.ts): a price up to 100000, a volume up to 10^15.
+    expect(field('TPI', [{ ...tpiRow, price: '100000.000' }])).toBeNull();
+    expect(field('TPI', [{ ...tpiRow, price: '100000.01' }])).toBe('providers.0.price');
+    expect(field('GCI', [{ ...gciRow, volume: '1000000000000000' }])).toBeNull();
+    expect(field('GCI', [{ ...gciRow, volume: '1000000000000000.5' }])).toBe('providers.0.volume');
     expect(field('TPI', [{ ...tpiRow, provider: '  ' }])).toBe('providers.0.provider');
     expect(field('TPI', [tpiRow, { ...tpiRow, gsm8k: 100.5 }])).toBe('providers.1.gsm8k');
     expect(field('TPI', [{ ...tpiRow, mmlu: '100.0' }])).toBeNull();

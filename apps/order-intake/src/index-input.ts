@@ -9,7 +9,7 @@
  * Scores leave here as decimal strings: the event log's canonical JSON carries no fractional
  * numbers, and the domain reads either form exactly.
  */
-import type { GciProviderInput, IndexName, TpiProviderInput } from '@ch/domain';
+import { decimalAtMost, MAX_INDEX_PRICE, MAX_INDEX_VOLUME, type GciProviderInput, type IndexName, type TpiProviderInput } from '@ch/domain';
 
 export const MAX_INDEX_PROVIDERS = 1000;
 
@@ -43,8 +43,8 @@ export function readIndexRows(index: IndexName, providers: unknown): IndexRowsFo
     if (unknown !== undefined) return bad(`${at}.${unknown}`, `${unknown} is not a ${index} input field (${FIELDS[index].join(', ')})`);
     const provider = text(row.provider, 200);
     if (provider === null) return bad(`${at}.provider`, 'provider must be a non-empty name');
-    if (!positive(row.price, PRICE)) return bad(`${at}.price`, 'price must be a positive decimal string such as "2.10"');
-    if (!positive(row.volume, VOLUME)) return bad(`${at}.volume`, 'volume must be a positive decimal string such as "1000"');
+    if (!positive(row.price, PRICE, MAX_INDEX_PRICE)) return bad(`${at}.price`, `price must be a positive decimal string such as "2.10", at most ${MAX_INDEX_PRICE}`);
+    if (!positive(row.volume, VOLUME, MAX_INDEX_VOLUME)) return bad(`${at}.volume`, `volume must be a positive decimal string such as "1000", at most ${MAX_INDEX_VOLUME}`);
     const price = row.price as string;
     const volume = row.volume as string;
     if (index === 'GCI') {
@@ -74,8 +74,8 @@ function text(v: unknown, max: number): string | null {
   return t.length > 0 && t.length <= max ? t : null;
 }
 
-function positive(v: unknown, pattern: RegExp): boolean {
-  return typeof v === 'string' && pattern.test(v) && /[1-9]/.test(v);
+function positive(v: unknown, pattern: RegExp, max: number): boolean {
+  return typeof v === 'string' && pattern.test(v) && /[1-9]/.test(v) && decimalAtMost(v, max);
 }
 
 /** A score as a decimal string; a number keeps its shortest decimal form (86 -> "86", 66.9 -> "66.9"). */

@@ -5,7 +5,7 @@
 import { Body, Controller, HttpCode, Inject, Post, Query } from '@nestjs/common';
 import { ApiHeader, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
-import { finalSettlementTicks, formatCents, formatTicks, lastTradingDay, listedContracts, parseCents, parsePriceToTicks, ProductCatalog, type ProductSpec } from '@ch/domain';
+import { finalSettlementTicks, formatCents, formatTicks, isBoundedPrice, isCashAmount, lastTradingDay, MAX_ACCOUNT_CASH_CENTS, MAX_CASH_AMOUNT_TEXT, listedContracts, MAX_PRICE_TEXT, parseCents, parsePriceToTicks, ProductCatalog, type ProductSpec } from '@ch/domain';
 import { formatE4 } from '@ch/rulebook';
 import { appendEvents, sql } from '@ch/persistence';
 import { CurrentPrincipal, DomainRejection, generateApiKey, hashApiKey, Roles, API_KEY_SECURITY_NAME, type Principal } from '@ch/platform';
@@ -23,6 +23,18 @@ const matchingStream = (symbol: string): string => `matching:${symbol}`;
 
 export function actorOf(p: Principal): string {
   return p.role === 'member' ? `member:${p.memberId}` : `${p.role}:${p.keyId}`;
+}
+
+/** A deposit's or withdrawal's amount in cents: positive, whole cents, at most MAX_CASH_AMOUNT (400 otherwise). */
+export function cashAmount(text: string): number {
+  let cents: number;
+  try {
+    cents = parseCents(text);
+  } catch {
+    throw new DomainRejection('INVALID_REQUEST', `amount must be a positive amount in whole cents, at most ${MAX_CASH_AMOUNT_TEXT}`, { field: 'amount' });
+  }
+  if (!isCashAmount(cents)) throw new DomainRejection('INVALID_REQUEST', `amount must be positive and at most ${MAX_CASH_AMOUNT_TEXT}`, { field: 'amount' });
+  return cents;
 }
 
 /** Appends reference-data events; the stream head row lock serialises intake instances. */
@@ -107,6 +119,7 @@ export class OpsController {
     if (dto.referencePrice !== undefined) {
       const price = parsePriceToTicks(dto.referencePrice, product.tickCents);
       if (!price.ok) throw new DomainRejection(price.reason === 'INVALID_TICK' ? 'INVALID_TICK' : 'INVALID_REQUEST', 'referencePrice must be a positive price in whole ticks', { field: 'referencePrice' });
+      if (!isBoundedPrice(price.ticks)) throw new DomainRejection('INVALID_REQUEST', `referencePrice must be at most ${MAX_PRICE_TEXT}`, { field: 'referencePrice' });
       ticks = price.ticks;
     } else {
       ({ ticks, fromIndex } = await this.referenceFromIndex(product, eventTime ?? new Date().toISOString()));
@@ -168,15 +181,14 @@ export class OpsController {
   @ApiOperation({ summary: 'Record collateral received for an account; with wait=true, answers once the cash ledger shows it' })
   @ApiHeader(EVENT_TIME_DOC)
   async deposit(@Body() dto: DepositDto, @CurrentPrincipal() who: Principal, @EventTime() eventTime?: string, @Query('wait') wait?: string) {
-    let cents: number;
-    try {
-      cents = parseCents(dto.amount);
-    } catch {
-      throw new DomainRejection('INVALID_REQUEST', 'amount must have at most two decimals', { field: 'amount' });
-    }
-    if (cents <= 0) throw new DomainRejection('INVALID_REQUEST', 'amount must be positive', { field: 'amount' });
+    const cents = cashAmount(dto.amount);
     const owner = await sql(this.infra.ds, 'SELECT 1 FROM accounts WHERE account_id = $1', [dto.account]);
     if (!owner.rows.length) throw new DomainRejection('NOT_FOUND', `unknown account ${dto.account}`, { field: 'account' });
+    // Clearing refuses a deposit past the account's bound (DepositRejected); say so at once when the balance shows it.
+    const held = await sql<{ balance: string }>(this.infra.ds, 'SELECT balance FROM cash_balances WHERE account_id = $1', [dto.account]);
+    if (BigInt(held.rows[0]?.balance ?? '0') + BigInt(cents) > BigInt(MAX_ACCOUNT_CASH_CENTS)) {
+      throw new DomainRejection('INVALID_REQUEST', `the deposit would take ${dto.account}'s balance past ${MAX_CASH_AMOUNT_TEXT}`, { field: 'amount', httpStatus: 422 });
+    }
     const reference = `deposit-${randomUUID()}`;
     await this.commands.publish('clearingCommands', dto.account, 'Deposit', withEventTime({ account: dto.account, amount: formatCents(cents), reference }, eventTime), actorOf(who));
     if (wait === 'true') {

@@ -7,14 +7,14 @@ import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, Sse, type 
 import { ApiHeader, ApiOperation, ApiQuery, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { map, type Observable } from 'rxjs';
 import { randomUUID } from 'node:crypto';
-import { parsePriceToTicks, ProductCatalog } from '@ch/domain';
-import { validateOrderFields } from '@ch/rulebook';
+import { isBoundedPrice, parsePriceToTicks, ProductCatalog } from '@ch/domain';
+import { clientOrderContent, validateOrderFields } from '@ch/rulebook';
 import { AccountScoped, API_KEY_SECURITY_NAME, CurrentPrincipal, DomainRejection, OrderRoute, Roles, type Principal } from '@ch/platform';
 import { sql } from '@ch/persistence';
 import { INFRASTRUCTURE, type Infrastructure } from '@ch/runtime';
 import { CommandPublisher } from './commands';
 import { CancelOrderDto, ReplaceOrderDto, SubmitOrderDto } from './dto';
-import { actorOf } from './ops.controller';
+import { actorOf, pollUntil } from './ops.controller';
 import { Outcomes, type CommandKind, type ExecutionReport } from './outcomes';
 import { EVENT_TIME_DOC, EventTime, withEventTime } from './event-time';
 import { InstrumentDirectory } from './instruments';
@@ -60,13 +60,20 @@ export class OrdersController {
     if (status === null) throw new DomainRejection('UNKNOWN_INSTRUMENT', `no such instrument ${dto.instrument}`, { field: 'instrument' });
     if (status === 'expired') throw new DomainRejection('INSTRUMENT_EXPIRED', `${dto.instrument} has expired`, { field: 'instrument' });
     const o = form.order;
+    // An exact retry of an order risk has already taken (SPEC §4) is answered here with the
+    // original outcome, at once, and sends nothing: nothing reaches the log.
+    if (await this.isExactRetry(o.account, o.clientOrderId, clientOrderContent(dto.instrument, o))) {
+      return this.originalOutcome(o.account, o.clientOrderId, wait === 'true');
+    }
     const payload = withEventTime(
       { account: o.account, clientOrderId: o.clientOrderId, instrument: dto.instrument, side: o.side, type: o.type, tif: o.tif, price: o.type === 'market' ? null : dto.price, qty: o.qty },
       eventTime,
     );
     const outcome = await this.send('new', wait, o.account, 'SubmitOrder', payload, who);
     if (outcome === undefined) return { status: 'received', account: o.account, clientOrderId: o.clientOrderId };
-    // No report in time (or an exact retry, which creates nothing): answer with the stored order.
+    // Risk saw an exact retry (the original was still on its way when this one was checked above).
+    if (outcome?.type === 'OrderRetried') return this.originalOutcome(o.account, o.clientOrderId, true);
+    // No report in time: answer with the stored order.
     const row = await this.readOrder(o.account, o.clientOrderId);
     return row ?? { status: outcome ? 'accepted' : 'received', account: o.account, clientOrderId: o.clientOrderId };
   }
@@ -102,10 +109,30 @@ export class OrdersController {
     const product = known ? this.catalog.forSymbol(known.instrument) : undefined;
     const price = parsePriceToTicks(dto.price, product?.tickCents ?? 1);
     if (!price.ok) throw new DomainRejection(price.reason, 'invalid price', { field: 'price' });
+    if (!isBoundedPrice(price.ticks)) throw new DomainRejection('INVALID_ORDER', 'invalid price', { field: 'price' });
     if (known?.status === 'expired') throw expired(known.instrument);
     const outcome = await this.send('replace', wait, dto.account, 'ReplaceOrder', withEventTime({ account: dto.account, clientOrderId, price: dto.price, qty: dto.qty }, eventTime), who);
     if (!outcome) return { status: 'received', account: dto.account, clientOrderId };
     return (await this.readOrder(dto.account, clientOrderId)) ?? { status: 'replaced', account: dto.account, clientOrderId };
+  }
+
+  /** Whether risk has recorded this clientOrderId of the account with exactly this content. */
+  private async isExactRetry(account: string, clientOrderId: string, content: string): Promise<boolean> {
+    const r = await sql<{ content: string }>(this.infra.ds, 'SELECT content FROM risk_client_orders WHERE account_id = $1 AND client_order_id = $2', [account, clientOrderId]);
+    return r.rows[0]?.content === content;
+  }
+
+  /**
+   * The original outcome of an order that an exact retry names: the stored order (a rejected one
+   * is answered as the 4xx it was when the caller waits). Risk has taken the original; its order
+   * row follows as soon as risk's rejection or matching's acceptance is committed: waiting callers
+   * get it within WAIT_MS, others get it if it is there.
+   */
+  private async originalOutcome(account: string, clientOrderId: string, wait: boolean) {
+    const row = wait ? await pollUntil(() => this.readOrder(account, clientOrderId), WAIT_MS) : await this.readOrder(account, clientOrderId);
+    if (!row) return { status: 'received', account, clientOrderId };
+    if (wait && row.status === 'rejected') throw new DomainRejection((row.reason ?? 'INVALID_ORDER') as never, `order rejected: ${String(row.reason)}`);
+    return row;
   }
 
   /** The instrument of an order the account has sent (any status), with the instrument's listing status. */

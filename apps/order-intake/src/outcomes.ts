@@ -35,7 +35,8 @@ export function isOutcomeOf(kind: CommandKind, type: string, p: Record<string, u
   if (type === 'OrderRejected') return (p.command ?? 'new') === kind;
   switch (kind) {
     case 'new':
-      return type === 'OrderAccepted';
+      // OrderRetried: risk's notice (published, not logged) that the order is an exact retry.
+      return type === 'OrderAccepted' || type === 'OrderRetried';
     case 'replace':
       return type === 'OrderReplaced';
     case 'cancel':

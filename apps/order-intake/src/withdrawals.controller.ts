@@ -8,14 +8,14 @@
 import { Body, Controller, HttpCode, Inject, Param, Post, Query } from '@nestjs/common';
 import { ApiHeader, ApiOperation, ApiQuery, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
-import { formatCents, parseCents } from '@ch/domain';
+import { formatCents } from '@ch/domain';
 import { sql } from '@ch/persistence';
 import { AccountScoped, API_KEY_SECURITY_NAME, CurrentPrincipal, DomainRejection, Roles, type Principal } from '@ch/platform';
 import { INFRASTRUCTURE, type Infrastructure } from '@ch/runtime';
 import { CommandPublisher } from './commands';
 import { WithdrawalDto } from './dto';
 import { EVENT_TIME_DOC, EventTime, withEventTime } from './event-time';
-import { actorOf } from './ops.controller';
+import { actorOf, cashAmount } from './ops.controller';
 import { Outcomes } from './outcomes';
 
 const WAIT_MS = 5_000;
@@ -38,13 +38,7 @@ export class WithdrawalsController {
   @ApiQuery({ name: 'wait', required: false, enum: ['true', 'false'] })
   @ApiHeader(EVENT_TIME_DOC)
   async withdraw(@Param('accountId') accountId: string, @Body() dto: WithdrawalDto, @CurrentPrincipal() who: Principal, @EventTime() eventTime?: string, @Query('wait') wait?: string) {
-    let cents: number;
-    try {
-      cents = parseCents(dto.amount);
-    } catch {
-      throw new DomainRejection('INVALID_REQUEST', 'amount must have at most two decimals', { field: 'amount' });
-    }
-    if (cents <= 0) throw new DomainRejection('INVALID_REQUEST', 'amount must be positive', { field: 'amount' });
+    const cents = cashAmount(dto.amount);
     const reference = `withdrawal-${randomUUID()}`;
     const amount = formatCents(cents);
     const correlationId = randomUUID();

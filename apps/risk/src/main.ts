@@ -3,17 +3,17 @@
  * Consumes orders, matching-events and clearing-events; forwards accepted orders on
  * matching-commands and publishes rejections and margin calls on risk-events.
  */
-import { EffectivelyOnceProcessor, runService, servicePort, StreamHeads } from '@ch/runtime';
+import { EffectivelyOnceProcessor, refusalCounter, runService, servicePort, StreamHeads } from '@ch/runtime';
 import { topicName } from '@ch/messages';
 import { Risk, RISK_GATE_STREAM, RISK_STREAM } from './risk';
 
 void runService({
   name: 'risk',
   port: servicePort('RISK_PORT', 3103),
-  async start(infra) {
+  async start(infra, app) {
     const heads = new StreamHeads();
     await heads.load(infra.ds, [RISK_STREAM, RISK_GATE_STREAM]);
-    const risk = new Risk();
+    let risk = new Risk();
     await risk.load(infra.ds);
     const processor = new EffectivelyOnceProcessor({
       name: 'risk',
@@ -23,6 +23,13 @@ void runService({
       producer: infra.producer,
       heads,
       handle: (messages, ctx) => risk.handle(messages, ctx),
+      // After a failed batch the replica is rebuilt from risk_state, as at start.
+      reload: async () => {
+        const fresh = new Risk();
+        await fresh.load(infra.ds);
+        risk = fresh;
+      },
+      onRefused: refusalCounter(app),
     });
     await processor.start();
     return { stop: () => processor.stop(), ready: () => processor.ready };

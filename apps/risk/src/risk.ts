@@ -38,7 +38,7 @@ import {
   type LedgerState,
 } from '@ch/domain';
 import { activeBandAt, applyTrade, isHaltedAt, startSession, type HaltDerivationState, type HaltRecord, type MatchingEvent, type NewOrder } from '@ch/matching';
-import { eventFromWire, eventToWire, formatInstant, validateOrderFields, type RulebookEvent } from '@ch/rulebook';
+import { clientOrderContent, eventFromWire, eventToWire, formatInstant, validateOrderFields, type RulebookEvent } from '@ch/rulebook';
 import { sql } from '@ch/persistence';
 import { topicName } from '@ch/messages';
 import { sequenceTime, type BatchContext, type Incoming } from '@ch/runtime';
@@ -69,8 +69,9 @@ interface MarketState {
 
 interface Meta {
   intradayCalled: string[];
-  totalDeposits: number;
-  totalWithdrawals: number;
+  /** Integer cents as decimal strings (exact past 2^53); a row written before holds numbers. */
+  totalDeposits: string | number;
+  totalWithdrawals: string | number;
 }
 
 type Reject = { reason: string; field?: string };
@@ -130,8 +131,8 @@ export class Risk {
       } else if (kind === 'meta') {
         const m = value as Meta & { lastAt: number };
         state.intradayCalled = m.intradayCalled;
-        state.totalDeposits = m.totalDeposits;
-        state.totalWithdrawals = m.totalWithdrawals;
+        state.totalDeposits = String(m.totalDeposits ?? 0);
+        state.totalWithdrawals = String(m.totalWithdrawals ?? 0);
         this.lastAt = m.lastAt;
       }
     }
@@ -211,6 +212,7 @@ export class Risk {
     const instrument = String(p.instrument);
     const at = sequenceTime(this.lastAt, p.eventTime);
     this.lastAt = at;
+    const wasDirty = this.dirtyAccounts.has(account);
     this.ensureAccount(account);
     const reject = (r: Reject) => this.reject(ctx, m, at, 'new', account, clientOrderId, instrument, r);
 
@@ -222,12 +224,23 @@ export class Risk {
     if (!inst) return reject({ reason: 'UNKNOWN_INSTRUMENT' });
     if (inst.expired) return reject({ reason: 'INSTRUMENT_EXPIRED' });
     const order = form.order;
-    const content = JSON.stringify([instrument, order.side, order.type, order.tif, order.price, order.qty]);
+    const content = clientOrderContent(instrument, order);
     const seen = await this.clientOrder(ctx.manager, account, clientOrderId);
     if (seen !== null) {
-      // An exact retry changes nothing; the same id with other content is refused.
-      if (seen === content) return;
-      return reject({ reason: 'DUPLICATE_CLIENT_ORDER_ID' });
+      // The same id with other content is refused.
+      if (seen !== content) return reject({ reason: 'DUPLICATE_CLIENT_ORDER_ID' });
+      // An exact retry changes nothing and logs nothing (not even a restated margin: the account was
+      // known before its first submission). A notice, published and not logged, tells a waiting
+      // request to answer with the original outcome.
+      if (!wasDirty) this.dirtyAccounts.delete(account);
+      ctx.out.command(
+        RISK_GATE_STREAM,
+        'OrderRetried',
+        { account, clientOrderId, instrument },
+        { at: formatInstant(at), actor: env.actor, correlationId: env.correlationId, causationId: env.eventId, source: m.source },
+        { topic: topicName('riskEvents'), key: account },
+      );
+      return;
     }
     this.newClientOrders.push({ account, clientOrderId, instrument, content });
     this.clientOrders.set(`${account}\u0000${clientOrderId}`, content);

@@ -6,9 +6,10 @@
  * product so that a product with another tick is a data change. Values cross the edges (API, events,
  * reports) as decimal strings with two decimals: "2.05", "-1234.50".
  *
- * `number` is used for ticks and cents because every balance the rulebook can reach is far below
- * 2^53 cents ($90 trillion); every helper that produces one checks it is a safe integer.
- * Products that can exceed 2^53 (margin: lots x rate-in-ppb x price x multiplier) use bigint.
+ * `number` is used for ticks and cents because every single balance the rulebook can reach is far
+ * below 2^53 cents ($90 trillion): the API bounds every amount (bounds.ts); every helper that
+ * produces one checks it is a safe integer. Products that can exceed 2^53 (margin: lots x
+ * rate-in-ppb x price x multiplier) and sums over accounts (the ledger's totals) use bigint.
  */
 
 export type Ticks = number;

@@ -45,8 +45,8 @@ describe('examples/*.jsonl reproduce their golden reports', () => {
       }
       for (const [k, sum] of sums) expect([k, sum]).toEqual([k, 0]);
       const ledger = rulebook.ledgerState();
-      const cash = Object.values(report.accounts).reduce((s, a) => s + parseCents(a.cash), 0);
-      expect(cash).toBe(ledger.totalDeposits - ledger.totalWithdrawals);
+      const cash = Object.values(report.accounts).reduce((s, a) => s + BigInt(parseCents(a.cash)), 0n);
+      expect(cash).toBe(BigInt(ledger.totalDeposits) - BigInt(ledger.totalWithdrawals));
     });
   });
 });

@@ -877,3 +877,22 @@ describe('scenario lines (SPEC §10)', () => {
     expect(run([...good, cancel(t('09:01'), 'M1-H', 'nothing')]).report.stateHash).toBe(a);
   });
 });
+
+describe('bounded amounts (libs/domain/src/bounds.ts; issue 11, item 1)', () => {
+  it('refuses a deposit past the bound or past the account bound, and a price past the bound, as the services do', () => {
+    const { report } = run([
+      member(t('08:00'), 'M1', ['M1-H']),
+      list(t('08:00'), 'SIT-2027-03', '2.00'),
+      deposit(t('08:01'), 'M1-H', '50000000000000.00'), // line 3: past $10 trillion
+      deposit(t('08:02'), 'M1-H', '10000000000000.00'), // the bound itself: posted
+      deposit(t('08:03'), 'M1-H', '0.01'), // line 5: the balance would pass the bound
+      limit(t('09:00'), 'M1-H', 'p1', 'SIT-2027-03', 'buy', '100000.01', 1), // INVALID_ORDER, price
+    ]);
+    expect(report.errors).toEqual([
+      { line: 3, message: 'amount must be at most 10000000000000.00' },
+      { line: 5, message: "the deposit would take M1-H's balance past 10000000000000.00" },
+    ]);
+    expect(report.accounts['M1-H'].cash).toBe('10000000000000.00');
+    expect(report.rejections).toEqual([expect.objectContaining({ clientOrderId: 'p1', reason: 'INVALID_ORDER', field: 'price' })]);
+  });
+});

@@ -26,6 +26,9 @@ import {
   lastTradingDay,
   listedContracts,
   listingChanges,
+  isCashAmount,
+  MAX_ACCOUNT_CASH_CENTS,
+  MAX_CASH_AMOUNT_TEXT,
   parseCents,
   parseSymbol,
   ProductCatalog,
@@ -212,12 +215,15 @@ export class Rulebook {
       throw new CommandRefused(`amount must be a decimal string with at most two decimals: ${JSON.stringify(text)}`);
     }
     if (cents <= 0) throw new CommandRefused('amount must be positive');
+    if (!isCashAmount(cents)) throw new CommandRefused(`amount must be at most ${MAX_CASH_AMOUNT_TEXT}`);
     return cents;
   }
 
   private deposit(account: string, amountText: string, at: number): void {
     this.knownAccount(account);
     const amount = this.amount(amountText);
+    // As clearing refuses it (DepositRejected): no account's balance passes the bound.
+    if (this.ledger.account(account).cash + amount > MAX_ACCOUNT_CASH_CENTS) throw new CommandRefused(`the deposit would take ${account}'s balance past ${MAX_CASH_AMOUNT_TEXT}`);
     const r = this.ledger.deposit(account, amount);
     const callsPaid = r.paid.reduce((s, p) => s + p.amount, 0);
     this.out.push({ type: 'CashDeposited', at, account, amount, callsPaid });

@@ -12,9 +12,19 @@
  * After the commit the outbox rows are published and marked sent; on start the processor first
  * publishes whatever a crash left in the outbox.
  *
- * A failure anywhere is fatal for the process (crash-only): the in-memory domain state (books,
- * ledger) may already have moved, so the only safe continuation is a restart that rebuilds it
- * from Postgres. The supervisor (scripts/up.sh, or the test harness) restarts the service.
+ * A failure of the database, the broker or the publishing is fatal for the process (crash-only):
+ * the in-memory domain state (books, ledger) may already have moved, so the only safe continuation
+ * is a restart that rebuilds it from Postgres. The supervisor (scripts/up.sh, or the test harness)
+ * restarts the service, and the restart retries the batch.
+ *
+ * A deterministic failure of the handler on one message (a poison message: it throws the same way
+ * on every retry) is not retried forever (docs/decisions/0011-bounded-amounts-and-poison-messages.md):
+ * when the service gives `reload`, the processor rebuilds its state, applies the batch's messages
+ * one at a time, and a message that still fails alone is refused: in one transaction, a
+ * MessageRefused event (stream `refused:<consumer>`, with the message's coordinates and the error)
+ * is appended to the log and the consumer's offset moves past it, so it is never applied and the
+ * service carries on; `onRefused` counts it (metric ch_messages_refused_total) and it is logged
+ * at error level. A service without `reload` keeps the crash-only behaviour.
  */
 import type { DataSource, EntityManager } from 'typeorm';
 import { appendEvents, enqueue, fetchUnpublished, markPublished, sql, type NewEvent, type OutboxMessage } from '@ch/persistence';
@@ -164,14 +174,73 @@ export interface ProcessorOptions {
   readonly bus: MessageBus;
   readonly producer: Producer;
   readonly heads: StreamHeads;
-  /** Applies a batch of new messages. Throwing aborts the transaction and is fatal. */
+  /**
+   * Applies a batch of new messages. Throwing aborts the transaction; it is fatal unless `reload`
+   * is given and the failure is deterministic (see isTransientError), when the message is refused.
+   */
   readonly handle: (messages: Incoming[], ctx: BatchContext) => Promise<void>;
+  /** Rebuilds the handler's in-memory state from Postgres (as at start), after a failed batch. */
+  readonly reload?: () => Promise<void>;
+  /** Called after a message was refused (MessageRefused logged): for the alert metric. */
+  readonly onRefused?: (refusal: MessageRefusal) => void;
   /** Called after a batch committed (e.g. to schedule timers for what it decided). */
   readonly afterCommit?: () => void;
   /** Called once for an unrecoverable error; the default exits the process. */
   readonly onFatal?: (error: unknown) => void;
   readonly log?: (msg: string, fields?: Record<string, unknown>) => void;
 }
+
+/** A message that the handler could not apply, refused (see the module's comment). */
+export interface MessageRefusal {
+  readonly consumer: string;
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly eventId: string | null;
+  readonly messageType: string | null;
+  readonly error: string;
+}
+
+/**
+ * The batch failed before its commit (the handler threw, or the log refused an event it emitted):
+ * the batch's own fault, unless the cause is transient (see isTransientError).
+ */
+class HandlerFailure extends Error {
+  constructor(readonly failure: unknown) {
+    super(`handler failed: ${String((failure as Error)?.message ?? failure)}`);
+  }
+}
+
+/**
+ * Whether an error may pass if the same work is retried later: a lost or refused connection, a
+ * serialization failure or deadlock, the server out of resources or shutting down (SQLSTATE
+ * classes 08, 40, 53, 57, 58), a timeout. Anything else the handler throws (a RangeError of the
+ * domain, a malformed payload, a data exception of Postgres) fails again on every retry.
+ */
+export function isTransientError(e: unknown): boolean {
+  const seen = new Set<unknown>();
+  for (let x: unknown = e; x && typeof x === 'object' && !seen.has(x); x = (x as { cause?: unknown; driverError?: unknown }).driverError ?? (x as { cause?: unknown }).cause) {
+    seen.add(x);
+    const code = (x as { code?: unknown }).code;
+    if (typeof code === 'string') {
+      if (/^(08|40|53|57|58)/.test(code)) return true;
+      if (/^(ECONN|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN)/.test(code)) return true;
+    }
+    const msg = String((x as { message?: unknown }).message ?? '');
+    if (/Connection terminated|connection .*(closed|ended|lost)|timeout|ECONNREFUSED|ECONNRESET|Client has encountered a connection error|Kafka/i.test(msg)) return true;
+  }
+  return false;
+}
+
+/** Text safe for a log payload: no control characters (Postgres refuses \u0000), bounded. */
+function plainText(v: unknown, max = 2000): string {
+  // eslint-disable-next-line no-control-regex
+  return String(v)
+    .replace(/[\u0000-\u001f\u007f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '?')
+    .slice(0, max);
+}
+
+export const REFUSED_STREAM_PREFIX = 'refused:';
 
 export class EffectivelyOnceProcessor {
   private consumer: Consumer | null = null;
@@ -226,61 +295,154 @@ export class EffectivelyOnceProcessor {
 
   private async onBatch(batch: Batch): Promise<void> {
     if (this.fatal) throw new Error('processor stopped after a fatal error');
-    let published: { ids: string[]; messages: OutboxMessage[] } | null = null;
+    try {
+      await this.process(batch, batch.messages);
+    } catch (e) {
+      if (!(e instanceof HandlerFailure) || !this.o.reload || isTransientError(e.failure)) {
+        this.die(e instanceof HandlerFailure ? e.failure : e);
+        throw e;
+      }
+      try {
+        await this.isolate(batch, e.failure);
+      } catch (e2) {
+        this.die(e2 instanceof HandlerFailure ? e2.failure : e2);
+        throw e2;
+      }
+    }
+  }
+
+  /**
+   * A batch failed in the handler: the state is rebuilt and its messages are applied one at a time;
+   * one that fails alone again, deterministically, is refused. A transient failure is fatal.
+   */
+  private async isolate(batch: Batch, first: unknown): Promise<void> {
+    process.stderr.write(`${JSON.stringify({ level: 'warn', service: this.o.name, msg: 'a batch failed to apply: applying its messages one at a time', topic: batch.topic, partition: batch.partition, error: plainText(first, 500) })}\n`);
+    await this.o.reload!();
+    for (const m of batch.messages) {
+      try {
+        await this.process(batch, [m]);
+      } catch (e) {
+        if (!(e instanceof HandlerFailure) || isTransientError(e.failure)) throw e;
+        await this.o.reload!();
+        await this.refuse(batch, m, e.failure);
+      }
+    }
+  }
+
+  /** Logs MessageRefused for one message and moves the consumer's offset past it, in one transaction. */
+  private async refuse(batch: Batch, m: Batch['messages'][number], error: unknown): Promise<void> {
+    let env: Envelope | null = null;
+    try {
+      env = decodeEnvelope(m.value);
+    } catch {
+      env = null;
+    }
+    const refusal: MessageRefusal = {
+      consumer: this.o.name,
+      topic: batch.topic,
+      partition: batch.partition,
+      offset: m.offset,
+      eventId: env ? plainText(env.eventId, 100) : null,
+      messageType: env ? plainText(env.type, 100) : null,
+      error: plainText((error as Error)?.stack ?? error),
+    };
+    const stream = `${REFUSED_STREAM_PREFIX}${this.o.name}`;
+    const validAt = env && Number.isFinite(Date.parse(String(env.at))) ? new Date(Date.parse(String(env.at))).toISOString() : new Date().toISOString();
+    let refused = false;
     try {
       await this.o.ds.transaction(async (manager) => {
-        const progress = await sql<{ next_offset: string }>(
-          manager,
-          'SELECT next_offset FROM consumer_progress WHERE consumer = $1 AND topic = $2 AND partition = $3 FOR UPDATE',
-          [this.o.name, batch.topic, batch.partition],
-        );
-        const next = BigInt(progress.rows[0]?.next_offset ?? '0');
-        const fresh = batch.messages.filter((m) => BigInt(m.offset) >= next);
-        if (!fresh.length) return;
-        const decoded: Incoming[] = [];
-        for (const m of fresh) {
-          try {
-            decoded.push({ topic: batch.topic, partition: batch.partition, offset: m.offset, key: m.key, envelope: decodeEnvelope(m.value), source: `${batch.topic}/${batch.partition}/${m.offset}` });
-          } catch (e) {
-            // A message that is not an envelope can never be applied; it is skipped, loudly.
-            this.o.log?.('skipping a message that is not an envelope', { topic: batch.topic, partition: batch.partition, offset: m.offset, error: String(e) });
-          }
-        }
-        const applied = await this.dropSeen(manager, decoded);
+        if ((await this.lockProgress(manager, batch)) > BigInt(m.offset)) return;
+        // The envelope counts as seen: the same envelope published again is dropped, not refused again.
+        if (env) await this.dropSeen(manager, [{ topic: batch.topic, partition: batch.partition, offset: m.offset, key: m.key, envelope: env, source: `${batch.topic}/${batch.partition}/${m.offset}` }]);
+        await this.o.heads.load(manager, [stream]);
         const out = new BatchOutput(this.o.heads);
-        await this.o.handle(applied, { manager, out });
-        await this.o.heads.save(manager);
-        const lastOffset = BigInt(fresh[fresh.length - 1].offset);
-        await sql(
-          manager,
-          `INSERT INTO consumer_progress (consumer, topic, partition, next_offset) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (consumer, topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset`,
-          [this.o.name, batch.topic, batch.partition, (lastOffset + 1n).toString()],
+        out.event(
+          stream,
+          'MessageRefused',
+          { type: 'MessageRefused', at: validAt, ...refusal, stream: env ? plainText(env.stream, 200) : null, streamSeq: env && Number.isSafeInteger(env.streamSeq) ? env.streamSeq : null },
+          { at: validAt, actor: `system:${this.o.name}`, correlationId: env ? plainText(env.correlationId, 200) : `refused:${batch.topic}/${batch.partition}/${m.offset}`, causationId: null, source: `${batch.topic}/${batch.partition}/${m.offset}` },
         );
-        // The log's chain head is locked from the append to the commit: append last, so every
-        // other service's appends wait as briefly as possible. The outbox follows the append so
-        // its ids follow commit order.
-        if (out.events.length) await appendEvents(manager, out.events);
-        const ids = out.messages.length ? await enqueue(manager, out.messages) : [];
-        published = { ids, messages: out.messages };
+        await this.o.heads.save(manager);
+        await this.saveProgress(manager, batch, BigInt(m.offset) + 1n);
+        await appendEvents(manager, out.events);
+        refused = true;
       });
       this.o.heads.commit();
     } catch (e) {
       this.o.heads.rollback();
-      this.die(e);
+      throw e;
+    }
+    if (!refused) return;
+    process.stderr.write(`${JSON.stringify({ level: 'error', service: this.o.name, msg: 'message refused: it cannot be applied (MessageRefused logged; see the runbook)', ...refusal })}\n`);
+    this.o.onRefused?.(refusal);
+  }
+
+  /** One transaction over `messages` of the batch, then the outbox is published. */
+  private async process(batch: Batch, messages: Batch['messages']): Promise<void> {
+    let published: { ids: string[]; messages: OutboxMessage[] } | null = null;
+    try {
+      await this.o.ds.transaction(async (manager) => {
+        // Whatever fails in here, before the commit, is the batch's (the handler, or an event it
+        // emitted that the log refuses); isTransientError tells a database outage apart.
+        try {
+          const next = await this.lockProgress(manager, batch);
+          const fresh = messages.filter((m) => BigInt(m.offset) >= next);
+          if (!fresh.length) return;
+          const decoded: Incoming[] = [];
+          for (const m of fresh) {
+            try {
+              decoded.push({ topic: batch.topic, partition: batch.partition, offset: m.offset, key: m.key, envelope: decodeEnvelope(m.value), source: `${batch.topic}/${batch.partition}/${m.offset}` });
+            } catch (e) {
+              // A message that is not an envelope can never be applied; it is skipped, loudly.
+              this.o.log?.('skipping a message that is not an envelope', { topic: batch.topic, partition: batch.partition, offset: m.offset, error: String(e) });
+            }
+          }
+          const applied = await this.dropSeen(manager, decoded);
+          const out = new BatchOutput(this.o.heads);
+          await this.o.handle(applied, { manager, out });
+          await this.o.heads.save(manager);
+          const lastOffset = BigInt(fresh[fresh.length - 1].offset);
+          await this.saveProgress(manager, batch, lastOffset + 1n);
+          // The log's chain head is locked from the append to the commit: append last, so every
+          // other service's appends wait as briefly as possible. The outbox follows the append so
+          // its ids follow commit order.
+          if (out.events.length) await appendEvents(manager, out.events);
+          const ids = out.messages.length ? await enqueue(manager, out.messages) : [];
+          published = { ids, messages: out.messages };
+        } catch (e) {
+          throw new HandlerFailure(e);
+        }
+      });
+      this.o.heads.commit();
+    } catch (e) {
+      this.o.heads.rollback();
       throw e;
     }
     this.o.afterCommit?.();
     const p = published as { ids: string[]; messages: OutboxMessage[] } | null;
     if (p && p.ids.length) {
-      try {
-        await publishMessages(this.o.producer, p.messages);
-        await markPublished(this.o.ds, p.ids);
-      } catch (e) {
-        this.die(e);
-        throw e;
-      }
+      await publishMessages(this.o.producer, p.messages);
+      await markPublished(this.o.ds, p.ids);
     }
+  }
+
+  /** Locks this consumer's progress row of the batch's partition; returns the next offset to apply. */
+  private async lockProgress(manager: EntityManager, batch: Batch): Promise<bigint> {
+    const r = await sql<{ next_offset: string }>(
+      manager,
+      'SELECT next_offset FROM consumer_progress WHERE consumer = $1 AND topic = $2 AND partition = $3 FOR UPDATE',
+      [this.o.name, batch.topic, batch.partition],
+    );
+    return BigInt(r.rows[0]?.next_offset ?? '0');
+  }
+
+  private async saveProgress(manager: EntityManager, batch: Batch, next: bigint): Promise<void> {
+    await sql(
+      manager,
+      `INSERT INTO consumer_progress (consumer, topic, partition, next_offset) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (consumer, topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset`,
+      [this.o.name, batch.topic, batch.partition, next.toString()],
+    );
   }
 
   /**

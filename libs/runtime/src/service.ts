@@ -3,7 +3,7 @@
  * serve health, metrics (and any controllers) over HTTP, stop cleanly on SIGTERM/SIGINT.
  */
 import { Module, type DynamicModule, type ModuleMetadata, type Type } from '@nestjs/common';
-import { bootstrapHttpService, HealthRegistry, PlatformModule, type PlatformModuleOptions } from '@ch/platform';
+import { bootstrapHttpService, HealthRegistry, MetricsService, PlatformModule, type PlatformModuleOptions } from '@ch/platform';
 import { sql } from '@ch/persistence';
 import { openInfrastructure, type Infrastructure } from './infrastructure';
 
@@ -24,6 +24,15 @@ export interface ServiceDefinition {
   readonly swagger?: { title: string; description?: string };
   /** Starts the service's processing; runs after the HTTP server is up. */
   readonly start?: (infra: Infrastructure, app: Awaited<ReturnType<typeof bootstrapHttpService>>) => Promise<Running>;
+}
+
+/**
+ * The `onRefused` hook of a service's processor: each refused message (MessageRefused) counts in
+ * ch_messages_refused_total{consumer, topic}; any increase is an alert (docs/operations.md).
+ */
+export function refusalCounter(app: Awaited<ReturnType<typeof bootstrapHttpService>>): (r: { consumer: string; topic: string }) => void {
+  const counter = app.get(MetricsService).counter({ name: 'ch_messages_refused_total', help: 'Messages a consumer could not apply and refused (MessageRefused in the log)', labelNames: ['consumer', 'topic'] as const });
+  return (r) => counter.inc({ consumer: r.consumer, topic: r.topic });
 }
 
 export function serviceModule(def: ServiceDefinition, infra: Infrastructure): Type<unknown> {

@@ -72,7 +72,7 @@ describe('ClearingLedger properties (SPEC §7.2)', () => {
                 model.set(key(acct, symbol), m);
               }
             }
-            expect(l.totalCash()).toBe(netDeposits);
+            expect(l.totalCash()).toBe(BigInt(netDeposits));
           }
 
           const tradeDate = `2027-01-${String(d + 10)}`;
@@ -104,8 +104,8 @@ describe('ClearingLedger properties (SPEC §7.2)', () => {
           });
 
           // cash is conserved when VM is posted: deposits − withdrawals = Σ cash
-          expect(l.totalCash()).toBe(netDeposits);
-          expect(l.totals.deposits - l.totals.withdrawals).toBe(netDeposits);
+          expect(l.totalCash()).toBe(BigInt(netDeposits));
+          expect(l.totals.deposits - l.totals.withdrawals).toBe(BigInt(netDeposits));
           // after settlement, equity is cash (mark = reference = S_t)
           for (const id of ids) expect(l.equity(id)).toBe(l.account(id).cash);
         });

@@ -1,5 +1,6 @@
 import { SCU, SIT } from '../products';
 import { ClearingLedger } from './ledger';
+import { MAX_ACCOUNT_CASH_CENTS } from '../bounds';
 
 function ledgerWith(accounts: string[]): ClearingLedger {
   const l = new ClearingLedger();
@@ -51,7 +52,7 @@ describe('ClearingLedger: variation margin with carried positions and intraday f
       ['2027-01-04', 307, 'vwap'],
       ['2027-01-05', 300, 'last'],
     ]);
-    expect(l.totalCash()).toBe(3_000_000);
+    expect(l.totalCash()).toBe(3_000_000n);
   });
 
   it('equity before posting VM at S_t equals cash after posting it', () => {
@@ -201,7 +202,7 @@ describe('ClearingLedger: checks', () => {
     expect(l.account('A').cash).toBe(1000);
     expect(l.withdraw('A', 572)).toEqual({ accepted: true, worstCaseIm: 428 });
     expect(l.account('A').cash).toBe(428);
-    expect(l.totals).toEqual({ deposits: 101_000, withdrawals: 572 });
+    expect(l.totals).toEqual({ deposits: 101_000n, withdrawals: 572n });
 
     // unrealised gain: equity 428 + 10·(250 − 200) = 928, but only 428 cash exists
     l.addOpenOrder('B', 'SIT-2027-03', 'buy', 1);
@@ -216,7 +217,7 @@ describe('ClearingLedger: checks', () => {
     l.deposit('A', 1000);
     expect(l.recordWithdrawal('A', 300)).toBe(700);
     expect(l.account('A').cash).toBe(700);
-    expect(l.totals).toEqual({ deposits: 1000, withdrawals: 300 });
+    expect(l.totals).toEqual({ deposits: 1000n, withdrawals: 300n });
     expect(() => l.recordWithdrawal('A', 0)).toThrow(RangeError);
     expect(() => l.recordWithdrawal('Z', 1)).toThrow(RangeError);
   });
@@ -320,5 +321,41 @@ describe('ClearingLedger: an intraday call supersedes an outstanding call', () =
     // Depositing the intraday call's amount settles everything owed.
     l.deposit('M1', 37862);
     expect(l.outstandingCalls('M1')).toEqual([]);
+  });
+});
+
+describe('ClearingLedger: ledger-wide totals are exact past 2^53 cents (issue 11, item 1)', () => {
+  // Ten accounts, each at the largest balance a deposit may bring (MAX_ACCOUNT_CASH_CENTS): each
+  // balance is a safe integer, their sum (10^16 cents) is not.
+  const accounts = Array.from({ length: 10 }, (_, i) => `A${i}`);
+  const each = MAX_ACCOUNT_CASH_CENTS;
+
+  it('deposits, withdrawals and Σ cash in bigint, conserved', () => {
+    const l = ledgerWith(accounts);
+    for (const a of accounts) l.deposit(a, each);
+    const total = BigInt(each) * 10n;
+    expect(total > BigInt(Number.MAX_SAFE_INTEGER)).toBe(true);
+    expect(l.totals.deposits).toBe(total);
+    expect(l.totalCash()).toBe(total);
+    expect(l.withdraw('A3', 7).accepted).toBe(true);
+    l.recordWithdrawal('A4', 5);
+    expect(l.totals).toEqual({ deposits: total, withdrawals: 12n });
+    expect(l.totalCash()).toBe(l.totals.deposits - l.totals.withdrawals);
+  });
+
+  it('survives a JSON round trip (risk_state) as decimal strings, and reads an older state of numbers', () => {
+    const l = ledgerWith(accounts);
+    for (const a of accounts) l.deposit(a, each);
+    l.deposit('A0', 1);
+    const stored = JSON.parse(JSON.stringify(l.snapshot()));
+    expect(stored.totalDeposits).toBe('10000000000000001');
+    expect(JSON.parse(JSON.stringify(l.meta())).totalDeposits).toBe('10000000000000001');
+    const back = new ClearingLedger(stored);
+    expect(back.totals.deposits).toBe(10_000_000_000_000_001n);
+    back.deposit('A1', 1);
+    expect(back.totals.deposits).toBe(10_000_000_000_000_002n);
+
+    const old = { ...ledgerWith(['X']).snapshot(), totalDeposits: 1500, totalWithdrawals: 20 } as unknown as ConstructorParameters<typeof ClearingLedger>[0];
+    expect(new ClearingLedger(old).totals).toEqual({ deposits: 1500n, withdrawals: 20n });
   });
 });

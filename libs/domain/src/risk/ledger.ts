@@ -4,7 +4,8 @@
  * Shared by the services and the in-process scenario runner, so the same sequence of operations gives
  * the same cents everywhere. Deterministic: no clock, no randomness, accounts and instruments are
  * always visited in sorted order (plain `<` on the ids, not locale order), and the state is plain
- * JSON (numbers are integer cents / ticks / lots, except σ, which JSON round-trips exactly).
+ * JSON (numbers are integer cents / ticks / lots, except σ, which JSON round-trips exactly; the
+ * ledger-wide totals, which can pass 2^53 cents, are decimal strings of integer cents).
  *
  * Flow the wrappers follow for an order: checkOrder → addOpenOrder(full qty) → for each trade
  * applyTrade (consumes the filled qty from both parties' open orders, moves the mark, returns the
@@ -79,9 +80,14 @@ export interface LedgerState {
   instruments: Record<string, InstrumentRisk>;
   /** Accounts already called intraday this session, sorted. */
   intradayCalled: string[];
-  /** Running totals, so conservation of cash can be checked: deposits − withdrawals = Σ cash. */
-  totalDeposits: Cents;
-  totalWithdrawals: Cents;
+  /**
+   * Running totals, so conservation of cash can be checked: deposits − withdrawals = Σ cash.
+   * Integer cents as decimal strings ("12345"): a sum over every account can pass 2^53 cents
+   * although each balance is bounded (libs/domain/src/bounds.ts). A state written before (plain
+   * numbers) is read as well.
+   */
+  totalDeposits: string;
+  totalWithdrawals: string;
 }
 
 export interface TradeInput {
@@ -174,7 +180,15 @@ function canonical<T>(value: T): T {
 }
 
 export function emptyLedgerState(): LedgerState {
-  return { accounts: {}, instruments: {}, intradayCalled: [], totalDeposits: 0, totalWithdrawals: 0 };
+  return { accounts: {}, instruments: {}, intradayCalled: [], totalDeposits: '0', totalWithdrawals: '0' };
+}
+
+/** An exact total (bigint) from its stored form: a decimal string, or a number of an older state. */
+function totalOf(v: string | number | bigint | undefined, what: string): bigint {
+  if (v === undefined) return 0n;
+  if (typeof v === 'number' && !Number.isSafeInteger(v)) throw new RangeError(`${what} is not an integer number of cents: ${v}`);
+  if (typeof v === 'string' && !/^-?\d+$/.test(v)) throw new RangeError(`${what} is not an integer number of cents: ${JSON.stringify(v)}`);
+  return BigInt(v);
 }
 
 export class ClearingLedger {
@@ -195,6 +209,8 @@ export class ClearingLedger {
 
   constructor(state: LedgerState = emptyLedgerState()) {
     this.state = canonical(state);
+    this.state.totalDeposits = totalOf(this.state.totalDeposits, 'total deposits').toString();
+    this.state.totalWithdrawals = totalOf(this.state.totalWithdrawals, 'total withdrawals').toString();
     this.gate = new IntradayCallGate(this.state.intradayCalled);
   }
 
@@ -349,7 +365,7 @@ export class ClearingLedger {
     const a = this.mutableAccount(account);
     a.cash = assertSafeCents(a.cash + amount, 'cash');
     this.holderIndex.invalidate(account);
-    this.state.totalDeposits = assertSafeCents(this.state.totalDeposits + amount, 'total deposits');
+    this.state.totalDeposits = (BigInt(this.state.totalDeposits) + BigInt(amount)).toString();
     let left = amount;
     const paid: { call: OutstandingCall; amount: Cents }[] = [];
     for (const call of a.calls) {
@@ -370,7 +386,7 @@ export class ClearingLedger {
     if (result.accepted) {
       a.cash -= amount;
       this.holderIndex.invalidate(account);
-      this.state.totalWithdrawals = assertSafeCents(this.state.totalWithdrawals + amount, 'total withdrawals');
+      this.state.totalWithdrawals = (BigInt(this.state.totalWithdrawals) + BigInt(amount)).toString();
     }
     return result;
   }
@@ -384,7 +400,7 @@ export class ClearingLedger {
     const a = this.mutableAccount(account);
     a.cash = assertSafeCents(a.cash - amount, 'cash');
     this.holderIndex.invalidate(account);
-    this.state.totalWithdrawals = assertSafeCents(this.state.totalWithdrawals + amount, 'total withdrawals');
+    this.state.totalWithdrawals = (BigInt(this.state.totalWithdrawals) + BigInt(amount)).toString();
     return a.cash;
   }
 
@@ -451,7 +467,7 @@ export class ClearingLedger {
   }
 
   /** The ledger-wide counters, without copying the whole state (which snapshot() does). */
-  meta(): { intradayCalled: string[]; totalDeposits: Cents; totalWithdrawals: Cents } {
+  meta(): { intradayCalled: string[]; totalDeposits: string; totalWithdrawals: string } {
     return { intradayCalled: this.gate.toJSON(), totalDeposits: this.state.totalDeposits, totalWithdrawals: this.state.totalWithdrawals };
   }
 
@@ -611,15 +627,16 @@ export class ClearingLedger {
     return calls;
   }
 
-  /** Σ cash over all accounts (conservation: equals totalDeposits − totalWithdrawals). */
-  totalCash(): Cents {
-    let total = 0;
-    for (const id of this.accountIds()) total = assertSafeCents(total + this.state.accounts[id].cash, 'total cash');
+  /** Σ cash over all accounts, exact (conservation: equals totalDeposits − totalWithdrawals). */
+  totalCash(): bigint {
+    let total = 0n;
+    for (const id of this.accountIds()) total += BigInt(this.state.accounts[id].cash);
     return total;
   }
 
-  get totals(): { readonly deposits: Cents; readonly withdrawals: Cents } {
-    return { deposits: this.state.totalDeposits, withdrawals: this.state.totalWithdrawals };
+  /** The ledger-wide totals, exact: they can pass 2^53 cents. */
+  get totals(): { readonly deposits: bigint; readonly withdrawals: bigint } {
+    return { deposits: BigInt(this.state.totalDeposits), withdrawals: BigInt(this.state.totalWithdrawals) };
   }
 
   // ---- internals -----------------------------------------------------------------------------

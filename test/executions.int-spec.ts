@@ -3,11 +3,14 @@
  * server-sent events receives its reports (its fill among them) as they happen, without polling,
  * and cannot subscribe to another member's account. Cancel and replace answer, with ?wait=true,
  * the outcome of that very command: the amended order, or the rejection as a 4xx with its reason.
+ * Nothing a member is told names the other side of its trades (the counterparty is the CCP), and
+ * one key holds at most SSE_MAX_STREAMS_PER_KEY streams at once.
  */
 import { listedContracts, SIT } from '../libs/domain/src';
-import { admitMember, deposit, listInstrument, startSystem, type System } from './support/system';
+import { admitMember, deposit, listInstrument, startSystem, waitFor, type System } from './support/system';
 
 const SYMBOL = listedContracts(SIT, new Date().toISOString().slice(0, 10))[2];
+const MAX_STREAMS = 3;
 
 interface SseEvent {
   event: string;
@@ -79,7 +82,7 @@ describe('execution reports over SSE; cancel and replace with wait=true', () => 
   let k2: string;
 
   beforeAll(async () => {
-    sys = await startSystem('executions');
+    sys = await startSystem('executions', { SSE_MAX_STREAMS_PER_KEY: String(MAX_STREAMS) });
     k1 = await admitMember(sys, 'M1', ['M1-H']);
     k2 = await admitMember(sys, 'M2', ['M2-H']);
     await listInstrument(sys, SYMBOL, '2.00');
@@ -165,5 +168,79 @@ describe('execution reports over SSE; cancel and replace with wait=true', () => 
     expect(await post(k2, '/orders/c1/cancel?wait=true', { account: 'M1-H' })).toMatchObject({ status: 403, body: { error: 'FORBIDDEN' } });
     expect(await post(k1, `/orders/${encodeURIComponent('bad id!')}/cancel?wait=true`, { account: 'M1-H' })).toMatchObject({ status: 400, body: { error: 'INVALID_ORDER', field: 'clientOrderId' } });
     expect(await post(k1, '/orders/c1/cancel', { account: 'M1-H' })).toMatchObject({ status: 202, body: { status: 'received' } });
+  });
+
+  it('tells a member only its own side of a trade: no output names the counterparty’s account, order or leaves', async () => {
+    const m1 = await subscribe(`${sys.url}/accounts/M1-H/executions`, k1);
+    try {
+      // M2's resting buy is hit by M1's sell: M1 is told of its own fill only, on every channel.
+      expect((await post(k2, '/orders?wait=true', limit('M2-H', 'leak-secret-b1', 'buy', '1.97', 3))).body).toMatchObject({ status: 'open' });
+      const answer = await post(k1, '/orders?wait=true', limit('M1-H', 'leak-s1', 'sell', '1.97', 2));
+      expect(answer).toMatchObject({ status: 202, body: { clientOrderId: 'leak-s1', status: 'filled', filledQty: 2 } });
+      const fill = await m1.next((e) => e.event === 'Fill' && e.data.clientOrderId === 'leak-s1');
+      const own = (await sys.api('GET', '/accounts/M1-H/orders/leak-s1', { key: k1 })).body;
+      const theirs = (await sys.api('GET', '/accounts/M2-H/orders/leak-secret-b1', { key: k2 })).body;
+      expect(theirs).toMatchObject({ openQty: 1 });
+      expect(fill.data).toEqual({
+        account: 'M1-H',
+        instrument: SYMBOL,
+        tradeId: expect.any(Number),
+        side: 'sell',
+        price: '1.97',
+        qty: 2,
+        clientOrderId: 'leak-s1',
+        orderId: own.orderId,
+        leavesQty: 0,
+        liquidity: 'taker',
+        counterparty: 'CCP',
+        at: expect.any(String),
+      });
+      expect(fill.data.orderId).not.toBe(theirs.orderId);
+      // Clearing registers the trade a moment after matching reports it.
+      const trades = await waitFor('the trade in M1’s register', async () => {
+        const r = (await sys.api('GET', '/accounts/M1-H/trades', { key: k1 })).body;
+        return r.some((t: any) => t.clientOrderId === 'leak-s1') && r;
+      }, 10_000);
+      const trade = trades.find((t: any) => t.clientOrderId === 'leak-s1');
+      expect(trade).toEqual({ ...fill.data, orderId: undefined, leavesQty: undefined });
+      const orders = (await sys.api('GET', '/accounts/M1-H/orders', { key: k1 })).body;
+      // Everything M1 was told: no key of the other side, no value naming it.
+      for (const output of [m1.events, answer.body, own, trades, orders]) {
+        const text = JSON.stringify(output);
+        expect(text).not.toContain('M2-H');
+        expect(text).not.toContain('leak-secret');
+        expect(text).not.toMatch(/"(buy|sell)(Account|ClientOrderId|OrderId|LeavesQty)"/);
+      }
+    } finally {
+      m1.close();
+    }
+  });
+
+  it(`caps the streams one key holds open at ${MAX_STREAMS}: past that 429 TOO_MANY_STREAMS, until one closes`, async () => {
+    const open = [];
+    try {
+      for (let i = 0; i < MAX_STREAMS; i++) open.push(await subscribe(`${sys.url}/accounts/M1-H/executions`, k1));
+      expect(open.map((s) => s.status)).toEqual(Array(MAX_STREAMS).fill(200));
+      const over = await subscribe(`${sys.url}/accounts/M1-H/executions`, k1);
+      expect(over).toMatchObject({ status: 429, body: { error: 'TOO_MANY_STREAMS', details: { limit: MAX_STREAMS } } });
+      // The cap is per key: another member's key is not affected.
+      const other = await subscribe(`${sys.url}/accounts/M2-H/executions`, k2);
+      expect(other.status).toBe(200);
+      other.close();
+      // A closed stream gives its slot back.
+      open.shift()!.close();
+      const again = await waitFor('a stream slot to be released', async () => {
+        const s = await subscribe(`${sys.url}/accounts/M1-H/executions`, k1);
+        if (s.status === 200) return s;
+        expect(s.body).toMatchObject({ error: 'TOO_MANY_STREAMS' });
+        return null;
+      }, 10_000, 200);
+      open.push(again);
+      // The streams still work.
+      expect(await post(k1, '/orders', limit('M1-H', 'cap-1', 'buy', '1.90', 1))).toMatchObject({ status: 202 });
+      for (const s of open) await s.next((e) => e.event === 'OrderAccepted' && e.data.clientOrderId === 'cap-1');
+    } finally {
+      for (const s of open) s.close();
+    }
   });
 });

@@ -73,7 +73,10 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | null | unde
   }
 }
 
-export async function startSystem(name: string, extraEnv: Record<string, string> = {}): Promise<System> {
+/** Environment of one service only, from the system's (e.g. intake's DATABASE_URL through a proxy the test closes). */
+export type ServiceEnv = Partial<Record<ServiceName, (env: NodeJS.ProcessEnv) => Record<string, string>>>;
+
+export async function startSystem(name: string, extraEnv: Record<string, string> = {}, serviceEnv: ServiceEnv = {}): Promise<System> {
   const db = await createTestDatabase(name);
   const prefix = uniqueTopicPrefix(name);
   const topics = await createTestTopics(prefix);
@@ -110,7 +113,7 @@ export async function startSystem(name: string, extraEnv: Record<string, string>
   }
 
   async function start(service: ServiceName): Promise<void> {
-    const child = spawn(process.execPath, ['-r', join(ROOT, 'scripts', 'register-paths.js'), join(ROOT, 'dist', 'apps', service, 'src', 'main.js')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['-r', join(ROOT, 'scripts', 'register-paths.js'), join(ROOT, 'dist', 'apps', service, 'src', 'main.js')], { env: { ...env, ...(serviceEnv[service]?.(env) ?? {}) }, stdio: ['ignore', 'pipe', 'pipe'] });
     const lines = output.get(service) ?? [];
     output.set(service, lines);
     const keep = (b: Buffer) => {

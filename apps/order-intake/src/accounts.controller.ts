@@ -5,7 +5,8 @@ import { formatCents } from '@ch/domain';
 import { sql } from '@ch/persistence';
 import { AccountScoped, API_KEY_SECURITY_NAME, DomainRejection, Roles } from '@ch/platform';
 import { INFRASTRUCTURE, type Infrastructure } from '@ch/runtime';
-import { cents, iso, priceOf, tradeRow } from './views';
+import { cents, iso, priceOf } from './views';
+import { tradeRow } from './member-view';
 
 @ApiTags('accounts')
 @ApiSecurity(API_KEY_SECURITY_NAME)

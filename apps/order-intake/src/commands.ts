@@ -9,6 +9,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { encodeEnvelope, topicName, type Envelope, type TopicKey } from '@ch/messages';
+import { isBusUnavailable } from '@ch/kafka';
+import { DependencyUnavailable } from '@ch/platform';
 import { INFRASTRUCTURE, publishMessages, type Infrastructure } from '@ch/runtime';
 
 interface Queued {
@@ -57,7 +59,10 @@ export class CommandPublisher {
         await publishMessages(this.infra.producer, batch.map((q) => ({ topic: q.topic, key: q.key, value: q.value })));
         for (const q of batch) q.done();
       } catch (e) {
-        for (const q of batch) q.done(e);
+        const err = isBusUnavailable(e)
+          ? new DependencyUnavailable('kafka', 'the message broker (kafka) is unavailable: the command may not have been taken; retry the same request later', 1, { cause: e })
+          : e;
+        for (const q of batch) q.done(err);
       }
     }
     this.flushing = false;

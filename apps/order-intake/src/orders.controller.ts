@@ -4,12 +4,12 @@
  * matching, whose outcome the caller can wait for (?wait=true) or follow over server-sent events.
  */
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, Sse, type MessageEvent } from '@nestjs/common';
-import { ApiHeader, ApiOperation, ApiQuery, ApiSecurity, ApiTags } from '@nestjs/swagger';
-import { map, type Observable } from 'rxjs';
+import { ApiHeader, ApiOperation, ApiQuery, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { finalize, map, type Observable } from 'rxjs';
 import { randomUUID } from 'node:crypto';
 import { isBoundedPrice, parsePriceToTicks, ProductCatalog } from '@ch/domain';
 import { clientOrderContent, validateOrderFields } from '@ch/rulebook';
-import { AccountScoped, API_KEY_SECURITY_NAME, CurrentPrincipal, DomainRejection, OrderRoute, Roles, type Principal } from '@ch/platform';
+import { AccountScoped, API_KEY_SECURITY_NAME, CurrentPrincipal, DomainRejection, ErrorResponseDto, OrderRoute, Roles, type Principal } from '@ch/platform';
 import { sql } from '@ch/persistence';
 import { INFRASTRUCTURE, type Infrastructure } from '@ch/runtime';
 import { CommandPublisher } from './commands';
@@ -19,6 +19,7 @@ import { Outcomes, type CommandKind, type ExecutionReport } from './outcomes';
 import { EVENT_TIME_DOC, EventTime, withEventTime } from './event-time';
 import { InstrumentDirectory } from './instruments';
 import { orderRow } from './views';
+import { DEFAULT_MAX_STREAMS_PER_KEY, maxStreamsPerKey, StreamSlots } from './stream-slots';
 
 const WAIT_MS = 5_000;
 const CLIENT_ORDER_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
@@ -36,6 +37,7 @@ function checkClientOrderId(clientOrderId: string): void {
 @Controller()
 export class OrdersController {
   private readonly catalog = new ProductCatalog();
+  private readonly streams = new StreamSlots(maxStreamsPerKey());
 
   constructor(
     @Inject(INFRASTRUCTURE) private readonly infra: Infrastructure,
@@ -199,9 +201,19 @@ export class OrdersController {
   @Sse('accounts/:accountId/executions')
   @Roles('member', 'operations', 'auditor')
   @AccountScoped('accountId', 'params')
-  @ApiOperation({ summary: 'Server-sent events: the account’s execution reports (accepted, rejected, fills, cancels) as they happen' })
-  executions(@Param('accountId') accountId: string): Observable<MessageEvent> {
-    return this.outcomes.stream(accountId).pipe(map((r) => ({ type: r.type, data: r.payload })));
+  @ApiOperation({
+    summary: 'Server-sent events: the account’s execution reports (accepted, rejected, fills, cancels) as they happen',
+    description:
+      'A Fill carries the member’s own side only (its clientOrderId, orderId, leaves quantity; counterparty CCP). ' +
+      `One API key may hold at most SSE_MAX_STREAMS_PER_KEY streams open at once (default ${DEFAULT_MAX_STREAMS_PER_KEY}); past that, 429 TOO_MANY_STREAMS.`,
+  })
+  @ApiResponse({ status: 429, description: 'TOO_MANY_STREAMS: the key already holds its maximum of open streams (details.limit)', type: ErrorResponseDto })
+  executions(@Param('accountId') accountId: string, @CurrentPrincipal() who: Principal): Observable<MessageEvent> {
+    const release = this.streams.acquire(who.keyId);
+    return this.outcomes.stream(accountId).pipe(
+      map((r) => ({ type: r.type, data: r.payload })),
+      finalize(release),
+    );
   }
 
   private async readOrder(account: string, clientOrderId: string) {

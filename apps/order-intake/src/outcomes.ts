@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { decodeEnvelope, topicName } from '@ch/messages';
 import type { Consumer } from '@ch/kafka';
 import { INFRASTRUCTURE, type Infrastructure } from '@ch/runtime';
+import { memberExecution, tradeFromEvent } from './member-view';
 
 export interface ExecutionReport {
   type: string;
@@ -112,8 +113,8 @@ export class Outcomes implements OnApplicationShutdown {
   }
 }
 
-/** The member-facing reports an event carries (a trade reports to both sides). */
-function reportsOf(type: string, p: Record<string, unknown>): ExecutionReport[] {
+/** The member-facing reports an event carries (a trade reports to both sides, each its own). */
+export function reportsOf(type: string, p: Record<string, unknown>): ExecutionReport[] {
   switch (type) {
     case 'OrderAccepted':
     case 'OrderRejected':
@@ -121,11 +122,12 @@ function reportsOf(type: string, p: Record<string, unknown>): ExecutionReport[] 
     case 'OrderExpired':
     case 'OrderReplaced':
       return typeof p.account === 'string' ? [{ type, account: p.account, payload: p }] : [];
-    case 'Trade':
-      return [
-        { type: 'Fill', account: String(p.buyAccount), payload: { ...p, side: 'buy', clientOrderId: p.buyClientOrderId, leavesQty: p.buyLeavesQty } },
-        { type: 'Fill', account: String(p.sellAccount), payload: { ...p, side: 'sell', clientOrderId: p.sellClientOrderId, leavesQty: p.sellLeavesQty } },
-      ];
+    case 'Trade': {
+      // Each side is told of its own order only (member-view.ts): never the other side's account,
+      // clientOrderId, orderId or leaves quantity.
+      const trade = tradeFromEvent(p);
+      return [trade.buy.account, trade.sell.account].map((account) => ({ type: 'Fill', account, payload: { ...memberExecution(trade, account) } }));
+    }
     case 'MarginCallIssued':
     case 'WithdrawalRejected':
       return [{ type, account: String(p.account), payload: p }];

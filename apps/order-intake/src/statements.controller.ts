@@ -12,7 +12,8 @@ import { ApiOperation, ApiQuery, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { sql } from '@ch/persistence';
 import { AccountScoped, API_KEY_SECURITY_NAME, DomainRejection, Roles } from '@ch/platform';
 import { INFRASTRUCTURE, type Infrastructure } from '@ch/runtime';
-import { cents, iso, priceOf, tradeRow } from './views';
+import { cents, iso, priceOf } from './views';
+import { tradeRow } from './member-view';
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 

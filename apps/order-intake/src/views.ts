@@ -25,21 +25,6 @@ export function orderRow(r: Row) {
   };
 }
 
-export function tradeRow(r: Row, account: string) {
-  const buy = r.buy_account === account;
-  return {
-    instrument: r.instrument,
-    tradeId: num(r.trade_id),
-    side: buy ? 'buy' : 'sell',
-    price: price(r.price),
-    qty: num(r.qty),
-    clientOrderId: buy ? r.buy_client_order_id : r.sell_client_order_id,
-    // Novated: the counterparty of every cleared trade is the clearinghouse.
-    counterparty: 'CCP',
-    at: iso(r.at),
-  };
-}
-
 export function cents(v: unknown): string {
   return formatCents(num(v));
 }

@@ -35,6 +35,7 @@ import type {
   TopicPartitions,
   TopicSpec,
 } from './types';
+import { BusUnavailableError, isConnectivityError, isCoordinatorError } from './errors';
 
 export function createMessageBus(config: KafkaConfig): MessageBus {
   return new KafkajsMessageBus(config);
@@ -94,7 +95,7 @@ class KafkajsMessageBus implements MessageBus {
       createPartitioner: Partitioners.DefaultPartitioner,
     });
     await producer.connect();
-    return new KafkajsProducer(producer);
+    return new KafkajsProducer(producer, options.sendTimeoutMs);
   }
 
   async consumer(options: ConsumerOptions): Promise<Consumer> {
@@ -108,16 +109,86 @@ class KafkajsMessageBus implements MessageBus {
     await admin.connect();
     return new KafkajsAdmin(admin, options.defaultReplicationFactor ?? 1);
   }
+
+  async ping(timeoutMs = 1000): Promise<void> {
+    // A client of its own, no retries: the answer is about the broker now, not after backoffs.
+    const admin = this.kafka.admin({ retry: { retries: 0 } });
+    try {
+      await withDeadline(
+        (async () => {
+          await admin.connect();
+          await admin.describeCluster();
+        })(),
+        timeoutMs,
+        () => `no broker answered within ${timeoutMs} ms`,
+      );
+    } catch (err) {
+      throw err instanceof BusUnavailableError ? err : new BusUnavailableError(`message broker unreachable: ${errorText(err)}`, { cause: err });
+    } finally {
+      void admin.disconnect().catch(() => undefined);
+    }
+  }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** `p`, or a BusUnavailableError once `ms` have passed (p is left to settle on its own). */
+function withDeadline<T>(p: Promise<T>, ms: number, message: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new BusUnavailableError(message())), ms);
+  });
+  p.catch(() => undefined);
+  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
 }
 
 // ------------------------------------------------------------------------------------ producer
 
 class KafkajsProducer implements Producer {
   private queue: Promise<unknown> = Promise.resolve();
+  /** Since when sends have been failing for want of the broker (null: it is taking them). */
+  private downSince: number | null = null;
+  private lastTrial = 0;
 
-  constructor(private readonly producer: KjsProducer) {}
+  constructor(
+    private readonly producer: KjsProducer,
+    private readonly sendTimeoutMs?: number,
+  ) {}
 
   send(topic: string, messages: OutgoingMessage[]): Promise<SendResult[]> {
+    const bound = this.sendTimeoutMs;
+    if (bound === undefined) return this.enqueue(topic, messages);
+    const now = Date.now();
+    if (this.downSince !== null) {
+      // Known down: fail at once, but let one send through per interval to find out it is back.
+      if (now - this.lastTrial < bound) {
+        return Promise.reject(new BusUnavailableError(`message broker unreachable since ${new Date(this.downSince).toISOString()}`));
+      }
+      this.lastTrial = now;
+    }
+    const sent = this.enqueue(topic, messages);
+    sent.then(
+      () => (this.downSince = null),
+      (err) => {
+        if (isConnectivityError(err)) this.markDown();
+      },
+    );
+    return withDeadline(sent, bound, () => `message broker did not take the send within ${bound} ms`).catch((err) => {
+      if (err instanceof BusUnavailableError) this.markDown();
+      throw isConnectivityError(err) && !(err instanceof BusUnavailableError) ? new BusUnavailableError(`message broker unreachable: ${errorText(err)}`, { cause: err }) : err;
+    });
+  }
+
+  private markDown(): void {
+    if (this.downSince === null) {
+      this.downSince = Date.now();
+      this.lastTrial = this.downSince;
+    }
+  }
+
+  private enqueue(topic: string, messages: OutgoingMessage[]): Promise<SendResult[]> {
     // One send at a time: keeps the caller's order across calls and the idempotent producer's
     // sequence numbers consistent (kafkajs has had bugs with concurrent idempotent sends).
     const run = async (): Promise<SendResult[]> => {
@@ -166,6 +237,12 @@ class KafkajsConsumer implements Consumer {
   /** Per topic-partition of the current assignment, until its first batch is accepted. */
   private readonly starts = new Map<string, StartState>();
   private readonly decidedCrashes = new WeakSet<Error>();
+  /** Set by the first assignment; until then a missing coordinator is waited for. */
+  private joined = false;
+  private coordinatorWait: { since: number; attempts: number } | null = null;
+  /** What run() was given, to run again after a crash kafkajs does not restart. */
+  private runArgs: Parameters<KjsConsumer['run']>[0] | null = null;
+  private stopped = false;
 
   constructor(
     kafka: Kafka,
@@ -186,6 +263,7 @@ class KafkajsConsumer implements Consumer {
         factor: 0.2,
         multiplier: 2,
         restartOnFailure: async (error: Error) => {
+          if (await this.waitForCoordinator(error)) return true;
           this.decidedCrashes.add(error);
           return this.options.onCrash ? await this.options.onCrash(error) : true;
         },
@@ -193,18 +271,45 @@ class KafkajsConsumer implements Consumer {
     });
     // Every assignment (first join, rebalance, restart after a crash) positions each partition.
     this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {
+      this.joined = true;
+      this.coordinatorWait = null;
       this.starts.clear();
       for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
         for (const partition of partitions) this.starts.set(tpKey(topic, partition), this.newStart(topic, partition));
       }
       this.options.onAssignment?.(payload.memberAssignment as Record<string, number[]>);
     });
-    this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
-      // Not retriable at all (kafkajs did not ask restartOnFailure): still tell the owner.
-      if (!payload.restart && !this.decidedCrashes.has(payload.error) && this.options.onCrash) {
-        void Promise.resolve(this.options.onCrash(payload.error)).catch(() => undefined);
+    this.consumer.on(this.consumer.events.CRASH, async ({ payload }) => {
+      if (payload.restart || this.decidedCrashes.has(payload.error)) return;
+      // Not retriable for kafkajs (it did not ask restartOnFailure and has stopped the consumer),
+      // e.g. KafkaJSGroupCoordinatorNotFound: a missing coordinator is still waited for, by
+      // running the consumer again; anything else goes to the owner.
+      if (this.runArgs && (await this.waitForCoordinator(payload.error))) {
+        if (!this.stopped) await this.consumer.run(this.runArgs).catch(() => undefined);
+        return;
       }
+      if (this.options.onCrash) void Promise.resolve(this.options.onCrash(payload.error)).catch(() => undefined);
     });
+  }
+
+  /**
+   * Before the first assignment, a coordinator that is not there yet (a fresh broker) is waited
+   * for: pause (growing to 2 s), log, and let kafkajs restart the join; true while within
+   * coordinatorWaitMs.
+   */
+  private async waitForCoordinator(error: Error): Promise<boolean> {
+    if (this.joined || !isCoordinatorError(error)) return false;
+    const wait = (this.coordinatorWait ??= { since: Date.now(), attempts: 0 });
+    const waited = Date.now() - wait.since;
+    const limit = this.options.coordinatorWaitMs ?? 60_000;
+    if (waited >= limit) {
+      this.consumer.logger().error('the group coordinator did not become available; giving up', { groupId: this.options.groupId, waitedMs: waited, error: error.message });
+      return false;
+    }
+    const pauseMs = Math.min(250 * 2 ** wait.attempts++, 2000, limit - waited);
+    this.consumer.logger().warn('waiting for the group coordinator', { groupId: this.options.groupId, attempt: wait.attempts, waitedMs: waited, retryInMs: pauseMs, error: error.message });
+    await new Promise((r) => setTimeout(r, pauseMs));
+    return true;
   }
 
   private newStart(topic: string, partition: number): StartState {
@@ -231,7 +336,8 @@ class KafkajsConsumer implements Consumer {
   }
 
   async run(handler: EachBatchHandler): Promise<void> {
-    await this.consumer.run({
+    this.stopped = false;
+    this.runArgs = {
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 1,
@@ -259,7 +365,8 @@ class KafkajsConsumer implements Consumer {
           });
         }
       },
-    });
+    };
+    await this.consumer.run(this.runArgs);
   }
 
   /**
@@ -310,10 +417,12 @@ class KafkajsConsumer implements Consumer {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     await this.consumer.stop();
   }
 
   async disconnect(): Promise<void> {
+    this.stopped = true;
     await this.consumer.disconnect();
   }
 }

@@ -48,6 +48,14 @@ export interface SendResult {
 export interface ProducerOptions {
   /** Idempotent producer (acks=all, one request in flight, broker de-duplicates retries). Default true. */
   idempotent?: boolean;
+  /**
+   * Bound on one send, counted from the call: past it the send rejects with BusUnavailableError
+   * (what it carried may still be written later). Once a send has failed for want of the broker,
+   * further sends reject at once (the broker is known down), except one trial per this interval;
+   * the first send that succeeds ends that. For request paths that must answer fast. Default: no
+   * bound (the client's own retries, about ten seconds).
+   */
+  sendTimeoutMs?: number;
 }
 
 export interface Producer {
@@ -122,6 +130,13 @@ export interface ConsumerOptions {
    * topic. Services use the first one to report themselves ready.
    */
   onAssignment?: (assignment: Record<string, number[]>) => void;
+  /**
+   * Before the first assignment, how long to wait for the group coordinator when it is not
+   * available yet (a fresh broker creating and loading its offsets topic): the join is retried with
+   * a growing pause (up to 2 s) and a warning logged each time, instead of crashing. Past this the
+   * error goes to onCrash as any other. Default 60 s.
+   */
+  coordinatorWaitMs?: number;
 }
 
 export interface EachBatchHandler {
@@ -191,6 +206,11 @@ export interface MessageBus {
   producer(options?: ProducerOptions): Promise<Producer>;
   consumer(options: ConsumerOptions): Promise<Consumer>;
   admin(options?: AdminOptions): Promise<Admin>;
+  /**
+   * Resolves when a broker answers a metadata request within `timeoutMs` (default 1000), on a
+   * connection of its own; rejects with BusUnavailableError otherwise. For health checks.
+   */
+  ping(timeoutMs?: number): Promise<void>;
 }
 
 /** The same thing under the name the brief used. */

@@ -1,6 +1,7 @@
 // errors
 export * from './errors/reasons';
 export { DomainRejection, type DomainRejectionOptions } from './errors/domain-rejection';
+export { DependencyUnavailable, isDatabaseUnavailable } from './errors/dependency-unavailable';
 export { RequestValidationError, firstValidationFailure, createValidationPipe, VALIDATION_PIPE_OPTIONS } from './errors/validation';
 export { InvalidInputReason, OrderRoute, invalidInputReasonOf, INVALID_INPUT_REASON_CONFIG_KEY } from './errors/invalid-input-reason.decorator';
 export { PlatformExceptionFilter, mapException, type MappedError } from './errors/exception-filter';

@@ -6,6 +6,7 @@ import {
   assertAccountAccess,
   AsyncTtlCache,
   DEFAULT_HTTP_STATUS,
+  DependencyUnavailable,
   DomainRejection,
   firstValidationFailure,
   generateApiKey,
@@ -93,9 +94,27 @@ describe('mapException', () => {
       status: 503,
       body: { error: 'SERVICE_UNAVAILABLE', message: 'service temporarily unavailable' },
       unexpected: false,
+      headers: { 'retry-after': '1' },
     });
     const fst = Object.assign(new Error('Unsupported Media Type'), { statusCode: 415, code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE' });
     expect(mapException(fst, 'INVALID_ORDER')).toMatchObject({ status: 415, body: { error: 'INVALID_ORDER' } });
+  });
+
+  it('a dependency out of reach is a 503 naming it, with Retry-After, never a 500', () => {
+    const retry = { 'retry-after': '1' };
+    expect(mapException(new DependencyUnavailable('kafka', 'the broker is down'))).toEqual({ status: 503, body: { error: 'SERVICE_UNAVAILABLE', message: 'the broker is down', details: { dependency: 'kafka' } }, unexpected: false, headers: retry });
+    // The bus's own error, however deeply wrapped (it names its dependency).
+    const bus = Object.assign(new Error('message broker unreachable'), { name: 'BusUnavailableError', dependency: 'kafka' });
+    expect(mapException(new Error('publishing 1 messages to ch.orders', { cause: bus }))).toMatchObject({ status: 503, body: { details: { dependency: 'kafka' } }, headers: retry });
+    // node-postgres / TypeORM: refused connections, a restart terminating sessions, start-up.
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    const terminated = Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' });
+    const typeorm = Object.assign(new Error('the database system is starting up'), { name: 'QueryFailedError', driverError: { code: '57P03' } });
+    for (const e of [refused, terminated, typeorm, new Error('Connection terminated unexpectedly'), new AggregateError([refused])]) {
+      expect(mapException(e)).toMatchObject({ status: 503, body: { error: 'SERVICE_UNAVAILABLE', details: { dependency: 'postgres' } }, unexpected: false, headers: retry });
+    }
+    // A query the database refuses is not an outage.
+    expect(mapException(Object.assign(new Error('syntax error'), { name: 'QueryFailedError', driverError: { code: '42601' } }))).toMatchObject({ status: 500, unexpected: true });
   });
 });
 

@@ -4,7 +4,7 @@
  */
 import type { DataSource } from 'typeorm';
 import { databaseUrl, openDataSource } from '@ch/persistence';
-import { createMessageBus, kafkaConfigFromEnv, type Admin, type MessageBus, type Producer } from '@ch/kafka';
+import { createMessageBus, kafkaConfigFromEnv, type Admin, type MessageBus, type Producer, type ProducerOptions } from '@ch/kafka';
 import { allTopics } from '@ch/messages';
 
 export interface Infrastructure {
@@ -15,7 +15,7 @@ export interface Infrastructure {
   close(): Promise<void>;
 }
 
-export async function openInfrastructure(service: string, opts: { poolSize?: number } = {}): Promise<Infrastructure> {
+export async function openInfrastructure(service: string, opts: { poolSize?: number; producer?: Omit<ProducerOptions, 'idempotent'> } = {}): Promise<Infrastructure> {
   const ds = await openDataSource(databaseUrl(), { ensure: true, migrate: true, poolSize: opts.poolSize ?? 8, applicationName: service });
   const bus = createMessageBus(kafkaConfigFromEnv(service));
   const topicPrefix = process.env.TOPIC_PREFIX ?? 'ch';
@@ -25,7 +25,7 @@ export async function openInfrastructure(service: string, opts: { poolSize?: num
   } finally {
     await admin.close();
   }
-  const producer = await bus.producer({ idempotent: true });
+  const producer = await bus.producer({ ...(opts.producer ?? {}), idempotent: true });
   return {
     ds,
     bus,

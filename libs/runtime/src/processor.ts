@@ -516,7 +516,7 @@ export async function publishMessages(producer: Producer, messages: readonly Out
     try {
       await producer.send(topic, run);
     } catch (e) {
-      throw new Error(`publishing ${run.length} messages (${bytes} bytes) to ${topic}: ${String(e)}`);
+      throw new Error(`publishing ${run.length} messages (${bytes} bytes) to ${topic}: ${String(e)}`, { cause: e });
     }
   }
 }

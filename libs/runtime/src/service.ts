@@ -5,6 +5,7 @@
 import { Module, type DynamicModule, type ModuleMetadata, type Type } from '@nestjs/common';
 import { bootstrapHttpService, HealthRegistry, MetricsService, PlatformModule, type PlatformModuleOptions } from '@ch/platform';
 import { sql } from '@ch/persistence';
+import type { ProducerOptions } from '@ch/kafka';
 import { openInfrastructure, type Infrastructure } from './infrastructure';
 
 export const INFRASTRUCTURE = Symbol('INFRASTRUCTURE');
@@ -22,6 +23,8 @@ export interface ServiceDefinition {
   readonly metadata?: ModuleMetadata;
   readonly platform?: Omit<PlatformModuleOptions, 'serviceName'>;
   readonly swagger?: { title: string; description?: string };
+  /** Options of the service's producer (intake bounds its sends, to answer 503 fast when the broker is down). */
+  readonly producer?: Omit<ProducerOptions, 'idempotent'>;
   /** Starts the service's processing; runs after the HTTP server is up. */
   readonly start?: (infra: Infrastructure, app: Awaited<ReturnType<typeof bootstrapHttpService>>) => Promise<Running>;
 }
@@ -52,7 +55,7 @@ export function serviceModule(def: ServiceDefinition, infra: Infrastructure): Ty
 }
 
 export async function runService(def: ServiceDefinition): Promise<void> {
-  const infra = await openInfrastructure(def.name);
+  const infra = await openInfrastructure(def.name, def.producer ? { producer: def.producer } : {});
   const app = await bootstrapHttpService(serviceModule(def, infra), {
     name: def.name,
     port: def.port,
@@ -62,6 +65,11 @@ export async function runService(def: ServiceDefinition): Promise<void> {
   const health = app.get(HealthRegistry);
   health.register('postgres', async () => {
     await sql(infra.ds, 'SELECT 1');
+    return {};
+  });
+  // Each dependency by name: a 503 from /health says which one is down.
+  health.register('kafka', async () => {
+    await infra.bus.ping(1000);
     return {};
   });
   // /health is 'up' only when the service can do its work, not merely when HTTP answers: a

@@ -1,4 +1,5 @@
-import { CanActivate, ExecutionContext, Inject, Injectable, Logger, ServiceUnavailableException } from '@nestjs/common';
+import { CanActivate, ExecutionContext, Inject, Injectable, Logger } from '@nestjs/common';
+import { DependencyUnavailable, isDatabaseUnavailable } from '../errors/dependency-unavailable';
 import { Reflector } from '@nestjs/core';
 import { storage as pinoStorage } from 'nestjs-pino/storage';
 import { PLATFORM_OPTIONS, ResolvedPlatformOptions } from '../config';
@@ -91,7 +92,7 @@ export class ApiKeyGuard implements CanActivate {
       principal = await this.authenticator.principalForHash(hash);
     } catch (err) {
       this.logger.error({ err, msg: 'API key store unavailable' });
-      throw new ServiceUnavailableException();
+      throw new DependencyUnavailable(isDatabaseUnavailable(err) ? 'postgres' : 'api-key store', 'the API key store is unavailable; retry later', 1, { cause: err });
     }
     if (!principal) throw new DomainRejection('UNAUTHORIZED', 'missing or invalid API key');
     req[PRINCIPAL_REQUEST_KEY] = principal;

@@ -3,6 +3,7 @@ import { HttpAdapterHost } from '@nestjs/core';
 import { ThrottlerException } from '@nestjs/throttler';
 import type { Counter } from 'prom-client';
 import { MetricsService } from '../observability/metrics.service';
+import { DependencyUnavailable, isDatabaseUnavailable } from './dependency-unavailable';
 import { DomainRejection } from './domain-rejection';
 import { invalidInputReasonOf } from './invalid-input-reason.decorator';
 import { ErrorBody, InvalidInputCode, isErrorCode } from './reasons';
@@ -13,6 +14,8 @@ export interface MappedError {
   body: ErrorBody;
   /** True when the error was not an expected, client-caused one and must be logged with its stack. */
   unexpected: boolean;
+  /** Response headers to set (Retry-After on a 503). */
+  headers?: Record<string, string>;
 }
 
 const GENERIC_5XX: Record<number, ErrorBody> = {
@@ -43,11 +46,40 @@ export function mapException(exception: unknown, invalidCode: InvalidInputCode =
   if (isClientFastifyError(exception)) {
     return fromStatus(exception.statusCode, exception.message, invalidCode);
   }
+  const down = unavailableDependency(exception);
+  if (down) return unavailable(down.dependency, down.message, down.retryAfterSeconds);
   return { status: 500, body: INTERNAL, unexpected: true };
+}
+
+/** 503 SERVICE_UNAVAILABLE naming the dependency, with Retry-After. */
+function unavailable(dependency: string | undefined, message: string, retryAfterSeconds = 1): MappedError {
+  const body: ErrorBody = { error: 'SERVICE_UNAVAILABLE', message };
+  if (dependency !== undefined) body.details = { dependency };
+  return { status: 503, body, unexpected: false, headers: { 'retry-after': String(retryAfterSeconds) } };
+}
+
+/**
+ * The dependency an error says is out of reach: a DependencyUnavailable; an error (or one it wraps)
+ * that names its `dependency` as the bus's BusUnavailableError does ('kafka'); or a database
+ * error that means Postgres cannot be reached.
+ */
+function unavailableDependency(exception: unknown): { dependency: string; message: string; retryAfterSeconds?: number } | null {
+  if (exception instanceof DependencyUnavailable) return { dependency: exception.dependency, message: exception.message, retryAfterSeconds: exception.retryAfterSeconds };
+  const seen = new Set<unknown>();
+  for (let e: unknown = exception; e && typeof e === 'object' && !seen.has(e); e = (e as { cause?: unknown }).cause) {
+    seen.add(e);
+    const { name, dependency } = e as { name?: unknown; dependency?: unknown };
+    if (typeof dependency === 'string' && typeof name === 'string' && name.endsWith('UnavailableError')) {
+      return { dependency, message: `${dependency} is unavailable; retry later` };
+    }
+  }
+  if (isDatabaseUnavailable(exception)) return { dependency: 'postgres', message: 'the database (postgres) is unavailable; retry later' };
+  return null;
 }
 
 function fromStatus(status: number, response: unknown, invalidCode: InvalidInputCode): MappedError {
   if (!Number.isInteger(status) || status < 400 || status > 599) return { status: 500, body: INTERNAL, unexpected: true };
+  if (status === 503) return unavailable(undefined, GENERIC_5XX[503].message);
   if (status >= 500) {
     return { status, body: GENERIC_5XX[status] ?? INTERNAL, unexpected: status === 500 };
   }
@@ -137,6 +169,7 @@ export class PlatformExceptionFilter implements ExceptionFilter {
 
     const adapter = this.adapterHost.httpAdapter;
     if (adapter.isHeadersSent(reply)) return;
+    for (const [name, value] of Object.entries(mapped.headers ?? {})) adapter.setHeader(reply, name, value);
     adapter.reply(reply, mapped.body, mapped.status);
   }
 }

@@ -21,7 +21,7 @@ export const REJECTION_REASONS = [
 ] as const;
 export type RejectionReason = (typeof REJECTION_REASONS)[number];
 
-export const GENERIC_ERROR_CODES = ['INVALID_REQUEST', 'NOT_FOUND', 'CONFLICT', 'RATE_LIMITED', 'INDEX_NOT_PUBLISHED'] as const;
+export const GENERIC_ERROR_CODES = ['INVALID_REQUEST', 'NOT_FOUND', 'CONFLICT', 'RATE_LIMITED', 'TOO_MANY_STREAMS', 'INDEX_NOT_PUBLISHED'] as const;
 export type GenericErrorCode = (typeof GENERIC_ERROR_CODES)[number];
 
 export const SERVER_ERROR_CODES = ['INTERNAL_ERROR', 'SERVICE_UNAVAILABLE'] as const;
@@ -71,6 +71,8 @@ export const DEFAULT_HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   // operations' index inputs were refused by the index rules (SPEC §8); nothing was published
   INDEX_NOT_PUBLISHED: 422,
   RATE_LIMITED: 429,
+  // the key already holds as many open server-sent event streams as it may (SSE_MAX_STREAMS_PER_KEY)
+  TOO_MANY_STREAMS: 429,
   INTERNAL_ERROR: 500,
   SERVICE_UNAVAILABLE: 503,
 };

@@ -201,13 +201,12 @@ describe('SlidingWindowThrottlerStorage', () => {
     expect((await s.increment('k', 1000, 5, 1000, 'default')).isBlocked).toBe(false);
   });
 
-  it('is O(1) per hit at a high limit (50,000 / 10 s)', async () => {
-    const s = new SlidingWindowThrottlerStorage();
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < 50_000; i++) await s.increment('hot', 10_000, 50_000, 10_000, 'default');
-    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  // A fixed clock: on the wall clock a window boundary can fall inside the loop and let the 50,001st hit
+  // through. Speed is not asserted here (no timed assertions in the suite); the counter is O(1) by construction.
+  it('blocks the hit past a high limit (50,000 / 10 s) within one window', async () => {
+    const s = new SlidingWindowThrottlerStorage(() => 5_000);
+    for (let i = 0; i < 50_000; i++) expect((await s.increment('hot', 10_000, 50_000, 10_000, 'default')).isBlocked).toBe(false);
     expect((await s.increment('hot', 10_000, 50_000, 10_000, 'default')).isBlocked).toBe(true);
-    expect(ms).toBeLessThan(1_000);
   });
 
   it('sweeps idle keys', async () => {

@@ -14,6 +14,7 @@
 import { finalSettlementTicks } from './indices';
 import { addDays } from './dates';
 import { lastTradingDay, listingChanges } from './calendar';
+import { parsePriceToTicks } from '../money';
 import type { ProductCatalog, ProductSpec } from '../products';
 import { settlementPrice, SettlementError, type SessionTrade, type SettlementPrice } from '../risk/settlement';
 import type { EndOfDayOverride } from './end-of-day';
@@ -152,16 +153,17 @@ export function checkCutoffOrder(symbol: string, tradeDate: string, s: Pick<Cuto
   return { code: 'OUT_OF_ORDER', message: `end of day for ${tradeDate} refused: ${symbol} is already settled for the later trade date ${latest}` };
 }
 
-/** Parses an operations override given as a decimal price string; a failure names the instrument. */
-export function parseCutoffOverride(
-  symbol: string,
-  raw: { readonly price?: unknown; readonly reason?: unknown } | null | undefined,
-  parse: (text: string) => { ok: true; ticks: number } | { ok: false },
-): { readonly override: EndOfDayOverride | null } | { readonly failure: CutoffFailure } {
-  if (!raw) return { override: null };
-  const price = parse(String(raw.price));
-  if (!price.ok) return { failure: { code: 'INVALID_OVERRIDE', message: `${symbol}: override price ${String(raw.price)} is not a price in whole ticks; nothing posted` } };
-  return { override: { priceTicks: price.ticks, reason: String(raw.reason ?? '') } };
+/** An override as requested (a decimal price string and a reason), parsed by the decider in the product's ticks. */
+export interface RequestedOverride {
+  readonly price: unknown;
+  readonly reason?: unknown;
+}
+
+function overrideOf(symbol: string, o: EndOfDayOverride | RequestedOverride, product: ProductSpec): EndOfDayOverride | CutoffFailure {
+  if ('priceTicks' in o) return o;
+  const price = parsePriceToTicks(String(o.price), product.tickCents);
+  if (!price.ok) return { code: 'INVALID_OVERRIDE', message: `${symbol}: override price ${String(o.price)} is not a price in whole ticks; nothing posted` };
+  return { priceTicks: price.ticks, reason: String(o.reason ?? '') };
 }
 
 export interface CutoffCommand {
@@ -169,7 +171,8 @@ export interface CutoffCommand {
   readonly tradeDate: string;
   /** The cut-off's event time (epoch ms), as sequenced. */
   readonly at: number;
-  readonly override: EndOfDayOverride | null;
+  /** Parsed already (the Rulebook), or as requested (the Cutoff command): parsed after the order and product checks. */
+  readonly override: EndOfDayOverride | RequestedOverride | null;
   /** The previous settlement price (the listing reference before the first). */
   readonly previousTicks: number;
   /** The instrument's product; undefined when the catalog has none. */
@@ -199,8 +202,10 @@ export function decideCutoff(c: CutoffCommand, s: CutoffState): CutoffDecision {
   if (order) return failed(order);
   if (!product) return failed({ code: 'UNKNOWN_PRODUCT', message: `${symbol}: no product; nothing posted` });
   const final = isFinalSettlementDay(tradeDate, c.lastTradingDay);
+  const override = c.override ? overrideOf(symbol, c.override, product) : null;
+  if (override && 'code' in override) return failed(override);
   let finalTicks: number | null = null;
-  if (final && !c.override) {
+  if (final && !override) {
     const value = latestIndexTicks(c.index, product, s.lastSettledAt, c.at);
     if (value.kind === 'none') {
       return failed({ code: 'NO_FINAL_PRICE', message: `${symbol}: no ${product.settlementIndex} value published this session on its last trading day ${c.lastTradingDay}; nothing posted` });
@@ -209,7 +214,7 @@ export function decideCutoff(c: CutoffCommand, s: CutoffState): CutoffDecision {
     finalTicks = value.ticks;
   }
   try {
-    const price = settlementPrice({ previousTicks: c.previousTicks, cutoffMs: c.at, trades: s.sessionTrades, override: c.override, lastTradingDay: final, finalTicks });
+    const price = settlementPrice({ previousTicks: c.previousTicks, cutoffMs: c.at, trades: s.sessionTrades, override, lastTradingDay: final, finalTicks });
     return { kind: 'settled', price, final };
   } catch (e) {
     if (e instanceof SettlementError) return failed({ code: e.code, message: `${symbol}: ${e.message}; nothing posted` });

@@ -457,6 +457,8 @@ export class Rulebook {
    * End of day for a trade date at cut-off `at` (SPEC §7, §8). Each instrument is settled once per
    * trade date; running it again changes nothing. An instrument that cannot be settled (no index
    * value on its last trading day) posts nothing and is reported, and the others still settle.
+   * Each instrument's cut-off is decideCutoff and its successors decideSuccessors
+   * (libs/domain/src/contracts/cutoff.ts), the decisions the matching sequencer applies.
    */
   private endOfDay(tradeDate: string, overrides: Readonly<Record<string, { price: string; reason: string }>>, at: number): void {
     const requested: Record<string, EndOfDayOverride> = {};

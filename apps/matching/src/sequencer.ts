@@ -107,7 +107,16 @@ export class Sequencer {
           const book = await this.loadBook(ctx.manager, symbol);
           if (!book) {
             // Intake checks instruments before publishing; a command for an unknown book is refused.
-            collected.push({ type: 'OrderRejected', instrument: symbol, at: Date.parse(env.at), command: commandKind(env.type), account: (p.account as string) ?? null, clientOrderId: (p.clientOrderId as string) ?? null, orderId: null, reason: 'UNKNOWN_INSTRUMENT' } as unknown as MatchingEvent);
+            collected.push({
+              type: 'OrderRejected',
+              instrument: symbol,
+              at: Date.parse(env.at),
+              command: commandKind(env.type),
+              account: (p.account as string) ?? null,
+              clientOrderId: (p.clientOrderId as string) ?? null,
+              orderId: null,
+              reason: 'UNKNOWN_INSTRUMENT',
+            } as unknown as MatchingEvent);
           } else if (env.type === 'Cutoff') {
             const r = await runCutoff(ctx, this.heads, this.catalog, symbol, book.engine, p, env.at, env);
             extra = r.before;

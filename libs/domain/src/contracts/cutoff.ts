@@ -46,7 +46,10 @@ export interface IndexCandidate {
   readonly valueE4: number;
 }
 
-export type IndexTicks = { readonly kind: 'none' } | { readonly kind: 'price'; readonly ticks: number } | { readonly kind: 'not-a-price'; readonly message: string };
+export type IndexTicks =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'price'; readonly ticks: number }
+  | { readonly kind: 'not-a-price'; readonly message: string };
 
 /**
  * The latest value of the product's settlement index published after `sinceExclusive` (the previous
@@ -197,7 +200,11 @@ export type CutoffDecision =
 export function decideCutoff(c: CutoffCommand, s: CutoffState): CutoffDecision {
   const { instrument: symbol, tradeDate, product } = c;
   if (s.expired || s.settledDates.includes(tradeDate) || !takesPartInEndOfDay(s.listedAfterEndOfDay, tradeDate)) return { kind: 'unchanged' };
-  const failed = (failure: CutoffFailure): CutoffDecision => ({ kind: 'failed', failure, logged: s.failuresLogged?.has(`${tradeDate}|${failure.code}`) ?? false });
+  const failed = (failure: CutoffFailure): CutoffDecision => ({
+    kind: 'failed',
+    failure,
+    logged: s.failuresLogged?.has(`${tradeDate}|${failure.code}`) ?? false,
+  });
   const order = checkCutoffOrder(symbol, tradeDate, s);
   if (order) return failed(order);
   if (!product) return failed({ code: 'UNKNOWN_PRODUCT', message: `${symbol}: no product; nothing posted` });
@@ -208,7 +215,8 @@ export function decideCutoff(c: CutoffCommand, s: CutoffState): CutoffDecision {
   if (final && !override) {
     const value = latestIndexTicks(c.index, product, s.lastSettledAt, c.at);
     if (value.kind === 'none') {
-      return failed({ code: 'NO_FINAL_PRICE', message: `${symbol}: no ${product.settlementIndex} value published this session on its last trading day ${c.lastTradingDay}; nothing posted` });
+      const message = `${symbol}: no ${product.settlementIndex} value published this session on its last trading day ${c.lastTradingDay}; nothing posted`;
+      return failed({ code: 'NO_FINAL_PRICE', message });
     }
     if (value.kind === 'not-a-price') return failed({ code: 'NO_FINAL_PRICE', message: `${symbol}: ${value.message}; nothing posted` });
     finalTicks = value.ticks;
@@ -243,7 +251,13 @@ export interface SuccessorListing {
  * index value (an override settled it and no index exists) nothing is listed: operations list it.
  */
 export function decideSuccessors(
-  c: { readonly product: ProductSpec; readonly expiredLastTradingDay: string; readonly tradeDate: string; readonly at: number; readonly index: readonly IndexCandidate[] },
+  c: {
+    readonly product: ProductSpec;
+    readonly expiredLastTradingDay: string;
+    readonly tradeDate: string;
+    readonly at: number;
+    readonly index: readonly IndexCandidate[];
+  },
   isListed: (symbol: string) => boolean,
   catalog?: ProductCatalog,
 ): SuccessorListing[] {
@@ -251,5 +265,10 @@ export function decideSuccessors(
   if (!symbols.length) return [];
   const ref = latestIndexTicks(c.index, c.product, null, c.at);
   if (ref.kind !== 'price') return [];
-  return symbols.map((instrument) => ({ instrument, referenceTicks: ref.ticks, lastTradingDay: lastTradingDay(instrument, catalog), listedAfterEndOfDay: c.tradeDate }));
+  return symbols.map((instrument) => ({
+    instrument,
+    referenceTicks: ref.ticks,
+    lastTradingDay: lastTradingDay(instrument, catalog),
+    listedAfterEndOfDay: c.tradeDate,
+  }));
 }

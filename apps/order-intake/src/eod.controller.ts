@@ -14,7 +14,7 @@ import { Body, Controller, Get, HttpCode, Inject, Param, Post } from '@nestjs/co
 import { ApiHeader, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
-import { checkEndOfDayRerun, checkEndOfDayTradeDate, formatTicks, isBoundedPrice, MAX_PRICE_TEXT, parsePriceToTicks, ProductCatalog, type EarlierEndOfDay, type EndOfDayOverride } from '@ch/domain';
+import { checkEndOfDayRerun, checkEndOfDayTradeDate, formatTicks, isBoundedPrice, MAX_PRICE_TEXT, parsePriceToTicks, ProductCatalog, takesPartInEndOfDay, type EarlierEndOfDay, type EndOfDayOverride } from '@ch/domain';
 import { sql } from '@ch/persistence';
 import { CurrentPrincipal, DomainRejection, Roles, API_KEY_SECURITY_NAME, type Principal } from '@ch/platform';
 import { INFRASTRUCTURE, type Infrastructure } from '@ch/runtime';
@@ -56,12 +56,11 @@ export class EndOfDayController {
     const { instruments, overrides } = await this.infra.ds.transaction(async (m) => {
       await sql(m, 'SELECT pg_advisory_xact_lock(hashtext($1))', [`eod:${dto.tradeDate}`]);
       // A successor listed by this trade date's own end of day had no session that day (SPEC §3).
-      const listed = await sql<{ symbol: string }>(
+      const listed = await sql<{ symbol: string; listed_after_eod: string | null }>(
         m,
-        `SELECT symbol FROM instruments WHERE status = 'listed' AND (listed_after_eod IS NULL OR listed_after_eod <> $1::date) ORDER BY symbol`,
-        [dto.tradeDate],
+        `SELECT symbol, to_char(listed_after_eod, 'YYYY-MM-DD') AS listed_after_eod FROM instruments WHERE status = 'listed' ORDER BY symbol`,
       );
-      const instruments = listed.rows.map((r) => r.symbol);
+      const instruments = listed.rows.filter((r) => takesPartInEndOfDay(r.listed_after_eod, dto.tradeDate)).map((r) => r.symbol);
       const settled = await this.settledFor(m, dto.tradeDate);
       const overrides: Record<string, { price: string; reason: string }> = {};
       const requested: Record<string, EndOfDayOverride> = {};

@@ -14,27 +14,27 @@
  */
 import {
   ClearingLedger,
+  checkCutoffOrder,
   checkEndOfDayRerun,
+  decideCutoff,
+  decideSuccessors,
+  formatE4,
+  latestIndexTicks as latestIndexTicksOf,
+  type IndexCandidate,
   checkEndOfDayTradeDate,
   checkPositionLimit,
   computeGci,
   computeTpi,
-  finalSettlementTicks,
   isExpiredOn,
-  isLastTradingDay,
   isoDateOfEpochMs,
   lastTradingDay,
   listedContracts,
-  listingChanges,
   isCashAmount,
   MAX_ACCOUNT_CASH_CENTS,
   MAX_CASH_AMOUNT_TEXT,
   parseCents,
   parseSymbol,
   ProductCatalog,
-  settlementPrice,
-  SettlementError,
-  addDays,
   type GciProviderInput,
   type HedgeExemption,
   type LedgerState,
@@ -250,20 +250,9 @@ export class Rulebook {
   }
 
   private latestIndexTicks(product: ProductSpec, sinceExclusive: number | null, until: number): number | null {
-    const history = this.indices.get(product.settlementIndex) ?? [];
-    for (let i = history.length - 1; i >= 0; i--) {
-      const h = history[i];
-      if (h.at > until) continue;
-      if (sinceExclusive !== null && h.at <= sinceExclusive) return null;
-      try {
-        return finalSettlementTicks(formatE4(h.valueE4), product.tickCents);
-      } catch (e) {
-        // A value below half a tick is not a price (e.g. 0.0040 -> 0 ticks).
-        if (e instanceof RangeError) throw new CommandRefused(`${product.settlementIndex} value ${formatE4(h.valueE4)} is not a price: ${e.message}`);
-        throw e;
-      }
-    }
-    return null;
+    const v = latestIndexTicksOf(this.indices.get(product.settlementIndex) ?? NO_INDEX, product, sinceExclusive, until);
+    if (v.kind === 'not-a-price') throw new CommandRefused(v.message);
+    return v.kind === 'price' ? v.ticks : null;
   }
 
   private list(symbol: string, referencePrice: string | null, at: number, source: 'operations' | 'index'): void {
@@ -468,6 +457,8 @@ export class Rulebook {
    * End of day for a trade date at cut-off `at` (SPEC §7, §8). Each instrument is settled once per
    * trade date; running it again changes nothing. An instrument that cannot be settled (no index
    * value on its last trading day) posts nothing and is reported, and the others still settle.
+   * Each instrument's cut-off is decideCutoff and its successors decideSuccessors
+   * (libs/domain/src/contracts/cutoff.ts), the decisions the matching sequencer applies.
    */
   private endOfDay(tradeDate: string, overrides: Readonly<Record<string, { price: string; reason: string }>>, at: number): void {
     const requested: Record<string, EndOfDayOverride> = {};
@@ -489,10 +480,8 @@ export class Rulebook {
     // carry and the σ20 series (the ledger throws); refuse it before anything changes.
     for (const sym of [...this.instruments.keys()].sort()) {
       const inst = this.instruments.get(sym)!;
-      const last = inst.settledDates[inst.settledDates.length - 1];
-      if (!inst.expired && last !== undefined && tradeDate < last) {
-        throw new CommandRefused(`end of day for ${tradeDate} refused: ${sym} is already settled for the later trade date ${last}`);
-      }
+      const order = inst.expired ? null : checkCutoffOrder(sym, tradeDate, inst);
+      if (order) throw new CommandRefused(order.message);
     }
     const failures: { instrument: string; code: string; message: string }[] = [];
     const settlements: Record<string, SettlementPrice> = {};
@@ -500,43 +489,27 @@ export class Rulebook {
     const finals = new Map<string, number>();
     for (const sym of [...this.instruments.keys()].sort()) {
       const inst = this.instruments.get(sym)!;
-      if (inst.expired || inst.settledDates.includes(tradeDate) || inst.listedAfterEndOfDay === tradeDate) continue;
       const product = this.productOf(sym);
-      // On the last trading day, or later if its final settlement has not succeeded yet (a failed
-      // run on the day): a contract past its last trading day only ever settles against the index.
-      const ltd = isLastTradingDay(sym, tradeDate, this.catalog) || tradeDate > inst.lastTradingDay;
-      const override = requested[sym] ?? null;
-      let finalTicks: number | null = null;
-      if (ltd && !override) {
-        try {
-          finalTicks = this.latestIndexTicks(product, inst.lastSettledAt, at);
-        } catch (e) {
-          if (!(e instanceof CommandRefused)) throw e;
-          failures.push({ instrument: sym, code: 'NO_FINAL_PRICE', message: `${sym}: ${e.message}; nothing posted` });
-          continue;
-        }
-      }
-      try {
-        const price = settlementPrice({
+      const d = decideCutoff(
+        {
+          instrument: sym,
+          tradeDate,
+          at,
+          override: requested[sym] ?? null,
           previousTicks: this.ledger.instrument(sym).referenceTicks,
-          cutoffMs: at,
-          trades: inst.sessionTrades,
-          override,
-          lastTradingDay: ltd,
-          finalTicks,
-        });
-        settlements[sym] = price;
-        if (ltd) {
+          product,
+          lastTradingDay: inst.lastTradingDay,
+          index: this.indices.get(product.settlementIndex) ?? NO_INDEX,
+        },
+        inst,
+      );
+      if (d.kind === 'failed') failures.push({ instrument: sym, code: d.failure.code, message: d.failure.message });
+      else if (d.kind === 'settled') {
+        settlements[sym] = d.price;
+        if (d.final) {
           expire.push(sym);
-          finals.set(sym, price.priceTicks);
+          finals.set(sym, d.price.priceTicks);
         }
-      } catch (e) {
-        if (!(e instanceof SettlementError)) throw e;
-        const message =
-          e.code === 'NO_FINAL_PRICE'
-            ? `${sym}: no ${product.settlementIndex} value published this session on its last trading day ${inst.lastTradingDay}; nothing posted`
-            : `${sym}: ${e.message}`;
-        failures.push({ instrument: sym, code: e.code, message });
       }
     }
     const settledSymbols = sortedKeys(settlements);
@@ -593,21 +566,9 @@ export class Rulebook {
   /** After an expiry, lists what the calendar adds, with the product's latest index value. */
   private listSuccessors(expired: string, lastTradingDayOfExpired: string, tradeDate: string, at: number): void {
     const product = this.productOf(expired);
-    const changes = listingChanges(product, lastTradingDayOfExpired, addDays(lastTradingDayOfExpired, 1));
-    for (const ch of changes) {
-      for (const sym of ch.listed) {
-        if (this.instruments.has(sym)) continue;
-        let ref: number | null;
-        try {
-          ref = this.latestIndexTicks(product, null, at);
-        } catch (e) {
-          // Called after the end of day has changed state: it must not refuse the command now.
-          if (e instanceof CommandRefused) continue;
-          throw e;
-        }
-        if (ref === null) continue;
-        this.openInstrument(sym, product, ref, at, 'index', tradeDate);
-      }
+    const index = this.indices.get(product.settlementIndex) ?? NO_INDEX;
+    for (const l of decideSuccessors({ product, expiredLastTradingDay: lastTradingDayOfExpired, tradeDate, at, index }, (s) => this.instruments.has(s), this.catalog)) {
+      this.openInstrument(l.instrument, product, l.referenceTicks, at, 'index', l.listedAfterEndOfDay);
     }
   }
 
@@ -682,10 +643,9 @@ export class Rulebook {
 }
 
 /** 23521 -> "2.3521". */
-export function formatE4(valueE4: number): string {
-  const s = String(valueE4).padStart(5, '0');
-  return `${s.slice(0, -4)}.${s.slice(-4)}`;
-}
+export { formatE4 };
+
+const NO_INDEX: readonly IndexCandidate[] = [];
 
 /** True when `symbol` has passed its last trading day on `date` (exported for the services). */
 export { isExpiredOn };

@@ -4,3 +4,4 @@ export * from './calendar';
 export * from './indices';
 export * from './position-limits';
 export * from './end-of-day';
+export * from './cutoff';

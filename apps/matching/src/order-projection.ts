@@ -1,5 +1,6 @@
 /**
- * The `orders` projection: each member order's current state, as members read it. Changes of a
+ * The `matching_orders` projection (matching alone writes it; readers read the view `orders`, which
+ * adds risk's `rejected_orders`, ADR 0016): each member order's current state. Changes of a
  * batch are folded in memory and written with two statements (insert the batch's new orders,
  * update the others by delta), so a busy batch costs two round trips, not one per event.
  */

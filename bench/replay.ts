@@ -13,7 +13,7 @@
  * 2. Verifies the chain (verifyChain), for scale.
  * 3. Times, BENCH_PASSES times each (default 3; the median is the figure):
  *    - read + fold: replayLog, what GET /audit/state and `npm run audit` run. For a log this size
- *      its reader runs in a worker thread (libs/runtime/src/log-reader.ts): binary COPY on its own
+ *      its reader runs in a worker thread (libs/audit/src/log-reader.ts): binary COPY on its own
  *      connection, payloads decoded there, while this thread folds;
  *    - read only: the same reader, records dropped as they come;
  *    - fold alone: the reader's records read into memory first, folded by a fresh Replayer;
@@ -36,7 +36,7 @@ import { formatCents, formatTicks } from '@ch/domain';
 import { MatchingEngine, type MatchingEvent, type NewOrder, type Side } from '@ch/matching';
 import { appendEvents, databaseUrl, openDataSource, quoteIdent, redactUrl, verifyChain, withDatabase, type NewEvent } from '@ch/persistence';
 import { bookView, canonicalJson, eventToWire, formatInstant, Replayer, type LogRecord } from '@ch/rulebook';
-import { readReplayRecords, replayLog, sha256Hex, type Replayed } from '@ch/runtime/audit';
+import { readReplayRecords, replayLog, sha256Hex, type Replayed } from '@ch/audit';
 
 const N = Number(process.env.BENCH_OPS ?? 1_000_000);
 const APPEND_BATCH = Number(process.env.BENCH_APPEND_BATCH ?? 20_000);
@@ -192,7 +192,7 @@ async function main(): Promise<void> {
     const loads: string[] = [];
     let last: Replayed | null = null;
     // read + fold: replayLog, what GET /audit/state, /audit/compare and `npm run audit` run (for a
-    // log this size the reader runs in a worker thread: see libs/runtime/src/log-reader.ts).
+    // log this size the reader runs in a worker thread: see libs/audit/src/log-reader.ts).
     for (let p = 0; p < PASSES; p++) {
       const t = performance.now();
       last = await replayLog(ds);

@@ -1,5 +1,5 @@
 /**
- * The auditor's log reader in a worker thread (libs/runtime/src/log-reader.ts) against a real
+ * The auditor's log reader in a worker thread (libs/audit/src/log-reader.ts) against a real
  * PostgreSQL: it yields the same records as the reader on the calling thread (seq, type, event
  * time, payload), the events it decodes are eventFromWire of the payloads, the replay is the same
  * either way (state, divergences and the payloads they quote), a stop abandons it cleanly, flow
@@ -12,8 +12,7 @@ import { formatCents, formatTicks } from '@ch/domain';
 import { MatchingEngine, type MatchingEvent, type Side } from '@ch/matching';
 import { appendEvents, chainHead, openDataSource, sql, type NewEvent } from '@ch/persistence';
 import { eventFromWire, eventToWire, formatInstant, REPLAYED_TYPES, type LogRecord } from '@ch/rulebook';
-import { readLogRecords, readReplayRecords, replayLog } from '@ch/runtime/audit';
-import { readLogInWorker } from '@ch/runtime/log-reader';
+import { readLogInWorker, readLogRecords, readReplayRecords, replayLog } from '@ch/audit';
 import { createTestDatabase, ensurePostgres, type TestDatabase } from './support/postgres';
 
 const SYM = 'SIT-2027-03';

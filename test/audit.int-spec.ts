@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { listedContracts, SIT } from '../libs/domain/src';
 import { openDataSource, sql } from '../libs/persistence/src';
-import { verifyExportLines } from '../libs/runtime/src/audit';
+import { verifyExportLines } from '../libs/audit/src/audit';
 import { admitMember, deposit, listInstrument, startSystem, waitFor, type System } from './support/system';
 
 const SYMBOL = listedContracts(SIT, new Date().toISOString().slice(0, 10))[2];

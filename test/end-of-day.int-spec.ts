@@ -20,7 +20,7 @@ import { createHash } from 'node:crypto';
 import { lastTradingDay, listedContracts, SIT } from '../libs/domain/src';
 import { openDataSource, sql, verifyChain } from '../libs/persistence/src';
 import { runScenario, type RulebookEvent } from '../libs/rulebook/src';
-import { compareWithProjections } from '../libs/runtime/src/audit';
+import { compareWithProjections } from '../libs/audit/src/audit';
 import { startSystem, waitFor, type System } from './support/system';
 import { scenarioDriver } from './support/scenario-driver';
 
@@ -100,10 +100,15 @@ describe('end of day through the services', () => {
   }
 
   async function completed(tradeDate: string) {
-    return waitFor(`end of day ${tradeDate}`, async () => {
+    // GET routes never write: the progress is computed from the facts, the run's row stays as asked.
+    const runs = () => q('SELECT * FROM eod_runs WHERE trade_date = $1 ORDER BY run_id', [tradeDate]);
+    const asked = await runs();
+    const body = await waitFor(`end of day ${tradeDate}`, async () => {
       const r = await sys.api('GET', `/ops/eod/${tradeDate}`, { key: sys.opsKey });
       return r.body.status === 'completed' ? r.body : null;
     }, 30_000);
+    expect(await runs()).toEqual(asked);
+    return body;
   }
 
   /** The services' account figures, once risk has caught up with the cash ledger. */

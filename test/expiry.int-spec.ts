@@ -21,7 +21,7 @@
 import { createHash } from 'node:crypto';
 import { openDataSource, sql, verifyChain } from '../libs/persistence/src';
 import { runScenario, type RulebookEvent } from '../libs/rulebook/src';
-import { compareWithProjections } from '../libs/runtime/src/audit';
+import { compareWithProjections } from '../libs/audit/src/audit';
 import { startSystem, waitFor, type System } from './support/system';
 import { scenarioDriver, type ScenarioCmd } from './support/scenario-driver';
 

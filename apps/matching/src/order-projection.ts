@@ -1,5 +1,6 @@
 /**
- * The `orders` projection: each member order's current state, as members read it. Changes of a
+ * The `matching_orders` projection (matching alone writes it; readers read the view `orders`, which
+ * adds risk's `rejected_orders`, ADR 0016): each member order's current state. Changes of a
  * batch are folded in memory and written with two statements (insert the batch's new orders,
  * update the others by delta), so a busy batch costs two round trips, not one per event.
  */
@@ -157,7 +158,7 @@ export class OrderProjection {
       const rows = [...this.inserts.values()];
       await sql(
         manager,
-        `INSERT INTO orders (account_id, client_order_id, instrument, order_id, side, order_type, tif, price, qty, open_qty, filled_qty, status, reason, updated_at)
+        `INSERT INTO matching_orders (account_id, client_order_id, instrument, order_id, side, order_type, tif, price, qty, open_qty, filled_qty, status, reason, updated_at)
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::text[], $13::text[], $14::timestamptz[])
          ON CONFLICT (account_id, client_order_id) DO NOTHING`,
         [
@@ -183,7 +184,7 @@ export class OrderProjection {
       const cs = ks.map((k) => this.changes.get(k)!);
       await sql(
         manager,
-        `UPDATE orders o SET
+        `UPDATE matching_orders o SET
            filled_qty = o.filled_qty + d.fd,
            open_qty   = COALESCE(d.open, o.open_qty),
            qty        = CASE WHEN d.rq IS NULL THEN o.qty ELSE o.filled_qty + d.fd + d.rq END,

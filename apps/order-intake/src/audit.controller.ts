@@ -14,8 +14,8 @@ import { Readable } from 'node:stream';
 import { API_KEY_SECURITY_NAME, DomainRejection, Roles } from '@ch/platform';
 import { consumerGroup, topicName } from '@ch/messages';
 import { INFRASTRUCTURE, type Infrastructure } from '@ch/runtime';
-import { anchorConfigFromEnv, parsePublicKey, readAnchorsFromTopic } from '@ch/runtime/anchors';
-import { compareWithProjections, exportLogLines, parseStopTime, replayLog, verifyLog, verifyLogWithAnchors } from '@ch/runtime/audit';
+import { anchorConfigFromEnv } from '@ch/runtime/anchors';
+import { compareWithProjections, exportLogLines, parsePublicKey, parseStopTime, readAnchorsFromTopic, replayLog, verifyLog, verifyLogWithAnchors } from '@ch/audit';
 
 /** A positive integer query parameter, or undefined when absent. */
 function seqParam(value: string | undefined, field: string): number | undefined {

@@ -8,7 +8,7 @@
  * idempotent, so running the same trade date again changes nothing. A trade date after the
  * current session's, or a re-run with other overrides than the run that settled the date, is
  * refused before anything is recorded (docs/decisions/0014-end-of-day-guards.md). GET
- * /ops/eod/{tradeDate} reports the progress read from the log and the projections.
+ * /ops/eod/{tradeDate} reports the progress read from the log and the projections, and writes nothing.
  */
 import { Body, Controller, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { ApiHeader, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
@@ -88,7 +88,7 @@ export class EndOfDayController {
       if (differs) throw new DomainRejection('CONFLICT', differs.message, { field: differs.field, details: { code: differs.code, instrument: differs.instrument } });
       await sql(
         m,
-        `INSERT INTO eod_runs (trade_date, run_id, status, instruments, instruments_total, overrides, cutoff_at, requested_at) VALUES ($1, $2, 'running', $3, $4, $5, $6, clock_timestamp())`,
+        `INSERT INTO eod_runs (trade_date, run_id, instruments, instruments_total, overrides, cutoff_at, requested_at) VALUES ($1, $2, $3, $4, $5, $6, clock_timestamp())`,
         [dto.tradeDate, runId, instruments, instruments.length, JSON.stringify(overrides), eventTime ?? null],
       );
       return { instruments, overrides };
@@ -179,12 +179,9 @@ export class EndOfDayController {
       .filter((f) => !settled.some((s) => s.instrument === f.instrument));
     const cleared = await sql<{ instrument: string }>(this.infra.ds, 'SELECT instrument FROM settlements WHERE trade_date = $1', [tradeDate]);
     const vm = await sql<{ n: string }>(this.infra.ds, 'SELECT count(DISTINCT account_id) AS n FROM variation_margin WHERE trade_date = $1', [tradeDate]);
-    const risk = await sql<{ key: string; settlements: { tradeDate: string | null }[] }>(
-      this.infra.ds,
-      `SELECT key, value->'ledger'->'settlements' AS settlements FROM risk_state WHERE key = ANY($1)`,
-      [settled.map((s) => `instrument:${String(s.instrument)}`)],
-    );
-    const riskSettled = risk.rows.filter((r) => (r.settlements ?? []).some((s) => s.tradeDate === tradeDate)).map((r) => r.key.slice('instrument:'.length));
+    // Risk's public read model of what its replica has settled (its risk_state is its own).
+    const risk = await sql<{ instrument: string }>(this.infra.ds, 'SELECT instrument FROM risk_settlements WHERE trade_date = $1', [tradeDate]);
+    const riskSettled = risk.rows.map((r) => r.instrument);
     const stated = await sql<{ n: string }>(
       this.infra.ds,
       `SELECT count(DISTINCT payload->>'account') AS n FROM event_log WHERE stream = 'risk' AND type = 'MarginRequirementStated' AND payload->>'tradeDate' = $1`,
@@ -206,7 +203,6 @@ export class EndOfDayController {
     const downstreamDone = settledSymbols.every((s) => cleared.rows.some((c) => c.instrument === s) && riskSettled.includes(s)) && (settledSymbols.length === 0 || completedLogged);
     const status = allDecided && downstreamDone ? (failedSymbols.length ? 'completed_with_failures' : 'completed') : 'running';
     const accountsDone = Number(stated.rows[0]?.n ?? 0);
-    await sql(this.infra.ds, 'UPDATE eod_runs SET status = $2, instruments_done = $3, accounts_done = $4 WHERE trade_date = $1', [tradeDate, status, settledSymbols.length, accountsDone]);
     return {
       tradeDate,
       status,

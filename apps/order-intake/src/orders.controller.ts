@@ -118,9 +118,9 @@ export class OrdersController {
     return (await this.readOrder(dto.account, clientOrderId)) ?? { status: 'replaced', account: dto.account, clientOrderId };
   }
 
-  /** Whether risk has recorded this clientOrderId of the account with exactly this content. */
+  /** Whether risk has recorded this clientOrderId of the account with exactly this content (risk's public view client_orders). */
   private async isExactRetry(account: string, clientOrderId: string, content: string): Promise<boolean> {
-    const r = await sql<{ content: string }>(this.infra.ds, 'SELECT content FROM risk_client_orders WHERE account_id = $1 AND client_order_id = $2', [account, clientOrderId]);
+    const r = await sql<{ content: string }>(this.infra.ds, 'SELECT content FROM client_orders WHERE account_id = $1 AND client_order_id = $2', [account, clientOrderId]);
     return r.rows[0]?.content === content;
   }
 

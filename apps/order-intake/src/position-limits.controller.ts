@@ -95,7 +95,8 @@ export class PositionLimitsController {
   }
 
   private async limitsOf(account: string): Promise<AccountLimits> {
-    const r = await sql<{ value: AccountLimits }>(this.infra.ds, 'SELECT value FROM risk_state WHERE key = $1', [`limits:${account}`]);
+    // Risk's public read model of the account's settings (its risk_state is its own).
+    const r = await sql<{ value: AccountLimits }>(this.infra.ds, 'SELECT value FROM account_limits WHERE account_id = $1', [account]);
     return r.rows[0]?.value ?? EMPTY_ACCOUNT_LIMITS;
   }
 

@@ -447,6 +447,8 @@ export class Risk {
   }
 
   private rejectedOrders: { account: string; clientOrderId: string; instrument: string; reason: string; at: number }[] = [];
+  /** Instruments settled in this batch, for risk_settlements. */
+  private settledNow: { instrument: string; tradeDate: string }[] = [];
 
   /**
    * Matching commits a listing (the `instruments` row) before it publishes InstrumentListed, and
@@ -597,6 +599,7 @@ export class Risk {
     const holders = [...this.holdersOf(e.instrument)];
     const r = this.ledger.settleInstrument(e.instrument, e.tradeDate, sp, { expire });
     if (r.alreadySettled) return;
+    this.settledNow.push({ instrument: e.instrument, tradeDate: e.tradeDate });
     if (expire) {
       this.holders.delete(e.instrument);
       for (const account of holders) this.dirtyAccounts.add(account);
@@ -777,9 +780,13 @@ export class Risk {
       values.push(JSON.stringify(this.eodDays.get(date)));
     }
     this.eodDirty = new Set();
+    const limitAccounts: string[] = [];
+    const limitValues: string[] = [];
     for (const account of this.limitsDirty) {
       keys.push(`limits:${account}`);
       values.push(JSON.stringify(this.limitsOf(account)));
+      limitAccounts.push(account);
+      limitValues.push(values[values.length - 1]);
     }
     this.limitsDirty = new Set();
     if (keys.length) {
@@ -791,6 +798,24 @@ export class Risk {
          ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`,
         [keys, values],
       );
+    }
+    // Risk's public read models (its private replica stays in risk_state): the account limits and
+    // the instruments it has settled, for intake's GET routes (docs/architecture.md, data ownership).
+    if (limitAccounts.length) {
+      await sql(
+        ctx.manager,
+        `INSERT INTO account_limits (account_id, value) SELECT a, v::jsonb FROM unnest($1::text[], $2::text[]) AS t(a, v)
+         ON CONFLICT (account_id) DO UPDATE SET value = EXCLUDED.value`,
+        [limitAccounts, limitValues],
+      );
+    }
+    if (this.settledNow.length) {
+      await sql(
+        ctx.manager,
+        `INSERT INTO risk_settlements (instrument, trade_date) SELECT * FROM unnest($1::text[], $2::date[]) ON CONFLICT DO NOTHING`,
+        [this.settledNow.map((x) => x.instrument), this.settledNow.map((x) => x.tradeDate)],
+      );
+      this.settledNow = [];
     }
     if (margin.length) {
       await sql(
@@ -844,8 +869,7 @@ export class Risk {
     for (const r of this.rejectedOrders) {
       await sql(
         ctx.manager,
-        `INSERT INTO orders (account_id, client_order_id, instrument, order_id, side, order_type, tif, price, qty, open_qty, filled_qty, status, reason, updated_at)
-         VALUES ($1, $2, $3, NULL, '', '', '', NULL, 0, 0, 0, 'rejected', $4, $5) ON CONFLICT (account_id, client_order_id) DO NOTHING`,
+        `INSERT INTO rejected_orders (account_id, client_order_id, instrument, reason, updated_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (account_id, client_order_id) DO NOTHING`,
         [r.account, r.clientOrderId, r.instrument, r.reason, formatInstant(r.at)],
       );
     }

@@ -15,6 +15,7 @@ import { OutstandingCalls1767571200000 } from './1767571200000-outstanding-calls
 import { IndicesAndExpiry1767657600000 } from './1767657600000-indices-and-expiry';
 import { EodCutoffs1767744000000 } from './1767744000000-eod-cutoffs';
 import { EventLogJsonPayload1767830400000 } from './1767830400000-event-log-json-payload';
+import { DataOwnership1767916800000 } from './1767916800000-data-ownership';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
-export const MIGRATIONS: Function[] = [EventLogBase1767225600000, Projections1767312000000, Halts1767398400000, EndOfDay1767484800000, OutstandingCalls1767571200000, IndicesAndExpiry1767657600000, EodCutoffs1767744000000, EventLogJsonPayload1767830400000];
+export const MIGRATIONS: Function[] = [EventLogBase1767225600000, Projections1767312000000, Halts1767398400000, EndOfDay1767484800000, OutstandingCalls1767571200000, IndicesAndExpiry1767657600000, EodCutoffs1767744000000, EventLogJsonPayload1767830400000, DataOwnership1767916800000];

@@ -3,7 +3,7 @@
  * (@ch/rulebook Replayer), hashes the canonical state it returns, compares it with the services'
  * projections, verifies the hash chain and exports the log. Read-only: nothing here writes.
  *
- * Import it as '@ch/runtime/audit' (it is not re-exported from '@ch/runtime', so a script that only
+ * Import it as '@ch/audit' (its own library, apart from '@ch/runtime', so a script that only
  * audits does not load NestJS).
  */
 import { createHash } from 'node:crypto';
@@ -12,7 +12,8 @@ import { formatCents, formatTicks } from '@ch/domain';
 import { CanonicalJsonError, chainHead, computeEventHash, GENESIS_HASH, readEventBatches, sql, toSafeNumber, verifyChain, type Db, type HashedFields, type VerifyResult } from '@ch/persistence';
 import { canonicalJson, parseInstant, REPLAYED_TYPES, Replayer, type AccountStateView, type AccountView, type BookStateView, type BookView, type LogRecord, type ReplayStop, type ReplayView } from '@ch/rulebook';
 import { logReaderWorkerAvailable, readLogInWorker } from './log-reader';
-import { anchoredLogOf, checkAnchors, type AnchorCheck } from './anchors';
+import { anchoredLogOf } from '@ch/runtime/anchors';
+import { checkAnchors, type AnchorCheck } from './anchor-check';
 import type { KeyObject } from 'node:crypto';
 
 export function sha256Hex(text: string): string {

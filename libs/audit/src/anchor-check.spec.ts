@@ -1,5 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { anchorLine, anchorSignatureValid, checkAnchors, keyIdOf, parseAnchor, signAnchor, type AnchoredLog } from './anchors';
+import { anchorLine, keyIdOf, parseAnchor, signAnchor, type AnchoredLog } from '@ch/runtime/anchors';
+import { anchorSignatureValid, checkAnchors } from './anchor-check';
 
 const { privateKey, publicKey } = generateKeyPairSync('ed25519');
 const other = generateKeyPairSync('ed25519');

@@ -28,7 +28,7 @@ import { formatE4 } from '../rulebook';
 import { canonicalJson } from '../scenario';
 import { formatInstant } from '../commands';
 import { accountView, bookView, type AccountView, type BookView } from '../state-views';
-import { eventFromWire, eventToWire } from '../wire';
+import { centsFromWire, eventFromWire, eventToWire } from '../wire';
 import { isInputFact, redrive } from './redrive';
 
 /** One event of the log as the replay needs it. */
@@ -499,8 +499,7 @@ export class Replayer {
 
   private checkBalance(seq: number, account: string, cash: number, payload: Record<string, unknown>): void {
     if (typeof payload.balance !== 'string') return;
-    const logged = eventFromWire({ cash: payload.balance }) as unknown as { cash: number };
-    if (logged.cash !== cash) {
+    if (centsFromWire(payload.balance) !== cash) {
       this.diverge({ seq, kind: 'balance-mismatch', account, message: `clearing's balance after this cash event is ${payload.balance}; the replayed cash is ${formatCents(cash)}`, expected: formatCents(cash), found: payload.balance });
     }
   }

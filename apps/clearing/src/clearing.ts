@@ -8,14 +8,53 @@
  * at a contract's expiry (ContractExpired, after its final settlement) it closes every position.
  */
 import type { DataSource, EntityManager } from 'typeorm';
-import { formatCents, formatTicks, isCashAmount, MAX_ACCOUNT_CASH_CENTS, parseCents, ProductCatalog, variationMargin } from '@ch/domain';
-import { formatInstant, eventFromWire } from '@ch/rulebook';
+import { formatCents, isCashAmount, MAX_ACCOUNT_CASH_CENTS, parseCents, ProductCatalog, variationMargin } from '@ch/domain';
 import type { Trade } from '@ch/matching';
 import { sql } from '@ch/persistence';
-import { topicName } from '@ch/messages';
+import {
+  assertNever,
+  commandPayload,
+  decodeEvent,
+  EVENT_CODEC,
+  eventToWire,
+  formatInstant,
+  topicName,
+  type CashDeposited,
+  type CashWithdrawn,
+  type CommandPayload,
+  type MatchingStreamEventType,
+} from '@ch/messages';
 import { sequenceTime, type BatchContext, type Incoming } from '@ch/runtime';
 
 export const CLEARING_STREAM = 'clearing';
+
+/**
+ * What clearing does with each event of an instrument's stream (matching-events). Keyed by the
+ * union: a new kind of event on that topic does not compile until it is placed here.
+ */
+const ON_MATCHING_EVENT: { readonly [T in MatchingStreamEventType]: 'novate' | 'settle' | 'close' | 'ignore' } = {
+  Trade: 'novate',
+  SettlementPriceSet: 'settle',
+  ContractExpired: 'close',
+  // The order lifecycle, halts, listings and the roll do not touch the books of record.
+  OrderAccepted: 'ignore',
+  OrderRejected: 'ignore',
+  OrderCancelled: 'ignore',
+  OrderExpired: 'ignore',
+  OrderReplaced: 'ignore',
+  MarketHalted: 'ignore',
+  MarketResumed: 'ignore',
+  SessionRolled: 'ignore',
+  BookClosed: 'ignore',
+  InstrumentListed: 'ignore',
+  EndOfDayFailed: 'ignore',
+};
+
+/** The action for a message on clearing's topics: the cash commands, or the instrument event's. */
+function actionOf(type: string): 'novate' | 'settle' | 'close' | 'cash' | 'ignore' {
+  if (type === 'Deposit' || type === 'Withdrawal') return 'cash';
+  return Object.prototype.hasOwnProperty.call(ON_MATCHING_EVENT, type) ? ON_MATCHING_EVENT[type as MatchingStreamEventType] : 'ignore';
+}
 
 export class Clearing {
   /** Event time of the last cash movement: the cash ledger's time never goes backwards. */
@@ -34,21 +73,30 @@ export class Clearing {
     const tradeMsgs: Incoming[] = [];
     for (const m of messages) {
       const env = m.envelope;
-      if (env.type === 'Trade') {
-        trades.push(eventFromWire(env.payload as Record<string, unknown>) as Trade);
-        tradeMsgs.push(m);
-      } else if (env.type === 'SettlementPriceSet') {
-        // The instrument's stream is in order: every trade of the session is already cleared.
-        await this.flushTrades(ctx, trades, tradeMsgs);
-        await this.settle(ctx, m);
-      } else if (env.type === 'ContractExpired') {
-        await this.flushTrades(ctx, trades, tradeMsgs);
-        await this.closePositions(ctx, m);
-      } else if (env.type === 'Deposit' || env.type === 'Withdrawal') {
-        await this.flushTrades(ctx, trades, tradeMsgs);
-        await this.cash(ctx, m);
+      const action = actionOf(env.type);
+      switch (action) {
+        case 'novate':
+          trades.push(decodeEvent('Trade', env.payload));
+          tradeMsgs.push(m);
+          break;
+        case 'settle':
+          // The instrument's stream is in order: every trade of the session is already cleared.
+          await this.flushTrades(ctx, trades, tradeMsgs);
+          await this.settle(ctx, m);
+          break;
+        case 'close':
+          await this.flushTrades(ctx, trades, tradeMsgs);
+          await this.closePositions(ctx, m);
+          break;
+        case 'cash':
+          await this.flushTrades(ctx, trades, tradeMsgs);
+          await this.cash(ctx, m);
+          break;
+        case 'ignore':
+          break;
+        default:
+          assertNever(action, 'action');
       }
-      // Other matching events (order lifecycle, halts) do not touch the books of record.
     }
     await this.flushTrades(ctx, trades, tradeMsgs);
   }
@@ -91,7 +139,7 @@ export class Clearing {
         {
           instrument: t.instrument,
           tradeId: t.tradeId,
-          price: (env.payload as { price: string }).price,
+          price: EVENT_CODEC.priceToWire(t.instrument, t.price),
           qty: t.qty,
           // Novation: two contracts, each against the clearinghouse.
           legs: [
@@ -125,7 +173,7 @@ export class Clearing {
    */
   private async settle(ctx: BatchContext, m: Incoming): Promise<void> {
     const env = m.envelope;
-    const e = eventFromWire(env.payload as Record<string, unknown>) as unknown as { at: number; tradeDate: string; instrument: string; price: number; previousPrice: number; method: string; reason?: string };
+    const e = decodeEvent('SettlementPriceSet', env.payload);
     const mgr = ctx.manager;
     const done = await sql(mgr, 'SELECT 1 FROM settlements WHERE instrument = $1 AND trade_date = $2', [e.instrument, e.tradeDate]);
     if (done.rows.length) return;
@@ -173,7 +221,7 @@ export class Clearing {
       ctx.out.event(
         CLEARING_STREAM,
         'VariationMarginPosted',
-        { type: 'VariationMarginPosted', at: iso, tradeDate: e.tradeDate, account, instrument: e.instrument, amount: formatCents(amount), balance: formatCents(balance) },
+        eventToWire({ type: 'VariationMarginPosted', at, tradeDate: e.tradeDate, account, instrument: e.instrument, amount, balance: formatCents(balance) }),
         { at: iso, actor: 'system:clearing', correlationId: env.correlationId, causationId: env.eventId, source: m.source },
         [{ topic: topicName('clearingEvents'), key: account }],
       );
@@ -194,7 +242,7 @@ export class Clearing {
    */
   private async closePositions(ctx: BatchContext, m: Incoming): Promise<void> {
     const env = m.envelope;
-    const e = eventFromWire(env.payload as Record<string, unknown>) as unknown as { at: number; instrument: string; tradeDate: string; finalPrice: number };
+    const e = decodeEvent('ContractExpired', env.payload);
     const mgr = ctx.manager;
     const at = Math.max(this.lastAt, e.at);
     this.lastAt = at;
@@ -213,7 +261,7 @@ export class Clearing {
       ctx.out.event(
         CLEARING_STREAM,
         'PositionClosed',
-        { type: 'PositionClosed', at: iso, tradeDate: e.tradeDate, account: r.account_id, instrument: e.instrument, qty: Number(r.qty), price: formatTicks(e.finalPrice) },
+        eventToWire({ type: 'PositionClosed', at, tradeDate: e.tradeDate, account: r.account_id, instrument: e.instrument, qty: Number(r.qty), price: e.finalPrice }),
         { at: iso, actor: 'system:clearing', correlationId: env.correlationId, causationId: env.eventId, source: m.source },
         [{ topic: topicName('clearingEvents'), key: r.account_id }],
       );
@@ -222,20 +270,21 @@ export class Clearing {
 
   private async cash(ctx: BatchContext, m: Incoming): Promise<void> {
     const env = m.envelope;
-    const p = env.payload as { account: string; amount: string; eventTime?: string; reference?: string };
+    const p = env.type === 'Deposit' ? commandPayload(env, 'Deposit') : commandPayload(env, 'Withdrawal');
     const at = sequenceTime(this.lastAt, p.eventTime);
     this.lastAt = at;
     if (env.type === 'Deposit') {
       const refused = await this.depositRefusal(ctx.manager, p);
       if (refused !== null) {
         // Refused before it reaches the cash ledger (and risk): logged with the reason, nothing moves.
+        // The amount as sent (it may not be a decimal of cents: detail 'amount'), so not through the codec.
         const type = 'DepositRejected';
         ctx.out.event(
           CLEARING_STREAM,
           type,
-          { type, at: formatInstant(at), account: String(p.account), amount: String(p.amount), reference: p.reference ?? env.eventId, reason: 'INVALID_REQUEST', detail: refused },
+          { type, at: formatInstant(at), account: p.account, amount: p.amount, reference: p.reference ?? env.eventId, reason: 'INVALID_REQUEST', detail: refused },
           { at: formatInstant(at), actor: env.actor, correlationId: env.correlationId, causationId: env.eventId, source: m.source },
-          [{ topic: topicName('clearingEvents'), key: String(p.account) }],
+          [{ topic: topicName('clearingEvents'), key: p.account }],
         );
         return;
       }
@@ -243,11 +292,14 @@ export class Clearing {
     const amount = parseCents(p.amount);
     const signed = env.type === 'Deposit' ? amount : -amount;
     const balance = await applyCash(ctx.manager, p.account, signed, env.type === 'Deposit' ? 'deposit' : 'withdrawal', p.reference ?? env.eventId, formatInstant(at));
-    const type = env.type === 'Deposit' ? 'CashDeposited' : 'CashWithdrawn';
+    const moved: CashDeposited | CashWithdrawn =
+      env.type === 'Deposit'
+        ? { type: 'CashDeposited', at, account: p.account, amount, balance: formatCents(balance) }
+        : { type: 'CashWithdrawn', at, account: p.account, amount, balance: formatCents(balance) };
     ctx.out.event(
       CLEARING_STREAM,
-      type,
-      { type, at: formatInstant(at), account: p.account, amount: formatCents(amount), balance: formatCents(balance) },
+      moved.type,
+      eventToWire(moved),
       { at: formatInstant(at), actor: env.actor, correlationId: env.correlationId, causationId: env.eventId, source: m.source },
       [{ topic: topicName('clearingEvents'), key: p.account }],
     );
@@ -258,10 +310,11 @@ export class Clearing {
    * cents, or it would take the account's balance past MAX_ACCOUNT_CASH_CENTS (libs/domain/src/bounds.ts).
    * Intake checks both first; this is the authoritative check, for a command that got past it.
    */
-  private async depositRefusal(manager: EntityManager, p: { account: string; amount: string }): Promise<string | null> {
+  private async depositRefusal(manager: EntityManager, p: CommandPayload<'Deposit'>): Promise<'amount' | 'account' | 'balance' | null> {
     let amount: number;
     try {
-      amount = parseCents(String(p.amount));
+      // The sender's promise (a string) is checked, not trusted: parseCents refuses anything else.
+      amount = parseCents(p.amount);
     } catch {
       return 'amount';
     }

@@ -63,7 +63,8 @@ export interface CashDeposited {
   readonly at: number;
   readonly account: string;
   readonly amount: number;
-  readonly callsPaid: number;
+  /** The rulebook's: how much of the account's outstanding calls it settled (clearing's payload has none). */
+  readonly callsPaid?: number;
   /** Clearing's balance after the deposit, as a decimal string (clearing's payload; the rulebook's has none). */
   readonly balance?: string;
 }
@@ -302,6 +303,11 @@ export interface MessageRefused {
   readonly stream: string | null;
   readonly streamSeq: number | null;
 }
+
+/** What an instrument's stream (matching-events) carries: the engine's events and matching's own. */
+export type MatchingStreamEvent = Exclude<MatchingEvent, EngineOrderRejected> | OrderRejected | InstrumentListed | SettlementPriceSet | EndOfDayFailed | ContractExpired;
+
+export type MatchingStreamEventType = MatchingStreamEvent['type'];
 
 /** The services' events that the rulebook does not fold as its own facts. */
 export type ServiceEvent = ApiKeyIssued | TradeCleared | DepositRejected | PositionClosed | HaltDerived | MessageRefused;

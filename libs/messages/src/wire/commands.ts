@@ -27,7 +27,8 @@ export interface SubmitOrder extends Timed {
   readonly instrument: string;
   readonly side: Side;
   readonly orderType: OrderType;
-  readonly tif: TimeInForce;
+  /** Absent for a market order (IOC). */
+  readonly tif?: TimeInForce;
   /** Decimal string; null for a market order. */
   readonly price: string | null;
   readonly qty: number;

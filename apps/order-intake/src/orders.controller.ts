@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { isBoundedPrice, parsePriceToTicks, ProductCatalog } from '@ch/domain';
 import { clientOrderContent, validateOrderFields } from '@ch/rulebook';
 import { decodeEvent, type CommandPayload } from '@ch/messages';
-import { AccountScoped, API_KEY_SECURITY_NAME, CurrentPrincipal, DomainRejection, ErrorResponseDto, OrderRoute, Roles, type Principal } from '@ch/platform';
+import { AccountScoped, API_KEY_SECURITY_NAME, CurrentPrincipal, DomainRejection, ErrorResponseDto, OrderRoute, REJECTION_REASONS, Roles, type Principal } from '@ch/platform';
 import { sql } from '@ch/persistence';
 import { INFRASTRUCTURE, type Infrastructure } from '@ch/runtime';
 import { CommandPublisher } from './commands';
@@ -134,7 +134,11 @@ export class OrdersController {
   private async originalOutcome(account: string, clientOrderId: string, wait: boolean) {
     const row = wait ? await pollUntil(() => this.readOrder(account, clientOrderId), WAIT_MS) : await this.readOrder(account, clientOrderId);
     if (!row) return { status: 'received', account, clientOrderId };
-    if (wait && row.status === 'rejected') throw new DomainRejection((row.reason ?? 'INVALID_ORDER') as never, `order rejected: ${String(row.reason)}`);
+    if (wait && row.status === 'rejected') {
+      // The stored reason is one of SPEC §4's (risk or matching wrote it from a typed OrderRejected).
+      const reason = REJECTION_REASONS.find((r) => r === row.reason) ?? 'INVALID_ORDER';
+      throw new DomainRejection(reason, `order rejected: ${reason}`);
+    }
     return row;
   }
 

@@ -22,39 +22,12 @@ import {
   type CashDeposited,
   type CashWithdrawn,
   type CommandPayload,
-  type MatchingStreamEventType,
 } from '@ch/messages';
 import { sequenceTime, type BatchContext, type Incoming } from '@ch/runtime';
+import { applyCash, postVariationMargin } from './cash-ledger';
+import { actionOf } from './dispatch';
 
 export const CLEARING_STREAM = 'clearing';
-
-/**
- * What clearing does with each event of an instrument's stream (matching-events). Keyed by the
- * union: a new kind of event on that topic does not compile until it is placed here.
- */
-const ON_MATCHING_EVENT: { readonly [T in MatchingStreamEventType]: 'novate' | 'settle' | 'close' | 'ignore' } = {
-  Trade: 'novate',
-  SettlementPriceSet: 'settle',
-  ContractExpired: 'close',
-  // The order lifecycle, halts, listings and the roll do not touch the books of record.
-  OrderAccepted: 'ignore',
-  OrderRejected: 'ignore',
-  OrderCancelled: 'ignore',
-  OrderExpired: 'ignore',
-  OrderReplaced: 'ignore',
-  MarketHalted: 'ignore',
-  MarketResumed: 'ignore',
-  SessionRolled: 'ignore',
-  BookClosed: 'ignore',
-  InstrumentListed: 'ignore',
-  EndOfDayFailed: 'ignore',
-};
-
-/** The action for a message on clearing's topics: the cash commands, or the instrument event's. */
-function actionOf(type: string): 'novate' | 'settle' | 'close' | 'cash' | 'ignore' {
-  if (type === 'Deposit' || type === 'Withdrawal') return 'cash';
-  return Object.prototype.hasOwnProperty.call(ON_MATCHING_EVENT, type) ? ON_MATCHING_EVENT[type as MatchingStreamEventType] : 'ignore';
-}
 
 export class Clearing {
   /** Event time of the last cash movement: the cash ledger's time never goes backwards. */
@@ -324,54 +297,4 @@ export class Clearing {
     const balance = BigInt(r.rows[0]?.balance ?? '0');
     return balance + BigInt(amount) > BigInt(MAX_ACCOUNT_CASH_CENTS) ? 'balance' : null;
   }
-}
-
-/**
- * Posts one instrument's variation margin for a trade date in a few set-based statements (each
- * account appears once): the non-zero amounts to the cash balances and the cash ledger, every
- * amount to `variation_margin`. Returns each account's balance after the posting.
- */
-async function postVariationMargin(manager: EntityManager, vm: { account: string; amount: number }[], instrument: string, tradeDate: string, at: string): Promise<Map<string, number>> {
-  const balances = new Map<string, number>();
-  if (!vm.length) return balances;
-  const moved = vm.filter((v) => v.amount !== 0);
-  if (moved.length) {
-    const r = await sql<{ account_id: string; balance: string }>(
-      manager,
-      `INSERT INTO cash_balances (account_id, balance) SELECT * FROM unnest($1::text[], $2::bigint[])
-       ON CONFLICT (account_id) DO UPDATE SET balance = cash_balances.balance + EXCLUDED.balance RETURNING account_id, balance`,
-      [moved.map((v) => v.account), moved.map((v) => v.amount)],
-    );
-    for (const row of r.rows) balances.set(row.account_id, Number(row.balance));
-    await sql(
-      manager,
-      `INSERT INTO cash_ledger (account_id, kind, amount, balance_after, reference, at)
-       SELECT a, 'variation_margin', x, b, $4::text, $5::timestamptz FROM unnest($1::text[], $2::bigint[], $3::bigint[]) WITH ORDINALITY AS u(a, x, b, n) ORDER BY n`,
-      [moved.map((v) => v.account), moved.map((v) => v.amount), moved.map((v) => balances.get(v.account)), `vm:${tradeDate}:${instrument}`, at],
-    );
-  }
-  const still = vm.filter((v) => v.amount === 0).map((v) => v.account);
-  if (still.length) {
-    const r = await sql<{ account_id: string; balance: string }>(manager, 'SELECT account_id, balance FROM cash_balances WHERE account_id = ANY($1::text[])', [still]);
-    for (const row of r.rows) balances.set(row.account_id, Number(row.balance));
-  }
-  await sql(
-    manager,
-    `INSERT INTO variation_margin (account_id, instrument, trade_date, amount, at) SELECT a, $3::text, $4::date, x, $5::timestamptz FROM unnest($1::text[], $2::bigint[]) AS u(a, x)`,
-    [vm.map((v) => v.account), vm.map((v) => v.amount), instrument, tradeDate, at],
-  );
-  return balances;
-}
-
-/** Posts to the cash ledger; returns the new balance. */
-export async function applyCash(manager: EntityManager, account: string, amount: number, kind: string, reference: string, at: string): Promise<number> {
-  const r = await sql<{ balance: string }>(
-    manager,
-    `INSERT INTO cash_balances (account_id, balance) VALUES ($1, $2)
-     ON CONFLICT (account_id) DO UPDATE SET balance = cash_balances.balance + EXCLUDED.balance RETURNING balance`,
-    [account, amount],
-  );
-  const balance = Number(r.rows[0].balance);
-  await sql(manager, 'INSERT INTO cash_ledger (account_id, kind, amount, balance_after, reference, at) VALUES ($1, $2, $3, $4, $5, $6)', [account, kind, amount, balance, reference, at]);
-  return balance;
 }

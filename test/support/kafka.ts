@@ -5,7 +5,7 @@
 import { spawn } from 'child_process';
 import { randomBytes } from 'crypto';
 import * as path from 'path';
-import { allTopics } from '../../libs/messages/src';
+import { allTopics } from '../../libs/messages/src/topics';
 import { brokersFromEnv, createMessageBus, type MessageBus, type TopicSpec } from '../../libs/kafka/src';
 
 const ROOT = path.resolve(__dirname, '..', '..');

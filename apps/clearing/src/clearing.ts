@@ -8,12 +8,24 @@
  * at a contract's expiry (ContractExpired, after its final settlement) it closes every position.
  */
 import type { DataSource, EntityManager } from 'typeorm';
-import { formatCents, formatTicks, isCashAmount, MAX_ACCOUNT_CASH_CENTS, parseCents, ProductCatalog, variationMargin } from '@ch/domain';
-import { formatInstant, eventFromWire } from '@ch/rulebook';
+import { formatCents, isCashAmount, MAX_ACCOUNT_CASH_CENTS, parseCents, ProductCatalog, variationMargin } from '@ch/domain';
 import type { Trade } from '@ch/matching';
 import { sql } from '@ch/persistence';
-import { topicName } from '@ch/messages';
+import {
+  assertNever,
+  commandPayload,
+  decodeEvent,
+  EVENT_CODEC,
+  eventToWire,
+  formatInstant,
+  topicName,
+  type CashDeposited,
+  type CashWithdrawn,
+  type CommandPayload,
+} from '@ch/messages';
 import { sequenceTime, type BatchContext, type Incoming } from '@ch/runtime';
+import { applyCash, postVariationMargin } from './cash-ledger';
+import { actionOf } from './dispatch';
 
 export const CLEARING_STREAM = 'clearing';
 
@@ -34,21 +46,30 @@ export class Clearing {
     const tradeMsgs: Incoming[] = [];
     for (const m of messages) {
       const env = m.envelope;
-      if (env.type === 'Trade') {
-        trades.push(eventFromWire(env.payload as Record<string, unknown>) as Trade);
-        tradeMsgs.push(m);
-      } else if (env.type === 'SettlementPriceSet') {
-        // The instrument's stream is in order: every trade of the session is already cleared.
-        await this.flushTrades(ctx, trades, tradeMsgs);
-        await this.settle(ctx, m);
-      } else if (env.type === 'ContractExpired') {
-        await this.flushTrades(ctx, trades, tradeMsgs);
-        await this.closePositions(ctx, m);
-      } else if (env.type === 'Deposit' || env.type === 'Withdrawal') {
-        await this.flushTrades(ctx, trades, tradeMsgs);
-        await this.cash(ctx, m);
+      const action = actionOf(env.type);
+      switch (action) {
+        case 'novate':
+          trades.push(decodeEvent('Trade', env.payload));
+          tradeMsgs.push(m);
+          break;
+        case 'settle':
+          // The instrument's stream is in order: every trade of the session is already cleared.
+          await this.flushTrades(ctx, trades, tradeMsgs);
+          await this.settle(ctx, m);
+          break;
+        case 'close':
+          await this.flushTrades(ctx, trades, tradeMsgs);
+          await this.closePositions(ctx, m);
+          break;
+        case 'cash':
+          await this.flushTrades(ctx, trades, tradeMsgs);
+          await this.cash(ctx, m);
+          break;
+        case 'ignore':
+          break;
+        default:
+          assertNever(action, 'action');
       }
-      // Other matching events (order lifecycle, halts) do not touch the books of record.
     }
     await this.flushTrades(ctx, trades, tradeMsgs);
   }
@@ -91,7 +112,7 @@ export class Clearing {
         {
           instrument: t.instrument,
           tradeId: t.tradeId,
-          price: (env.payload as { price: string }).price,
+          price: EVENT_CODEC.priceToWire(t.instrument, t.price),
           qty: t.qty,
           // Novation: two contracts, each against the clearinghouse.
           legs: [
@@ -125,7 +146,7 @@ export class Clearing {
    */
   private async settle(ctx: BatchContext, m: Incoming): Promise<void> {
     const env = m.envelope;
-    const e = eventFromWire(env.payload as Record<string, unknown>) as unknown as { at: number; tradeDate: string; instrument: string; price: number; previousPrice: number; method: string; reason?: string };
+    const e = decodeEvent('SettlementPriceSet', env.payload);
     const mgr = ctx.manager;
     const done = await sql(mgr, 'SELECT 1 FROM settlements WHERE instrument = $1 AND trade_date = $2', [e.instrument, e.tradeDate]);
     if (done.rows.length) return;
@@ -173,7 +194,7 @@ export class Clearing {
       ctx.out.event(
         CLEARING_STREAM,
         'VariationMarginPosted',
-        { type: 'VariationMarginPosted', at: iso, tradeDate: e.tradeDate, account, instrument: e.instrument, amount: formatCents(amount), balance: formatCents(balance) },
+        eventToWire({ type: 'VariationMarginPosted', at, tradeDate: e.tradeDate, account, instrument: e.instrument, amount, balance: formatCents(balance) }),
         { at: iso, actor: 'system:clearing', correlationId: env.correlationId, causationId: env.eventId, source: m.source },
         [{ topic: topicName('clearingEvents'), key: account }],
       );
@@ -194,7 +215,7 @@ export class Clearing {
    */
   private async closePositions(ctx: BatchContext, m: Incoming): Promise<void> {
     const env = m.envelope;
-    const e = eventFromWire(env.payload as Record<string, unknown>) as unknown as { at: number; instrument: string; tradeDate: string; finalPrice: number };
+    const e = decodeEvent('ContractExpired', env.payload);
     const mgr = ctx.manager;
     const at = Math.max(this.lastAt, e.at);
     this.lastAt = at;
@@ -213,7 +234,7 @@ export class Clearing {
       ctx.out.event(
         CLEARING_STREAM,
         'PositionClosed',
-        { type: 'PositionClosed', at: iso, tradeDate: e.tradeDate, account: r.account_id, instrument: e.instrument, qty: Number(r.qty), price: formatTicks(e.finalPrice) },
+        eventToWire({ type: 'PositionClosed', at, tradeDate: e.tradeDate, account: r.account_id, instrument: e.instrument, qty: Number(r.qty), price: e.finalPrice }),
         { at: iso, actor: 'system:clearing', correlationId: env.correlationId, causationId: env.eventId, source: m.source },
         [{ topic: topicName('clearingEvents'), key: r.account_id }],
       );
@@ -222,20 +243,21 @@ export class Clearing {
 
   private async cash(ctx: BatchContext, m: Incoming): Promise<void> {
     const env = m.envelope;
-    const p = env.payload as { account: string; amount: string; eventTime?: string; reference?: string };
+    const p = env.type === 'Deposit' ? commandPayload(env, 'Deposit') : commandPayload(env, 'Withdrawal');
     const at = sequenceTime(this.lastAt, p.eventTime);
     this.lastAt = at;
     if (env.type === 'Deposit') {
       const refused = await this.depositRefusal(ctx.manager, p);
       if (refused !== null) {
         // Refused before it reaches the cash ledger (and risk): logged with the reason, nothing moves.
+        // The amount as sent (it may not be a decimal of cents: detail 'amount'), so not through the codec.
         const type = 'DepositRejected';
         ctx.out.event(
           CLEARING_STREAM,
           type,
-          { type, at: formatInstant(at), account: String(p.account), amount: String(p.amount), reference: p.reference ?? env.eventId, reason: 'INVALID_REQUEST', detail: refused },
+          { type, at: formatInstant(at), account: p.account, amount: p.amount, reference: p.reference ?? env.eventId, reason: 'INVALID_REQUEST', detail: refused },
           { at: formatInstant(at), actor: env.actor, correlationId: env.correlationId, causationId: env.eventId, source: m.source },
-          [{ topic: topicName('clearingEvents'), key: String(p.account) }],
+          [{ topic: topicName('clearingEvents'), key: p.account }],
         );
         return;
       }
@@ -243,11 +265,14 @@ export class Clearing {
     const amount = parseCents(p.amount);
     const signed = env.type === 'Deposit' ? amount : -amount;
     const balance = await applyCash(ctx.manager, p.account, signed, env.type === 'Deposit' ? 'deposit' : 'withdrawal', p.reference ?? env.eventId, formatInstant(at));
-    const type = env.type === 'Deposit' ? 'CashDeposited' : 'CashWithdrawn';
+    const moved: CashDeposited | CashWithdrawn =
+      env.type === 'Deposit'
+        ? { type: 'CashDeposited', at, account: p.account, amount, balance: formatCents(balance) }
+        : { type: 'CashWithdrawn', at, account: p.account, amount, balance: formatCents(balance) };
     ctx.out.event(
       CLEARING_STREAM,
-      type,
-      { type, at: formatInstant(at), account: p.account, amount: formatCents(amount), balance: formatCents(balance) },
+      moved.type,
+      eventToWire(moved),
       { at: formatInstant(at), actor: env.actor, correlationId: env.correlationId, causationId: env.eventId, source: m.source },
       [{ topic: topicName('clearingEvents'), key: p.account }],
     );
@@ -258,10 +283,11 @@ export class Clearing {
    * cents, or it would take the account's balance past MAX_ACCOUNT_CASH_CENTS (libs/domain/src/bounds.ts).
    * Intake checks both first; this is the authoritative check, for a command that got past it.
    */
-  private async depositRefusal(manager: EntityManager, p: { account: string; amount: string }): Promise<string | null> {
+  private async depositRefusal(manager: EntityManager, p: CommandPayload<'Deposit'>): Promise<'amount' | 'account' | 'balance' | null> {
     let amount: number;
     try {
-      amount = parseCents(String(p.amount));
+      // The sender's promise (a string) is checked, not trusted: parseCents refuses anything else.
+      amount = parseCents(p.amount);
     } catch {
       return 'amount';
     }
@@ -271,54 +297,4 @@ export class Clearing {
     const balance = BigInt(r.rows[0]?.balance ?? '0');
     return balance + BigInt(amount) > BigInt(MAX_ACCOUNT_CASH_CENTS) ? 'balance' : null;
   }
-}
-
-/**
- * Posts one instrument's variation margin for a trade date in a few set-based statements (each
- * account appears once): the non-zero amounts to the cash balances and the cash ledger, every
- * amount to `variation_margin`. Returns each account's balance after the posting.
- */
-async function postVariationMargin(manager: EntityManager, vm: { account: string; amount: number }[], instrument: string, tradeDate: string, at: string): Promise<Map<string, number>> {
-  const balances = new Map<string, number>();
-  if (!vm.length) return balances;
-  const moved = vm.filter((v) => v.amount !== 0);
-  if (moved.length) {
-    const r = await sql<{ account_id: string; balance: string }>(
-      manager,
-      `INSERT INTO cash_balances (account_id, balance) SELECT * FROM unnest($1::text[], $2::bigint[])
-       ON CONFLICT (account_id) DO UPDATE SET balance = cash_balances.balance + EXCLUDED.balance RETURNING account_id, balance`,
-      [moved.map((v) => v.account), moved.map((v) => v.amount)],
-    );
-    for (const row of r.rows) balances.set(row.account_id, Number(row.balance));
-    await sql(
-      manager,
-      `INSERT INTO cash_ledger (account_id, kind, amount, balance_after, reference, at)
-       SELECT a, 'variation_margin', x, b, $4::text, $5::timestamptz FROM unnest($1::text[], $2::bigint[], $3::bigint[]) WITH ORDINALITY AS u(a, x, b, n) ORDER BY n`,
-      [moved.map((v) => v.account), moved.map((v) => v.amount), moved.map((v) => balances.get(v.account)), `vm:${tradeDate}:${instrument}`, at],
-    );
-  }
-  const still = vm.filter((v) => v.amount === 0).map((v) => v.account);
-  if (still.length) {
-    const r = await sql<{ account_id: string; balance: string }>(manager, 'SELECT account_id, balance FROM cash_balances WHERE account_id = ANY($1::text[])', [still]);
-    for (const row of r.rows) balances.set(row.account_id, Number(row.balance));
-  }
-  await sql(
-    manager,
-    `INSERT INTO variation_margin (account_id, instrument, trade_date, amount, at) SELECT a, $3::text, $4::date, x, $5::timestamptz FROM unnest($1::text[], $2::bigint[]) AS u(a, x)`,
-    [vm.map((v) => v.account), vm.map((v) => v.amount), instrument, tradeDate, at],
-  );
-  return balances;
-}
-
-/** Posts to the cash ledger; returns the new balance. */
-export async function applyCash(manager: EntityManager, account: string, amount: number, kind: string, reference: string, at: string): Promise<number> {
-  const r = await sql<{ balance: string }>(
-    manager,
-    `INSERT INTO cash_balances (account_id, balance) VALUES ($1, $2)
-     ON CONFLICT (account_id) DO UPDATE SET balance = cash_balances.balance + EXCLUDED.balance RETURNING balance`,
-    [account, amount],
-  );
-  const balance = Number(r.rows[0].balance);
-  await sql(manager, 'INSERT INTO cash_ledger (account_id, kind, amount, balance_after, reference, at) VALUES ($1, $2, $3, $4, $5, $6)', [account, kind, amount, balance, reference, at]);
-  return balance;
 }

@@ -8,7 +8,7 @@
  */
 import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { encodeEnvelope, topicName, type Envelope, type TopicKey } from '@ch/messages';
+import { encodeEnvelope, SCHEMA_VERSIONS, topicName, type CommandPayload, type Envelope, type SystemCommandType, type TopicKey } from '@ch/messages';
 import { isBusUnavailable } from '@ch/kafka';
 import { DependencyUnavailable } from '@ch/platform';
 import { INFRASTRUCTURE, publishMessages, type Infrastructure } from '@ch/runtime';
@@ -29,11 +29,12 @@ export class CommandPublisher {
 
   constructor(@Inject(INFRASTRUCTURE) private readonly infra: Infrastructure) {}
 
-  publish(topic: TopicKey, key: string, type: string, payload: Record<string, unknown>, actor: string, correlationId: string = randomUUID()): Promise<Envelope> {
+  /** Publishes a command of the union (libs/messages): its payload typed by its type, its schema version from the table. */
+  publish<T extends SystemCommandType>(topic: TopicKey, key: string, type: T, payload: CommandPayload<T>, actor: string, correlationId: string = randomUUID()): Promise<Envelope> {
     const env: Envelope = {
       eventId: randomUUID(),
       type,
-      version: 1,
+      version: SCHEMA_VERSIONS[type],
       stream: this.stream,
       streamSeq: ++this.seq,
       // Informational: the service that sequences the command stamps its event time.

@@ -5,6 +5,7 @@
  * execution stream, the trade register, statements) may carry the other side's identifiers. Every
  * member-facing report of a trade is built here, from the event or from the register's row.
  */
+import { EVENT_CODEC, formatInstant, type EventOf } from '@ch/messages';
 import { priceOf, iso } from './views';
 
 type Side = 'buy' | 'sell';
@@ -71,19 +72,18 @@ export function memberExecution(t: TwoSidedTrade, account: string): MemberExecut
 }
 
 const n = (v: unknown): number => Number(v);
-const optional = (v: unknown): number | undefined => (v === null || v === undefined ? undefined : Number(v));
 
-/** A Trade event's payload (wire form: decimal price, ISO time). */
-export function tradeFromEvent(p: Record<string, unknown>): TwoSidedTrade {
+/** A Trade event (decoded by the codec: decodeEvent('Trade', payload)); its price and time back in their wire form. */
+export function tradeFromEvent(t: EventOf<'Trade'>): TwoSidedTrade {
   return {
-    instrument: String(p.instrument),
-    tradeId: n(p.tradeId),
-    price: p.price === null || p.price === undefined ? null : String(p.price),
-    qty: n(p.qty),
-    aggressor: p.aggressor === 'buy' ? 'buy' : 'sell',
-    at: String(p.at),
-    buy: { account: String(p.buyAccount), clientOrderId: String(p.buyClientOrderId), orderId: optional(p.buyOrderId), leavesQty: optional(p.buyLeavesQty) },
-    sell: { account: String(p.sellAccount), clientOrderId: String(p.sellClientOrderId), orderId: optional(p.sellOrderId), leavesQty: optional(p.sellLeavesQty) },
+    instrument: t.instrument,
+    tradeId: t.tradeId,
+    price: EVENT_CODEC.priceToWire(t.instrument, t.price),
+    qty: t.qty,
+    aggressor: t.aggressor,
+    at: formatInstant(t.at),
+    buy: { account: t.buyAccount, clientOrderId: t.buyClientOrderId, orderId: t.buyOrderId, leavesQty: t.buyLeavesQty },
+    sell: { account: t.sellAccount, clientOrderId: t.sellClientOrderId, orderId: t.sellOrderId, leavesQty: t.sellLeavesQty },
   };
 }
 

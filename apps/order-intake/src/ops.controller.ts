@@ -7,6 +7,7 @@ import { ApiHeader, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
 import { finalSettlementTicks, formatCents, formatTicks, isBoundedPrice, isCashAmount, lastTradingDay, MAX_ACCOUNT_CASH_CENTS, MAX_CASH_AMOUNT_TEXT, listedContracts, MAX_PRICE_TEXT, parseCents, parsePriceToTicks, ProductCatalog, type ProductSpec } from '@ch/domain';
 import { formatE4 } from '@ch/rulebook';
+import { eventToWire, formatInstant, SCHEMA_VERSIONS, type EventOf } from '@ch/messages';
 import { appendEvents, sql } from '@ch/persistence';
 import { CurrentPrincipal, DomainRejection, generateApiKey, hashApiKey, Roles, API_KEY_SECURITY_NAME, type Principal } from '@ch/platform';
 import { INFRASTRUCTURE, type Infrastructure } from '@ch/runtime';
@@ -38,18 +39,18 @@ export function cashAmount(text: string): number {
 }
 
 /** Appends reference-data events; the stream head row lock serialises intake instances. */
-async function logReferenceEvents(m: EntityManager, actor: string, events: { type: string; payload: Record<string, unknown> }[]): Promise<void> {
+async function logReferenceEvents(m: EntityManager, actor: string, atMs: number, events: readonly (EventOf<'MemberAdmitted'> | EventOf<'ApiKeyIssued'>)[]): Promise<void> {
   const r = await sql<{ last_seq: string }>(
     m,
     `INSERT INTO stream_heads (stream, last_seq) VALUES ($1, $2) ON CONFLICT (stream) DO UPDATE SET last_seq = stream_heads.last_seq + $2 RETURNING last_seq`,
     [REFERENCE_STREAM, events.length],
   );
   const first = Number(r.rows[0].last_seq) - events.length + 1;
-  const at = new Date().toISOString();
+  const at = formatInstant(atMs);
   const correlationId = randomUUID();
   await appendEvents(
     m,
-    events.map((e, i) => ({ type: e.type, version: 1, stream: REFERENCE_STREAM, streamSeq: first + i, at, actor, correlationId, payload: { type: e.type, at, ...e.payload } })),
+    events.map((e, i) => ({ type: e.type, version: SCHEMA_VERSIONS[e.type], stream: REFERENCE_STREAM, streamSeq: first + i, at, actor, correlationId, payload: eventToWire(e) })),
   );
 }
 
@@ -91,9 +92,10 @@ export class OpsController {
       await sql(m, 'INSERT INTO members (member_id, name, created_at) VALUES ($1, $2, now())', [dto.memberId, dto.name ?? dto.memberId]);
       await sql(m, 'INSERT INTO accounts (account_id, member_id, created_at) SELECT a, $1, now() FROM unnest($2::text[]) AS a', [dto.memberId, dto.accounts]);
       await sql(m, `INSERT INTO api_keys (key_id, key_hash, role, member_id, label, active, created_at) VALUES ($1, $2, 'member', $3, 'first key', true, now())`, [keyId, hashApiKey(apiKey), dto.memberId]);
-      await logReferenceEvents(m, actorOf(who), [
-        { type: 'MemberAdmitted', payload: { member: dto.memberId, accounts: dto.accounts } },
-        { type: 'ApiKeyIssued', payload: { member: dto.memberId, keyId } },
+      const at = Date.now();
+      await logReferenceEvents(m, actorOf(who), at, [
+        { type: 'MemberAdmitted', at, member: dto.memberId, accounts: dto.accounts },
+        { type: 'ApiKeyIssued', at, member: dto.memberId, keyId },
       ]);
     });
     return { memberId: dto.memberId, accounts: dto.accounts, apiKey, keyId };
@@ -130,7 +132,7 @@ export class OpsController {
       'matchingCommands',
       dto.symbol,
       'ListInstrument',
-      withEventTime({ instrument: dto.symbol, referencePrice: formatTicks(ticks), lastTradingDay: lastTradingDay(dto.symbol), source: fromIndex ? 'index' : 'operations' }, eventTime),
+      withEventTime({ instrument: dto.symbol, referencePrice: formatTicks(ticks, product.tickCents), lastTradingDay: lastTradingDay(dto.symbol), source: fromIndex ? 'index' : 'operations' }, eventTime),
       actorOf(who),
     );
     // Matching lists a symbol once and ignores every later ListInstrument for it. Which command
@@ -143,7 +145,7 @@ export class OpsController {
     if (listing && listing.causation_id !== command.eventId) throw new DomainRejection('CONFLICT', `${dto.symbol} is already listed`, { field: 'symbol' });
     return {
       symbol: dto.symbol,
-      referencePrice: formatTicks(ticks),
+      referencePrice: formatTicks(ticks, product.tickCents),
       lastTradingDay: lastTradingDay(dto.symbol),
       source: fromIndex ? 'index' : 'operations',
       ...(fromIndex ? { indexValue: fromIndex } : {}),

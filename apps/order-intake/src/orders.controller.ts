@@ -9,7 +9,8 @@ import { finalize, map, type Observable } from 'rxjs';
 import { randomUUID } from 'node:crypto';
 import { isBoundedPrice, parsePriceToTicks, ProductCatalog } from '@ch/domain';
 import { clientOrderContent, validateOrderFields } from '@ch/rulebook';
-import { AccountScoped, API_KEY_SECURITY_NAME, CurrentPrincipal, DomainRejection, ErrorResponseDto, OrderRoute, Roles, type Principal } from '@ch/platform';
+import { decodeEvent, type CommandPayload } from '@ch/messages';
+import { AccountScoped, API_KEY_SECURITY_NAME, CurrentPrincipal, DomainRejection, ErrorResponseDto, OrderRoute, REJECTION_REASONS, Roles, type Principal } from '@ch/platform';
 import { sql } from '@ch/persistence';
 import { INFRASTRUCTURE, type Infrastructure } from '@ch/runtime';
 import { CommandPublisher } from './commands';
@@ -68,7 +69,7 @@ export class OrdersController {
       return this.originalOutcome(o.account, o.clientOrderId, wait === 'true');
     }
     const payload = withEventTime(
-      { account: o.account, clientOrderId: o.clientOrderId, instrument: dto.instrument, side: o.side, type: o.type, tif: o.tif, price: o.type === 'market' ? null : dto.price, qty: o.qty },
+      { account: o.account, clientOrderId: o.clientOrderId, instrument: dto.instrument, side: o.side, type: o.type, tif: o.tif, price: o.type === 'market' ? null : (dto.price ?? null), qty: o.qty },
       eventTime,
     );
     const outcome = await this.send('new', wait, o.account, 'SubmitOrder', payload, who);
@@ -133,7 +134,11 @@ export class OrdersController {
   private async originalOutcome(account: string, clientOrderId: string, wait: boolean) {
     const row = wait ? await pollUntil(() => this.readOrder(account, clientOrderId), WAIT_MS) : await this.readOrder(account, clientOrderId);
     if (!row) return { status: 'received', account, clientOrderId };
-    if (wait && row.status === 'rejected') throw new DomainRejection((row.reason ?? 'INVALID_ORDER') as never, `order rejected: ${String(row.reason)}`);
+    if (wait && row.status === 'rejected') {
+      // The stored reason is one of SPEC §4's (risk or matching wrote it from a typed OrderRejected).
+      const reason = REJECTION_REASONS.find((r) => r === row.reason) ?? 'INVALID_ORDER';
+      throw new DomainRejection(reason, `order rejected: ${reason}`);
+    }
     return row;
   }
 
@@ -161,7 +166,14 @@ export class OrdersController {
    * Publishes a member command. Without wait=true: undefined, at once. With it: the command's
    * outcome (a rejection is thrown as the 4xx it is), or null when none came in time.
    */
-  private async send(kind: CommandKind, wait: string | undefined, account: string, type: string, payload: Record<string, unknown>, who: Principal): Promise<ExecutionReport | null | undefined> {
+  private async send<T extends 'SubmitOrder' | 'CancelOrder' | 'ReplaceOrder'>(
+    kind: CommandKind,
+    wait: string | undefined,
+    account: string,
+    type: T,
+    payload: CommandPayload<T>,
+    who: Principal,
+  ): Promise<ExecutionReport | null | undefined> {
     const correlationId = randomUUID();
     const waiter = wait === 'true' ? this.outcomes.waitFor(correlationId, kind, WAIT_MS) : null;
     try {
@@ -173,9 +185,9 @@ export class OrdersController {
     if (!waiter) return undefined;
     const outcome = await waiter.promise;
     if (outcome?.type === 'OrderRejected') {
-      const p = outcome.payload;
+      const rejected = decodeEvent('OrderRejected', outcome.payload);
       const what = kind === 'new' ? 'order' : kind;
-      throw new DomainRejection(p.reason as never, `${what} rejected: ${String(p.reason)}`, p.field ? { field: String(p.field) } : {});
+      throw new DomainRejection(rejected.reason, `${what} rejected: ${rejected.reason}`, rejected.field ? { field: rejected.field } : {});
     }
     return outcome;
   }

@@ -6,7 +6,7 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { Subject, type Observable, filter } from 'rxjs';
 import { randomUUID } from 'node:crypto';
-import { decodeEnvelope, topicName } from '@ch/messages';
+import { decodeEnvelope, decodeEvent, topicName } from '@ch/messages';
 import type { Consumer } from '@ch/kafka';
 import { INFRASTRUCTURE, type Infrastructure } from '@ch/runtime';
 import { memberExecution, tradeFromEvent } from './member-view';
@@ -72,7 +72,7 @@ export class Outcomes implements OnApplicationShutdown {
           const reports = reportsOf(env.type, p);
           for (const r of reports) this.reports.next(r);
           const w = this.waiters.get(env.correlationId);
-          if (w && isOutcomeOf(w.kind, env.type, p)) w.resolve(reports[0] ?? { type: env.type, account: String(p.account ?? ''), payload: p });
+          if (w && isOutcomeOf(w.kind, env.type, p)) w.resolve(reports[0] ?? { type: env.type, account: typeof p.account === 'string' ? p.account : '', payload: p });
         }
       },
     });
@@ -125,12 +125,12 @@ export function reportsOf(type: string, p: Record<string, unknown>): ExecutionRe
     case 'Trade': {
       // Each side is told of its own order only (member-view.ts): never the other side's account,
       // clientOrderId, orderId or leaves quantity.
-      const trade = tradeFromEvent(p);
+      const trade = tradeFromEvent(decodeEvent('Trade', p));
       return [trade.buy.account, trade.sell.account].map((account) => ({ type: 'Fill', account, payload: { ...memberExecution(trade, account) } }));
     }
     case 'MarginCallIssued':
     case 'WithdrawalRejected':
-      return [{ type, account: String(p.account), payload: p }];
+      return typeof p.account === 'string' ? [{ type, account: p.account, payload: p }] : [];
     default:
       return [];
   }

@@ -10,6 +10,7 @@ import { ApiHeader, ApiOperation, ApiQuery, ApiSecurity, ApiTags } from '@nestjs
 import { randomUUID } from 'node:crypto';
 import { ProductCatalog, type ProductSpec } from '@ch/domain';
 import { checkPositionLimitsChange, EMPTY_ACCOUNT_LIMITS, effectiveLimits, type AccountLimits } from '@ch/domain/contracts/account-limits';
+import type { CommandPayload } from '@ch/messages';
 import { lastSeq, sql } from '@ch/persistence';
 import { AccountScoped, API_KEY_SECURITY_NAME, CurrentPrincipal, DomainRejection, Roles, type Principal } from '@ch/platform';
 import { INFRASTRUCTURE, type Infrastructure } from '@ch/runtime';
@@ -104,11 +105,11 @@ export class PositionLimitsController {
    * Publishes the command; with wait=true, polls the log for the event risk writes under the
    * command's correlation id (from the head at publication, so the lookup is a short seq range).
    */
-  private async send(
+  private async send<T extends 'SetPositionLimits' | 'GrantHedgeExemption'>(
     account: string,
-    type: string,
-    payload: Record<string, unknown>,
-    outcome: string,
+    type: T,
+    payload: CommandPayload<T>,
+    outcome: 'PositionLimitsSet' | 'HedgeExemptionGranted',
     who: Principal,
     eventTime: string | undefined,
     wait: string | undefined,

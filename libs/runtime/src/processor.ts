@@ -29,7 +29,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { appendEvents, enqueue, fetchUnpublished, markPublished, sql, type NewEvent, type OutboxMessage } from '@ch/persistence';
 import type { Batch, Consumer, MessageBus, Producer } from '@ch/kafka';
-import { consumerGroup, decodeEnvelope, encodeEnvelope, type Envelope } from '@ch/messages';
+import { consumerGroup, decodeEnvelope, encodeEnvelope, type Envelope, type MessageRefused } from '@ch/messages';
 import { randomUUID } from 'node:crypto';
 
 export interface Incoming {
@@ -191,15 +191,7 @@ export interface ProcessorOptions {
 }
 
 /** A message that the handler could not apply, refused (see the module's comment). */
-export interface MessageRefusal {
-  readonly consumer: string;
-  readonly topic: string;
-  readonly partition: number;
-  readonly offset: string;
-  readonly eventId: string | null;
-  readonly messageType: string | null;
-  readonly error: string;
-}
+export type MessageRefusal = Omit<MessageRefused, 'type' | 'at' | 'stream' | 'streamSeq'>;
 
 /**
  * The batch failed before its commit (the handler threw, or the log refused an event it emitted):

@@ -25,7 +25,6 @@
  */
 import type { DataSource, EntityManager } from 'typeorm';
 import {
-  checkPositionLimit,
   ClearingLedger,
   emptyLedgerState,
   formatCents,
@@ -38,11 +37,11 @@ import {
   type LedgerState,
 } from '@ch/domain';
 import { activeBandAt, applyTrade, isHaltedAt, startSession, type HaltDerivationState, type HaltRecord, type MatchingEvent, type NewOrder } from '@ch/matching';
-import { clientOrderContent, eventFromWire, eventToWire, formatInstant, validateOrderFields, type RulebookEvent } from '@ch/rulebook';
+import { decideCancel, decideReplace, decideSubmit, decideWithdrawal, eventFromWire, eventToWire, formatInstant, type MarketGate, type NamedOrder, type RulebookEvent } from '@ch/rulebook';
 import { sql } from '@ch/persistence';
 import { topicName } from '@ch/messages';
 import { sequenceTime, type BatchContext, type Incoming } from '@ch/runtime';
-import { checkPositionLimitsChange, EMPTY_ACCOUNT_LIMITS, grantHedgeExemption, limitCheckInputs, setPositionLimits, type AccountLimits } from '@ch/domain/contracts/account-limits';
+import { checkHedgeExemption, checkPositionLimitsChange, EMPTY_ACCOUNT_LIMITS, grantHedgeExemption, readAccountLimits, setPositionLimits, type AccountLimits } from '@ch/domain/contracts/account-limits';
 
 export const RISK_STREAM = 'risk';
 export const RISK_GATE_STREAM = 'risk-gate';
@@ -127,7 +126,7 @@ export class Risk {
       } else if (kind === 'eod') {
         this.eodDays.set(id, value as EodDay);
       } else if (kind === 'limits') {
-        this.accountLimits.set(id, value as AccountLimits);
+        this.accountLimits.set(id, readAccountLimits(value as AccountLimits));
       } else if (kind === 'meta') {
         const m = value as Meta & { lastAt: number };
         state.intradayCalled = m.intradayCalled;
@@ -214,21 +213,26 @@ export class Risk {
     this.lastAt = at;
     const wasDirty = this.dirtyAccounts.has(account);
     this.ensureAccount(account);
-    const reject = (r: Reject) => this.reject(ctx, m, at, 'new', account, clientOrderId, instrument, r);
-
     const product = this.catalog.forSymbol(instrument);
-    if (!product) return reject({ reason: 'UNKNOWN_INSTRUMENT' });
-    const form = validateOrderFields(account, clientOrderId, p as never, product);
-    if (!form.ok) return reject({ reason: form.reason, field: form.field });
-    const inst = this.instrumentRisk(instrument) ?? (await this.listFromProjection(ctx.manager, instrument));
-    if (!inst) return reject({ reason: 'UNKNOWN_INSTRUMENT' });
-    if (inst.expired) return reject({ reason: 'INSTRUMENT_EXPIRED' });
-    const order = form.order;
-    const content = clientOrderContent(instrument, order);
-    const seen = await this.clientOrder(ctx.manager, account, clientOrderId);
-    if (seen !== null) {
-      // The same id with other content is refused.
-      if (seen !== content) return reject({ reason: 'DUPLICATE_CLIENT_ORDER_ID' });
+    // An order can reach risk before the listing event: the listing is then taken from the projection.
+    const listed = product ? (this.instrumentRisk(instrument) ?? (await this.listFromProjection(ctx.manager, instrument))) : null;
+    const d = decideSubmit(
+      {
+        account,
+        clientOrderId,
+        accountKnown: true,
+        fields: p as never,
+        instrument: p.instrument,
+        product,
+        listed,
+        seen: this.clientOrders.get(`${account}\u0000${clientOrderId}`) ?? null,
+        market: this.marketAt(instrument, p.eventTime),
+        fallbackProduct: this.fallbackProduct,
+        at,
+      },
+      { ledger: this.ledger, limits: this.limitsOf(account) },
+    );
+    if (d.ok && d.retry) {
       // An exact retry changes nothing and logs nothing (not even a restated margin: the account was
       // known before its first submission). A notice, published and not logged, tells a waiting
       // request to answer with the original outcome.
@@ -242,27 +246,12 @@ export class Risk {
       );
       return;
     }
-    this.newClientOrders.push({ account, clientOrderId, instrument, content });
-    this.clientOrders.set(`${account}\u0000${clientOrderId}`, content);
-    const market = this.market.get(instrument);
-    if (market) {
-      const t = sequenceTime(market.lastAt, p.eventTime);
-      if (isHaltedAt(market.halts, t)) return reject({ reason: 'MARKET_HALTED' });
-      const band = activeBandAt(market.halts, t);
-      if (order.type === 'limit' && (order.price! < band.lo || order.price! > band.hi)) return reject({ reason: 'PRICE_OUTSIDE_LIMIT' });
+    if (d.record !== undefined) {
+      this.newClientOrders.push({ account, clientOrderId, instrument, content: d.record });
+      this.clientOrders.set(`${account}\u0000${clientOrderId}`, d.record);
     }
-    const limit = checkPositionLimit({
-      product,
-      account,
-      tradeDate: isoDateOfEpochMs(at),
-      holdings: this.ledger.exposures(account).map((x) => ({ instrument: x.instrument, position: x.position, openBuys: x.openBuys, openSells: x.openSells })),
-      order: { instrument, side: order.side, qty: order.qty },
-      ...limitCheckInputs(this.limitsOf(account), account),
-    });
-    if (!limit.accepted) return reject({ reason: 'POSITION_LIMIT' });
-    const margin = this.ledger.checkOrder(account, { instrument, side: order.side, qty: order.qty });
-    if (!margin.accepted) return reject({ reason: 'INSUFFICIENT_MARGIN' });
-
+    if (!d.ok) return this.reject(ctx, m, at, 'new', account, clientOrderId, d.instrument || null, d);
+    const order = d.order;
     this.ledger.addOpenOrder(account, instrument, order.side, order.qty);
     this.ordersOf(account).set(clientOrderId, { instrument, side: order.side, open: order.qty, pending: true });
     ctx.out.command(
@@ -286,24 +275,15 @@ export class Risk {
     const at = sequenceTime(this.lastAt, p.eventTime);
     this.lastAt = at;
     const meta = { at: formatInstant(at), actor: env.actor, correlationId: env.correlationId, causationId: env.eventId, source: m.source };
-    let amount: number;
-    try {
-      amount = parseCents(String(p.amount));
-    } catch {
-      amount = 0;
-    }
-    if (!Number.isSafeInteger(amount) || amount <= 0) {
-      const e = { type: 'WithdrawalRejected', at, account, amount: 0, reason: 'INVALID_ORDER', detail: 'amount' };
-      ctx.out.event(RISK_STREAM, 'WithdrawalRejected', eventToWire(e as never), meta, [{ topic: topicName('riskEvents'), key: account }]);
-      return;
-    }
     this.ensureAccount(account);
-    const r = this.ledger.withdraw(account, amount);
-    if (!r.accepted) {
-      const e = { type: 'WithdrawalRejected', at, account, amount, reason: 'INSUFFICIENT_MARGIN', detail: r.detail };
-      ctx.out.event(RISK_STREAM, 'WithdrawalRejected', eventToWire(e as never), meta, [{ topic: topicName('riskEvents'), key: account }]);
+    const d = decideWithdrawal(account, p.amount, this.ledger);
+    if (!d.ok) {
+      const e = { type: 'WithdrawalRejected' as const, at, account, amount: d.amount, reason: d.reason, detail: d.detail };
+      ctx.out.event(RISK_STREAM, 'WithdrawalRejected', eventToWire(e), meta, [{ topic: topicName('riskEvents'), key: account }]);
       return;
     }
+    const amount = d.amount;
+    this.ledger.recordWithdrawal(account, amount);
     this.dirtyAccounts.add(account);
     ctx.out.command(
       RISK_GATE_STREAM,
@@ -338,11 +318,13 @@ export class Risk {
     const meta = { at: formatInstant(at), actor: env.actor, correlationId: env.correlationId, causationId: env.eventId, source: m.source };
     const current = this.limitsOf(account);
     if (env.type === 'GrantHedgeExemption') {
-      const next = grantHedgeExemption(current, product.code);
+      const checked = checkHedgeExemption(p);
+      if (!checked.ok) return;
+      const next = grantHedgeExemption(current, product.code, checked.exemption);
       if (!next) return;
       this.accountLimits.set(account, next);
       this.limitsDirty.add(account);
-      ctx.out.event(RISK_STREAM, 'HedgeExemptionGranted', eventToWire({ type: 'HedgeExemptionGranted', at, account, product: product.code }), meta);
+      ctx.out.event(RISK_STREAM, 'HedgeExemptionGranted', eventToWire({ type: 'HedgeExemptionGranted', at, account, product: product.code, ...checked.exemption }), meta);
       return;
     }
     // Intake checked the change against the limits it read; one that no longer applies (the limits
@@ -355,26 +337,27 @@ export class Risk {
     ctx.out.event(RISK_STREAM, 'PositionLimitsSet', eventToWire({ type: 'PositionLimitsSet', at, account, product: product.code, ...r.limits }), meta);
   }
 
-  /**
-   * A replace that raises the open quantity adds exposure: it is checked as the new version of the
-   * order against holdings without the old one's open quantity (as the in-process rulebook does).
-   */
-  private replaceWithinLimits(account: string, live: OpenOrder, qty: number, at: number): boolean {
-    const product = this.catalog.forSymbol(live.instrument)!;
-    const holdings = this.ledger.exposures(account).map((x) =>
-      x.instrument === live.instrument
-        ? { instrument: x.instrument, position: x.position, openBuys: Math.max(0, x.openBuys - (live.side === 'buy' ? live.open : 0)), openSells: Math.max(0, x.openSells - (live.side === 'sell' ? live.open : 0)) }
-        : { instrument: x.instrument, position: x.position, openBuys: x.openBuys, openSells: x.openSells },
-    );
-    return checkPositionLimit({
-      product,
-      account,
-      tradeDate: isoDateOfEpochMs(at),
-      holdings,
-      order: { instrument: live.instrument, side: live.side, qty },
-      ...limitCheckInputs(this.limitsOf(account), account),
-    }).accepted;
+  /** What a replace or cancel names: the live order, else the order recorded with the id (prefetched). */
+  private named(account: string, clientOrderId: string): NamedOrder {
+    const live = this.ordersOf(account).get(clientOrderId);
+    let instrument: string | null = live?.instrument ?? null;
+    if (instrument === null) {
+      const seen = this.clientOrders.get(`${account}\u0000${clientOrderId}`);
+      instrument = seen === undefined ? null : clientOrderInstrument(seen);
+    }
+    if (instrument === null) return { instrument: null, product: undefined, expired: false, live: null };
+    return { instrument, product: this.catalog.forSymbol(instrument), expired: this.instrumentRisk(instrument)?.expired ?? false, live: live ? { side: live.side, open: live.open } : null };
   }
+
+  /** The market an order meets at its event time, from the halts derived here (null: none known). */
+  private marketAt(instrument: string, eventTime: unknown): MarketGate | null {
+    const market = this.market.get(instrument);
+    if (!market) return null;
+    const t = sequenceTime(market.lastAt, eventTime);
+    return { halted: isHaltedAt(market.halts, t), band: activeBandAt(market.halts, t) };
+  }
+
+  private readonly fallbackProduct = this.catalog.all()[0];
 
   private async amend(ctx: BatchContext, m: Incoming, p: Record<string, unknown>): Promise<void> {
     const env = m.envelope;
@@ -383,26 +366,16 @@ export class Risk {
     const at = sequenceTime(this.lastAt, p.eventTime);
     this.lastAt = at;
     const kind = env.type === 'CancelOrder' ? 'cancel' : 'replace';
-    const live = this.ordersOf(account).get(clientOrderId);
-    if (!live) return this.reject(ctx, m, at, kind, account, clientOrderId, null, { reason: 'UNKNOWN_ORDER' });
-    if (kind === 'replace') {
-      const product = this.catalog.forSymbol(live.instrument)!;
-      const form = validateOrderFields(account, clientOrderId, { side: live.side, type: 'limit', price: p.price, qty: p.qty, tif: 'GTC' }, product);
-      if (!form.ok) return this.reject(ctx, m, at, kind, account, clientOrderId, live.instrument, { reason: form.reason, field: form.field });
-      const market = this.market.get(live.instrument);
-      if (market) {
-        const t = sequenceTime(market.lastAt, p.eventTime);
-        if (isHaltedAt(market.halts, t)) return this.reject(ctx, m, at, kind, account, clientOrderId, live.instrument, { reason: 'MARKET_HALTED' });
-        const band = activeBandAt(market.halts, t);
-        const price = form.order.price!;
-        if (price < band.lo || price > band.hi) return this.reject(ctx, m, at, kind, account, clientOrderId, live.instrument, { reason: 'PRICE_OUTSIDE_LIMIT' });
-      }
-      if (form.order.qty > live.open && !this.replaceWithinLimits(account, live, form.order.qty, at)) {
-        return this.reject(ctx, m, at, kind, account, clientOrderId, live.instrument, { reason: 'POSITION_LIMIT' });
-      }
-      const margin = this.ledger.checkReplace(account, live.instrument, live.side, live.open, form.order.qty);
-      if (!margin.accepted) return this.reject(ctx, m, at, kind, account, clientOrderId, live.instrument, { reason: 'INSUFFICIENT_MARGIN' });
-    }
+    const named = this.named(account, clientOrderId);
+    const d =
+      kind === 'cancel'
+        ? decideCancel(named)
+        : decideReplace(
+            { account, clientOrderId, price: p.price, qty: p.qty, named, market: named.instrument === null ? null : this.marketAt(named.instrument, p.eventTime), fallbackProduct: this.fallbackProduct, at },
+            { ledger: this.ledger, limits: this.limitsOf(account) },
+          );
+    if (!d.ok) return this.reject(ctx, m, at, kind, account, clientOrderId, d.instrument || null, d);
+    const live = { instrument: d.instrument };
     ctx.out.command(
       RISK_GATE_STREAM,
       env.type,
@@ -412,17 +385,15 @@ export class Risk {
     );
   }
 
-  private async clientOrder(_manager: EntityManager, account: string, clientOrderId: string): Promise<string | null> {
-    return this.clientOrders.get(`${account}\u0000${clientOrderId}`) ?? null;
-  }
 
-  /** One query for every clientOrderId the batch's new orders name. */
+  /** One query for every clientOrderId the batch's orders, replaces and cancels name. */
   private async prefetchClientOrders(manager: EntityManager, messages: Incoming[]): Promise<void> {
     this.clientOrders = new Map();
     const accounts: string[] = [];
     const ids: string[] = [];
     for (const m of messages) {
-      if (m.envelope.type !== 'SubmitOrder') continue;
+      const t = m.envelope.type;
+      if (t !== 'SubmitOrder' && t !== 'ReplaceOrder' && t !== 'CancelOrder') continue;
       const p = m.envelope.payload as Record<string, unknown>;
       accounts.push(String(p.account));
       ids.push(String(p.clientOrderId));
@@ -855,6 +826,12 @@ export class Risk {
     this.dirtyAccounts = new Set();
     this.dirtyInstruments = new Set();
   }
+}
+
+/** The instrument a recorded clientOrderContent names (its first element). */
+function clientOrderInstrument(content: string): string | null {
+  const v = JSON.parse(content) as unknown;
+  return Array.isArray(v) && typeof v[0] === 'string' ? v[0] : null;
 }
 
 function splitKey(key: string): [string, string] {

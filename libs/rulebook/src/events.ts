@@ -21,7 +21,7 @@
  *   EndOfDayCompleted       the instruments settled for a trade date
  *   EndOfDayFailed          an instrument could not be settled; nothing was posted for it
  *   ContractExpired         final settlement done, positions closed, book closed
- *   HedgeExemptionGranted   an account's position limits are lifted for a product
+ *   HedgeExemptionGranted   an account's hedge exemption in a product (both scopes, lots)
  *   PositionLimitsSet       an account's position limits in a product, as in force after the change
  */
 import type { MatchingEvent } from '@ch/matching';
@@ -162,11 +162,14 @@ export interface ContractExpired {
   readonly finalPrice: number;
 }
 
+/** The exemption in force (SPEC §17): per scope the effective limit is the larger of the limit and this. */
 export interface HedgeExemptionGranted {
   readonly type: 'HedgeExemptionGranted';
   readonly at: number;
   readonly account: string;
   readonly product: string;
+  readonly allMonths: number;
+  readonly spotMonth: number;
 }
 
 /** Both limits in force after the change (one left out of the command keeps its previous value). */

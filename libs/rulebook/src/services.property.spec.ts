@@ -167,7 +167,7 @@ class Services {
       case 'OrderRejected': {
         const key = `${e.account}\u0000${e.clientOrderId}`;
         const live = this.live.get(key);
-        if (e.command === 'new' && live) {
+        if (e.command === 'new' && live && e.account && e.clientOrderId) {
           this.ledger.removeOpenOrder(e.account, live.instrument, live.side, live.open);
           this.live.delete(key);
         }

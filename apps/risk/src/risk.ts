@@ -22,6 +22,11 @@
  * End of day (docs/decisions/0006-end-of-day.md): each SettlementPriceSet settles the replica's
  * instrument (VM into cash, carry, σ20, rate); once every instrument of the trade date is decided
  * the day's calls are assessed, and once clearing's postings are all seen EndOfDayCompleted is logged.
+ *
+ * This file only dispatches (ADR 0017): the rules are the pure deciders the Rulebook runs too
+ * (@ch/rulebook gate.ts, @ch/domain account-limits.ts and end-of-day-progress.ts); gate.ts applies
+ * the gate's decisions, follower.ts follows matching's events, end-of-day.ts the end of day,
+ * store.ts is risk's SQL and state.ts its in-memory state.
  */
 import type { DataSource } from 'typeorm';
 import { parseCents } from '@ch/domain';

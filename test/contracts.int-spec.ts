@@ -283,8 +283,8 @@ describe('indices, listings from the index, position limits and hedge exemptions
       expect(await setLimits({ account: 'L1-H', product: 'SIT', allMonths: 2.5 }, at('12:00'))).toMatchObject({ status: 400, body: { field: 'allMonths' } });
       expect(await setLimits({ account: 'L1-H', product: 'XYZ', spotMonth: 5 }, at('12:00'))).toMatchObject({ status: 400, body: { error: 'INVALID_REQUEST', field: 'product' } });
       expect(await setLimits({ account: 'NOPE-H', product: 'SIT', spotMonth: 5 }, at('12:00'))).toMatchObject({ status: 404, body: { error: 'NOT_FOUND', field: 'account' } });
-      expect(await exempt({ account: 'NOPE-H', product: 'SIT' }, at('12:00'))).toMatchObject({ status: 404, body: { error: 'NOT_FOUND' } });
-      expect(await exempt({ account: 'L1-H', product: 'XYZ' }, at('12:00'))).toMatchObject({ status: 400, body: { field: 'product' } });
+      expect(await exempt({ account: 'NOPE-H', product: 'SIT', allMonths: 10, spotMonth: 10 }, at('12:00'))).toMatchObject({ status: 404, body: { error: 'NOT_FOUND' } });
+      expect(await exempt({ account: 'L1-H', product: 'XYZ', allMonths: 10, spotMonth: 10 }, at('12:00'))).toMatchObject({ status: 400, body: { field: 'product' } });
       expect(await setLimits({ account: 'L1-H', product: 'SIT', spotMonth: 500 }, at('12:00'), memberKey)).toMatchObject({ status: 403 });
       expect((await sys.api('GET', '/accounts/L1-H/position-limits', { key: l2Key })).status).toBe(403);
       expect(await count(`event_log WHERE type = 'PositionLimitsSet'`)).toBe(1);
@@ -308,14 +308,18 @@ describe('indices, listings from the index, position limits and hedge exemptions
     });
 
     it('a hedge exemption (HedgeExemptionGranted) lets a further order beyond the limit through; granting it again changes nothing', async () => {
-      expect(await exempt({ account: 'L1-H', product: 'SIT' }, at('12:05'))).toEqual({ status: 202, body: { account: 'L1-H', product: 'SIT', status: 'applied', at: at('12:05') } });
+      // SPEC §17: the exemption carries both scopes; per scope the larger of limit and exemption applies.
+      const ex = { allMonths: 1_000, spotMonth: 15 };
+      expect(await exempt({ account: 'L1-H', product: 'SIT' }, at('12:04'))).toMatchObject({ status: 400, body: { field: 'allMonths' } });
+      expect(await exempt({ account: 'L1-H', product: 'SIT', ...ex }, at('12:05'))).toEqual({ status: 202, body: { account: 'L1-H', product: 'SIT', ...ex, status: 'applied', at: at('12:05') } });
       expect(await order(memberKey, 'L1-H', 'l1-ten', '2.00', 10, at('12:06'))).toMatchObject({ status: 202, body: { status: 'open', openQty: 10 } });
-      expect(await exempt({ account: 'L1-H', product: 'SIT' }, at('12:07'))).toEqual({ status: 202, body: { account: 'L1-H', product: 'SIT', status: 'applied', alreadyGranted: true } });
+      expect(await order(memberKey, 'L1-H', 'l1-one', '2.00', 1, at('12:06'))).toMatchObject({ status: 422, body: { error: 'POSITION_LIMIT' } });
+      expect(await exempt({ account: 'L1-H', product: 'SIT', ...ex }, at('12:07'))).toEqual({ status: 202, body: { account: 'L1-H', product: 'SIT', ...ex, status: 'applied', alreadyGranted: true } });
 
       const granted = await q<{ stream: string; actor: string; payload: Record<string, unknown> }>(`SELECT stream, actor, payload FROM event_log WHERE type = 'HedgeExemptionGranted'`);
-      expect(granted).toEqual([{ stream: 'risk', actor: expect.stringMatching(/^operations:/), payload: { type: 'HedgeExemptionGranted', at: at('12:05'), account: 'L1-H', product: 'SIT' } }]);
+      expect(granted).toEqual([{ stream: 'risk', actor: expect.stringMatching(/^operations:/), payload: { type: 'HedgeExemptionGranted', at: at('12:05'), account: 'L1-H', product: 'SIT', ...ex } }]);
       expect(await limitsOf('L1-H', memberKey)).toMatchObject({
-        products: [expect.objectContaining({ product: 'SIT', spotMonth: 5, hedgeExempt: true }), expect.objectContaining({ product: 'SCU', hedgeExempt: false })],
+        products: [expect.objectContaining({ product: 'SIT', allMonths: 10_000_000, spotMonth: 15, hedgeExempt: true, exemption: ex }), expect.objectContaining({ product: 'SCU', hedgeExempt: false })],
         hedgeExemptions: ['SIT'],
       });
     });
@@ -323,7 +327,7 @@ describe('indices, listings from the index, position limits and hedge exemptions
     it('risk keeps the limits across a restart (risk_state limits:<account>)', async () => {
       expect(await setLimits({ account: 'L2-H', product: 'SIT', spotMonth: 9 }, at('12:10'))).toMatchObject({ status: 202, body: { status: 'applied', limits: { allMonths: 10_000_000, spotMonth: 9 } } });
       const [stored] = await q<{ value: unknown }>(`SELECT value FROM risk_state WHERE key = 'limits:L2-H'`);
-      expect(stored.value).toEqual({ overrides: { SIT: { allMonths: 10_000_000, spotMonth: 9 } }, exemptions: [] });
+      expect(stored.value).toEqual({ overrides: { SIT: { allMonths: 10_000_000, spotMonth: 9 } }, exemptions: {} });
       await sys.kill('risk', 'SIGKILL');
       await sys.start('risk');
       // L2-H holds 6 open: 4 more make 10 > 9; 3 more make 9.

@@ -193,8 +193,11 @@ describe('operations guards (issue 11 items 2 and 10)', () => {
       // null is not "left out": both fields are positive whole lots when given (SPEC §17).
       expect(await setLimits({ account: 'M1-H', product: 'SIT', spotMonth: null })).toMatchObject({ status: 400, body: { error: 'INVALID_REQUEST', field: 'spotMonth' } });
       expect(await setLimits({ account: 'M1-H', product: 'SIT', allMonths: null, spotMonth: 5 })).toMatchObject({ status: 400, body: { error: 'INVALID_REQUEST', field: 'allMonths' } });
-      // A hedge exemption takes no limits at all.
-      expect(await sys.api('POST', '/ops/hedge-exemptions?wait=true', { key: sys.opsKey, body: { account: 'M1-H', product: 'SIT', allMonths: 5, spotMonth: 10 } })).toMatchObject({ status: 400, body: { error: 'INVALID_REQUEST' } });
+      // A hedge exemption carries both scopes, positive whole lots (SPEC §17): one left out, or not lots, is refused.
+      const exempt = (body: Record<string, unknown>) => sys.api('POST', '/ops/hedge-exemptions?wait=true', { key: sys.opsKey, body });
+      expect(await exempt({ account: 'M1-H', product: 'SIT', allMonths: 5 })).toMatchObject({ status: 400, body: { error: 'INVALID_REQUEST', field: 'spotMonth' } });
+      expect(await exempt({ account: 'M1-H', product: 'SIT', allMonths: 0, spotMonth: 10 })).toMatchObject({ status: 400, body: { error: 'INVALID_REQUEST', field: 'allMonths' } });
+      expect(await exempt({ account: 'M1-H', product: 'SIT', allMonths: 5, spotMonth: null })).toMatchObject({ status: 400, body: { error: 'INVALID_REQUEST', field: 'spotMonth' } });
       expect(await quietLog()).toBe(before);
       expect(await count(`risk_state WHERE key = 'limits:M1-H'`)).toBe(0);
     });

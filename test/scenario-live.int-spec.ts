@@ -221,3 +221,62 @@ describe('scenario --live: a limit-up day, with orders inside a tier-1 halt that
     expect(live.warnings).toEqual([]);
   });
 });
+
+describe('scenario --live: `limits` and `exemption` (SPEC §10 addendum, §17) through the API', () => {
+  // SIT-2027-01 is the spot month on 2027-01-04. M1-H's spot-month limit is set to 5, an exemption of
+  // 8 raises it (the larger applies), a new `limits` of 20 raises it again.
+  const at = (hhmm: string) => `2027-01-04T${hhmm}:00.000Z`;
+  const order = (hhmm: string, account: string, clientOrderId: string, side: string, qty: number) => ({
+    at: at(hhmm),
+    cmd: 'order',
+    account,
+    clientOrderId,
+    instrument: 'SIT-2027-01',
+    side,
+    type: 'limit',
+    price: '1.90',
+    qty,
+    tif: 'GTC',
+  });
+  const LINES = [
+    { at: at('08:00'), cmd: 'member', member: 'M1', accounts: ['M1-H'] },
+    { at: at('08:00'), cmd: 'member', member: 'M2', accounts: ['M2-H'] },
+    { at: at('08:00'), cmd: 'deposit', account: 'M1-H', amount: '1000.00' },
+    { at: at('08:00'), cmd: 'deposit', account: 'M2-H', amount: '1000.00' },
+    { at: at('08:00'), cmd: 'list', instrument: 'SIT-2027-01', referencePrice: '2.00' },
+    { at: at('09:00'), cmd: 'limits', account: 'M1-H', product: 'SIT', allMonths: 100, spotMonth: 5 },
+    order('09:01', 'M1-H', 'a', 'buy', 6),
+    order('09:02', 'M1-H', 'b', 'buy', 5),
+    { at: at('09:03'), cmd: 'exemption', account: 'M1-H', product: 'SIT', allMonths: 50, spotMonth: 8 },
+    order('09:04', 'M1-H', 'c', 'buy', 3),
+    order('09:05', 'M1-H', 'd', 'buy', 1),
+    { at: at('09:06'), cmd: 'replace', account: 'M1-H', clientOrderId: 'b', price: '1.90', qty: 6 },
+    { at: at('09:07'), cmd: 'limits', account: 'M1-H', product: 'SIT', allMonths: 100, spotMonth: 20 },
+    order('09:08', 'M1-H', 'e', 'buy', 1),
+    order('09:09', 'M2-H', 's', 'sell', 10),
+  ]
+    .map((l) => JSON.stringify(l))
+    .join('\n');
+  let sys: System;
+
+  beforeAll(async () => {
+    sys = await startSystem('scenario-live-limits', { CH_ALLOW_EVENT_TIME: '1' });
+  });
+
+  afterAll(async () => {
+    await sys?.stop();
+  });
+
+  it('gives the in-process report, field by field', async () => {
+    const inProcess = runScenario(LINES, sha256).report;
+    expect(inProcess.rejections).toEqual([
+      { account: 'M1-H', clientOrderId: 'a', cmd: 'order', reason: 'POSITION_LIMIT' },
+      { account: 'M1-H', clientOrderId: 'd', cmd: 'order', reason: 'POSITION_LIMIT' },
+      { account: 'M1-H', clientOrderId: 'b', cmd: 'replace', reason: 'POSITION_LIMIT' },
+    ]);
+    expect(inProcess.trades).toHaveLength(3);
+    const live = await runLiveScenario(LINES, { url: sys.url, opsKey: sys.opsKey, timeoutMs: 60_000 });
+    for (const field of FIELDS) expect({ field, value: live.report[field] }).toEqual({ field, value: inProcess[field] });
+    expect(live.warnings).toEqual([]);
+  });
+});

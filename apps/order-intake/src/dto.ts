@@ -125,6 +125,15 @@ export class HedgeExemptionDto {
 
   @ApiProperty({ example: 'SIT', description: 'Product code (SIT, SCU)' }) @IsString() @Matches(PRODUCT)
   product!: string;
+
+  // SPEC §17: both required; per scope the effective limit is the larger of the account's limit and this.
+  @ApiProperty({ example: 5000, description: 'All months combined (net worst case), whole lots', maximum: MAX_LOTS })
+  @IsInt() @Min(1) @Max(MAX_LOTS)
+  allMonths!: number;
+
+  @ApiProperty({ example: 2000, description: 'Spot month, whole lots', maximum: MAX_LOTS })
+  @IsInt() @Min(1) @Max(MAX_LOTS)
+  spotMonth!: number;
 }
 
 export class PositionLimitsDto {

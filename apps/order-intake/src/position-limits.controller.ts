@@ -9,7 +9,7 @@ import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query } from '@ne
 import { ApiHeader, ApiOperation, ApiQuery, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
 import { ProductCatalog, type ProductSpec } from '@ch/domain';
-import { checkPositionLimitsChange, EMPTY_ACCOUNT_LIMITS, effectiveLimits, type AccountLimits } from '@ch/domain/contracts/account-limits';
+import { checkPositionLimitsChange, effectiveLimits, grantHedgeExemption, readAccountLimits, type AccountLimits } from '@ch/domain/contracts/account-limits';
 import type { CommandPayload } from '@ch/messages';
 import { lastSeq, sql } from '@ch/persistence';
 import { AccountScoped, API_KEY_SECURITY_NAME, CurrentPrincipal, DomainRejection, Roles, type Principal } from '@ch/platform';
@@ -35,15 +35,16 @@ export class PositionLimitsController {
   @Post('ops/hedge-exemptions')
   @HttpCode(202)
   @Roles('operations')
-  @ApiOperation({ summary: 'Grant an account a hedge exemption in a product: its position limits there no longer apply. 202 pending; with wait=true, status applied once risk has logged HedgeExemptionGranted' })
+  @ApiOperation({ summary: 'Grant an account a hedge exemption in a product (SPEC §17: allMonths and spotMonth in lots; per scope the effective limit is the larger of the account’s limit and the exemption; it replaces a previous exemption). 202 pending; with wait=true, status applied once risk has logged HedgeExemptionGranted' })
   @ApiQuery({ name: 'wait', required: false, enum: ['true', 'false'] })
   @ApiHeader(EVENT_TIME_DOC)
   async grantExemption(@Body() dto: HedgeExemptionDto, @CurrentPrincipal() who: Principal, @EventTime() eventTime?: string, @Query('wait') wait?: string) {
     const product = await this.checkTarget(dto.account, dto.product);
-    // Exemptions are never revoked: one already in risk's state is in force, and granting it again would log nothing.
-    if ((await this.limitsOf(dto.account)).exemptions.includes(product.code)) return { account: dto.account, product: product.code, status: 'applied', alreadyGranted: true };
-    const applied = await this.send(dto.account, 'GrantHedgeExemption', { account: dto.account, product: product.code }, 'HedgeExemptionGranted', who, eventTime, wait);
-    return { account: dto.account, product: product.code, status: applied ? 'applied' : 'pending', ...(applied ? { at: applied.at } : {}) };
+    const exemption = { allMonths: dto.allMonths, spotMonth: dto.spotMonth };
+    // The exemption in force already: granting it again would log nothing.
+    if (!grantHedgeExemption(await this.limitsOf(dto.account), product.code, exemption)) return { account: dto.account, product: product.code, ...exemption, status: 'applied', alreadyGranted: true };
+    const applied = await this.send(dto.account, 'GrantHedgeExemption', { account: dto.account, product: product.code, ...exemption }, 'HedgeExemptionGranted', who, eventTime, wait);
+    return { account: dto.account, product: product.code, ...exemption, status: applied ? 'applied' : 'pending', ...(applied ? { at: applied.at } : {}) };
   }
 
   @Post('ops/position-limits')
@@ -80,9 +81,10 @@ export class PositionLimitsController {
         ...effectiveLimits(state, accountId, p),
         defaults: { ...p.positionLimits },
         configured: p.code in state.overrides,
-        hedgeExempt: state.exemptions.includes(p.code),
+        hedgeExempt: p.code in state.exemptions,
+        ...(p.code in state.exemptions ? { exemption: { ...state.exemptions[p.code] } } : {}),
       })),
-      hedgeExemptions: [...state.exemptions],
+      hedgeExemptions: Object.keys(state.exemptions),
     };
   }
 
@@ -98,7 +100,7 @@ export class PositionLimitsController {
   private async limitsOf(account: string): Promise<AccountLimits> {
     // Risk's public read model of the account's settings (its risk_state is its own).
     const r = await sql<{ value: AccountLimits }>(this.infra.ds, 'SELECT value FROM account_limits WHERE account_id = $1', [account]);
-    return r.rows[0]?.value ?? EMPTY_ACCOUNT_LIMITS;
+    return readAccountLimits(r.rows[0]?.value);
   }
 
   /**

@@ -29,7 +29,9 @@ export type ScenarioCommand =
   | (At & { readonly cmd: 'cancel'; readonly account: string; readonly clientOrderId: string })
   | (At & { readonly cmd: 'index'; readonly index: 'TPI' | 'GCI'; readonly providers: readonly ProviderRow[] })
   | (At & { readonly cmd: 'eod'; readonly tradeDate: string; readonly overrides: Readonly<Record<string, { price: string; reason: string }>> })
-  | (At & { readonly cmd: 'exemption'; readonly account: string; readonly product: string });
+  /** SPEC §10 addendum, §17: both limits, positive whole lots (the Rulebook refuses other values). */
+  | (At & { readonly cmd: 'limits'; readonly account: string; readonly product: string; readonly allMonths: unknown; readonly spotMonth: unknown })
+  | (At & { readonly cmd: 'exemption'; readonly account: string; readonly product: string; readonly allMonths: unknown; readonly spotMonth: unknown });
 
 /** Order fields as received; validated by validateOrderInput. */
 export interface RawOrder {
@@ -136,9 +138,11 @@ export function parseScenarioLine(line: string, previousAt: number | null): Pars
       }
       return { ok: true, command: { cmd: 'eod', at, tradeDate, overrides } };
     }
+    case 'limits':
     case 'exemption':
       if ((missing = need('account', 'product'))) return { ok: false, message: missing };
-      return { ok: true, command: { cmd: 'exemption', at, account: str(r, 'account')!, product: str(r, 'product')! } };
+      for (const k of ['allMonths', 'spotMonth']) if (r[k] === undefined) return { ok: false, message: `\`${k}\` is required (whole lots)` };
+      return { ok: true, command: { cmd: r.cmd, at, account: str(r, 'account')!, product: str(r, 'product')!, allMonths: r.allMonths, spotMonth: r.spotMonth } };
     default:
       return { ok: false, message: `unknown cmd ${JSON.stringify(r.cmd)}` };
   }

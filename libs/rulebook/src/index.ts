@@ -8,3 +8,4 @@ export * from './wire';
 export * from './state-views';
 export * from './replay';
 export * from './live';
+export * from './gate';

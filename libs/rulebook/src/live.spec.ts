@@ -69,6 +69,19 @@ describe('requests', () => {
     expect(requestFor(cmd({ cmd: 'index', index: 'GCI', providers: [{ provider: 'X' }] }))).toMatchObject({ path: '/ops/indices/GCI', body: { providers: [{ provider: 'X' }] } });
     expect(requestFor(cmd({ cmd: 'eod', tradeDate: '2026-03-16' })).body).toEqual({ tradeDate: '2026-03-16', overrides: {} });
     expect(requestFor(cmd({ cmd: 'list', instrument: 'SIT-2026-06' })).body).toEqual({ symbol: 'SIT-2026-06' });
+    // SPEC §10 addendum, §17: both carry both scopes.
+    expect(requestFor(cmd({ cmd: 'limits', account: 'M1-H', product: 'SIT', allMonths: 1000, spotMonth: 500 }))).toEqual({
+      method: 'POST',
+      path: '/ops/position-limits?wait=true',
+      key: { ops: true },
+      body: { account: 'M1-H', product: 'SIT', allMonths: 1000, spotMonth: 500 },
+    });
+    expect(requestFor(cmd({ cmd: 'exemption', account: 'M1-H', product: 'SIT', allMonths: 5000, spotMonth: 2000 }))).toEqual({
+      method: 'POST',
+      path: '/ops/hedge-exemptions?wait=true',
+      key: { ops: true },
+      body: { account: 'M1-H', product: 'SIT', allMonths: 5000, spotMonth: 2000 },
+    });
   });
 });
 

@@ -66,7 +66,9 @@ export function requestFor(c: ScenarioCommand): LiveRequest {
     case 'eod':
       return { method: 'POST', path: '/ops/eod', key: OPS, body: { tradeDate: c.tradeDate, overrides: c.overrides } };
     case 'exemption':
-      return { method: 'POST', path: '/ops/hedge-exemptions?wait=true', key: OPS, body: { account: c.account, product: c.product } };
+      return { method: 'POST', path: '/ops/hedge-exemptions?wait=true', key: OPS, body: { account: c.account, product: c.product, allMonths: c.allMonths, spotMonth: c.spotMonth } };
+    case 'limits':
+      return { method: 'POST', path: '/ops/position-limits?wait=true', key: OPS, body: { account: c.account, product: c.product, allMonths: c.allMonths, spotMonth: c.spotMonth } };
   }
 }
 

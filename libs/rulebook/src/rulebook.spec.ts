@@ -333,20 +333,44 @@ describe('position limits (SPEC §2, §4)', () => {
     expect(report.rejections).toEqual([{ account: 'M1-H', clientOrderId: 'b', cmd: 'order', reason: 'POSITION_LIMIT' }]);
   });
 
-  it('a hedge exemption lifts the limit for that account and product only', () => {
+  it('a hedge exemption raises the limit for that account and product only, to its value (SPEC §17)', () => {
     const { report } = run([
       ...setup,
       member(t('08:00'), 'M2', ['M2-H']),
       deposit(t('08:00'), 'M2-H', '5000000.00'),
       limit(t('09:00'), 'M1-H', 'a', 'SCU-2027-01', 'buy', '3.90', 10001),
-      { at: t('09:01'), cmd: 'exemption', account: 'M1-H', product: 'SCU' },
+      { at: t('09:01'), cmd: 'exemption', account: 'M1-H', product: 'SCU', allMonths: 60_000, spotMonth: 10_001 },
       limit(t('09:02'), 'M1-H', 'a2', 'SCU-2027-01', 'buy', '3.90', 10001),
       limit(t('09:03'), 'M2-H', 'a', 'SCU-2027-01', 'sell', '4.10', 10001),
+      // The exemption's spot month is 10,001: one lot more is over it.
+      limit(t('09:04'), 'M1-H', 'a3', 'SCU-2027-01', 'buy', '3.90', 1),
     ]);
     expect(report.rejections).toEqual([
       { account: 'M1-H', clientOrderId: 'a', cmd: 'order', reason: 'POSITION_LIMIT' },
       { account: 'M2-H', clientOrderId: 'a', cmd: 'order', reason: 'POSITION_LIMIT' },
+      { account: 'M1-H', clientOrderId: 'a3', cmd: 'order', reason: 'POSITION_LIMIT' },
     ]);
+  });
+
+  it('`limits` sets both scopes (SPEC §17): the larger of limit and exemption applies, a new one replaces the old, both fields are required lots', () => {
+    const { report } = run([
+      ...setup,
+      { at: t('09:00'), cmd: 'limits', account: 'M1-H', product: 'SCU', allMonths: 100, spotMonth: 5 },
+      limit(t('09:01'), 'M1-H', 'a', 'SCU-2027-01', 'buy', '3.90', 6),
+      { at: t('09:02'), cmd: 'exemption', account: 'M1-H', product: 'SCU', allMonths: 10, spotMonth: 8 },
+      limit(t('09:03'), 'M1-H', 'b', 'SCU-2027-01', 'buy', '3.90', 8),
+      limit(t('09:04'), 'M1-H', 'c', 'SCU-2027-01', 'buy', '3.90', 1),
+      { at: t('09:05'), cmd: 'limits', account: 'M1-H', product: 'SCU', allMonths: 100, spotMonth: 9 },
+      limit(t('09:06'), 'M1-H', 'd', 'SCU-2027-01', 'buy', '3.90', 1),
+      { at: t('09:07'), cmd: 'limits', account: 'M1-H', product: 'SCU', allMonths: 100, spotMonth: 0 },
+      { at: t('09:08'), cmd: 'exemption', account: 'M1-H', product: 'SCU', allMonths: 5 },
+    ]);
+    expect(report.rejections).toEqual([
+      { account: 'M1-H', clientOrderId: 'a', cmd: 'order', reason: 'POSITION_LIMIT' },
+      { account: 'M1-H', clientOrderId: 'c', cmd: 'order', reason: 'POSITION_LIMIT' },
+    ]);
+    expect(report.errors).toHaveLength(2);
+    expect(report.errors.map((e) => e.message)).toEqual([expect.stringContaining('spotMonth must be a positive whole number of lots'), expect.stringContaining('`spotMonth` is required')]);
   });
 
   it('checks the position limit before the margin', () => {

@@ -22,7 +22,6 @@ import {
   latestIndexTicks as latestIndexTicksOf,
   type IndexCandidate,
   checkEndOfDayTradeDate,
-  checkPositionLimit,
   computeGci,
   computeTpi,
   isExpiredOn,
@@ -41,14 +40,23 @@ import {
   type ProductSpec,
   type SettlementPrice,
   type TpiProviderInput,
-  type ContractExposure,
   type EarlierEndOfDay,
   type EndOfDayOverride,
 } from '@ch/domain';
-import { MatchingEngine, type MatchingEvent, type MatchingSnapshot, type NewOrder } from '@ch/matching';
+import { MatchingEngine, type MatchingEvent, type MatchingSnapshot } from '@ch/matching';
+import {
+  checkHedgeExemption,
+  checkPositionLimitsChange,
+  EMPTY_ACCOUNT_LIMITS,
+  grantHedgeExemption,
+  readAccountLimits,
+  setPositionLimits,
+  type AccountLimits,
+} from '@ch/domain/contracts/account-limits';
+import { decideCancel, decideReplace, decideSubmit, decideWithdrawal, type AccountGate, type MarketGate, type NamedOrder } from './gate';
 import type { ScenarioCommand } from './commands';
 import type { RulebookEvent } from './events';
-import { priceField, validateOrderFields, isPositiveLots } from './order-input';
+import { priceField } from './order-input';
 import { accountView, bookView, type AccountView } from './state-views';
 
 /** A command the rulebook refused as a whole (not an order rejection): the report's `errors`. */
@@ -84,7 +92,9 @@ export interface RulebookSnapshot {
   readonly books: Record<string, MatchingSnapshot>;
   readonly ledger: LedgerState;
   readonly indices: Record<string, { at: number; valueE4: number }[]>;
-  readonly exemptions: HedgeExemption[];
+  /** Per account, its limits and exemptions (an older snapshot has `exemptions`, read by readAccountLimits). */
+  readonly limits?: Record<string, AccountLimits>;
+  readonly exemptions?: HedgeExemption[];
   readonly lastAt: number | null;
 }
 
@@ -96,9 +106,6 @@ export interface ExecuteResult {
 
 const sortedKeys = (o: object): string[] => Object.keys(o).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 
-function orderContent(o: NewOrder, instrument: string): string {
-  return JSON.stringify([instrument, o.side, o.type, o.tif ?? null, o.price ?? null, o.qty]);
-}
 
 export class Rulebook {
   private readonly catalog: ProductCatalog;
@@ -109,7 +116,8 @@ export class Rulebook {
   private books = new Map<string, MatchingEngine>();
   private ledger = new ClearingLedger();
   private indices = new Map<string, { at: number; valueE4: number }[]>();
-  private exemptions: HedgeExemption[] = [];
+  /** Per account, its `limits` and `exemption` settings (SPEC §17). */
+  private limits = new Map<string, AccountLimits>();
   private lastAt: number | null = null;
   /** Where the engines' and ledger's events of the command being executed go. */
   private out: RulebookEvent[] = [];
@@ -176,8 +184,13 @@ export class Rulebook {
         this.endOfDay(c.tradeDate, c.overrides, c.at);
         break;
       case 'exemption':
-        this.grantExemption(c.account, c.product, c.at);
+        this.grantExemption(c.account, c.product, c, c.at);
         break;
+      case 'limits':
+        this.setLimits(c.account, c.product, c, c.at);
+        break;
+      default:
+        return assertNever(c);
     }
   }
 
@@ -231,16 +244,10 @@ export class Rulebook {
 
   private withdraw(account: string, amountText: string, at: number): void {
     this.knownAccount(account);
-    let amount: number;
-    try {
-      amount = this.amount(amountText);
-    } catch {
-      this.out.push({ type: 'WithdrawalRejected', at, account, amount: 0, reason: 'INVALID_ORDER', detail: 'amount' });
-      return;
-    }
-    const r = this.ledger.withdraw(account, amount);
-    if (r.accepted) this.out.push({ type: 'CashWithdrawn', at, account, amount });
-    else this.out.push({ type: 'WithdrawalRejected', at, account, amount, reason: 'INSUFFICIENT_MARGIN', detail: r.detail });
+    const d = decideWithdrawal(account, amountText, this.ledger);
+    if (!d.ok) return void this.out.push({ type: 'WithdrawalRejected', at, account, amount: d.amount, reason: d.reason, detail: d.detail });
+    this.ledger.recordWithdrawal(account, d.amount);
+    this.out.push({ type: 'CashWithdrawn', at, account, amount: d.amount });
   }
 
   private productOf(symbol: string): ProductSpec {
@@ -341,46 +348,45 @@ export class Rulebook {
     });
   }
 
-  private exposuresFor(account: string): ContractExposure[] {
-    return this.ledger.exposures(account).map((x) => ({ instrument: x.instrument, position: x.position, openBuys: x.openBuys, openSells: x.openSells }));
-  }
 
   private order(account: string, clientOrderId: string, raw: { instrument: unknown; side: unknown; type: unknown; price?: unknown; qty: unknown; tif?: unknown }, at: number): void {
-    const instrumentText = typeof raw.instrument === 'string' ? raw.instrument : null;
-    if (!this.accountOwner.has(account)) return this.reject(at, 'new', account, clientOrderId, instrumentText, 'INVALID_ORDER', 'account');
-    if (instrumentText === null || !parseSymbol(instrumentText)) return this.reject(at, 'new', account, clientOrderId, null, 'INVALID_ORDER', 'instrument');
-    const product = this.catalog.forSymbol(instrumentText);
-    // The form first (§4), with the product's tick when the product is known.
-    const form = validateOrderFields(account, clientOrderId, raw, product ?? this.catalog.all()[0]);
-    if (!form.ok) return this.reject(at, 'new', account, clientOrderId, instrumentText, form.reason, form.field);
-    const inst = this.instruments.get(instrumentText);
-    if (!product || !inst) return this.reject(at, 'new', account, clientOrderId, instrumentText, 'UNKNOWN_INSTRUMENT');
-    if (inst.expired) return this.reject(at, 'new', account, clientOrderId, instrumentText, 'INSTRUMENT_EXPIRED');
-    const order = form.order;
-    const content = orderContent(order, instrumentText);
-    const seen = this.clientOrders.get(account)?.get(clientOrderId);
-    if (seen) {
-      // An exact retry returns the original result and creates nothing.
-      if (seen.content === content) return;
-      return this.reject(at, 'new', account, clientOrderId, instrumentText, 'DUPLICATE_CLIENT_ORDER_ID');
-    }
-    this.rememberClientOrder(account, clientOrderId, { instrument: instrumentText, content });
-    const engine = this.books.get(instrumentText)!;
-    const pre = engine.precheck(order, at);
-    if (pre) return this.reject(at, 'new', account, clientOrderId, instrumentText, pre.reason, pre.field);
-    const limit = checkPositionLimit({
-      product,
-      account,
-      tradeDate: isoDateOfEpochMs(at),
-      holdings: this.exposuresFor(account),
-      order: { instrument: instrumentText, side: order.side, qty: order.qty },
-      hedgeExemptions: this.exemptions,
-    });
-    if (!limit.accepted) return this.reject(at, 'new', account, clientOrderId, instrumentText, 'POSITION_LIMIT');
-    const margin = this.ledger.checkOrder(account, { instrument: instrumentText, side: order.side, qty: order.qty });
-    if (!margin.accepted) return this.reject(at, 'new', account, clientOrderId, instrumentText, 'INSUFFICIENT_MARGIN');
-    engine.submit(order, at);
+    const symbol = typeof raw.instrument === 'string' ? raw.instrument : '';
+    const inst = this.instruments.get(symbol);
+    const engine = this.books.get(symbol);
+    const d = decideSubmit(
+      {
+        account,
+        clientOrderId,
+        accountKnown: this.accountOwner.has(account),
+        fields: raw,
+        instrument: raw.instrument,
+        product: this.catalog.forSymbol(symbol),
+        listed: inst ?? null,
+        seen: this.clientOrders.get(account)?.get(clientOrderId)?.content ?? null,
+        market: engine ? marketOf(engine, at) : null,
+        fallbackProduct: this.catalog.all()[0],
+        at,
+      },
+      this.gateOf(account),
+    );
+    if (d.ok && d.retry) return; // an exact retry returns the original result and creates nothing
+    const record = d.ok ? d.record : d.record;
+    if (record !== undefined) this.rememberClientOrder(account, clientOrderId, { instrument: symbol, content: record });
+    if (!d.ok) return this.reject(at, 'new', account, clientOrderId, d.instrument, d.reason, d.field);
+    engine!.submit(d.order, at);
     this.flushIntradayCalls();
+  }
+
+  private gateOf(account: string): AccountGate {
+    return { ledger: this.ledger, limits: this.limits.get(account) ?? EMPTY_ACCOUNT_LIMITS };
+  }
+
+  /** What a replace or cancel names: the order recorded with the id, and whether it is still open. */
+  private named(account: string, clientOrderId: string): NamedOrder {
+    const rec = this.clientOrders.get(account)?.get(clientOrderId);
+    if (!rec) return { instrument: null, product: undefined, expired: false, live: null };
+    const open = this.books.get(rec.instrument)?.getOrder(account, clientOrderId);
+    return { instrument: rec.instrument, product: this.catalog.forSymbol(rec.instrument), expired: this.instruments.get(rec.instrument)!.expired, live: open ? { side: open.side, open: open.openQty } : null };
   }
 
   private rememberClientOrder(account: string, clientOrderId: string, rec: ClientOrderRecord): void {
@@ -390,45 +396,18 @@ export class Rulebook {
   }
 
   private replace(account: string, clientOrderId: string, priceRaw: unknown, qtyRaw: unknown, at: number): void {
-    const rec = this.clientOrders.get(account)?.get(clientOrderId);
-    const instrument = rec?.instrument ?? null;
-    const product = instrument ? this.catalog.forSymbol(instrument) : undefined;
-    if (!isPositiveLots(qtyRaw)) return this.reject(at, 'replace', account, clientOrderId, instrument, 'INVALID_ORDER', 'qty');
-    const price = priceField(priceRaw, product ?? this.catalog.all()[0]);
-    if ('reason' in price) return this.reject(at, 'replace', account, clientOrderId, instrument, price.reason, price.field);
-    if (!rec || !product) return this.reject(at, 'replace', account, clientOrderId, null, 'UNKNOWN_ORDER');
-    const inst = this.instruments.get(rec.instrument)!;
-    if (inst.expired) return this.reject(at, 'replace', account, clientOrderId, rec.instrument, 'INSTRUMENT_EXPIRED');
-    const engine = this.books.get(rec.instrument)!;
-    const open = engine.getOrder(account, clientOrderId);
-    if (!open) return this.reject(at, 'replace', account, clientOrderId, rec.instrument, 'UNKNOWN_ORDER');
-    const pre = engine.precheckReplace(account, clientOrderId, price.ticks, qtyRaw, at);
-    if (pre) return this.reject(at, 'replace', account, clientOrderId, rec.instrument, pre.reason, pre.field);
-    if (qtyRaw > open.openQty) {
-      // Only an increase can add exposure; the limit check sees the old order's quantity removed.
-      const holdings = this.exposuresFor(account).map((h) =>
-        h.instrument === rec.instrument
-          ? { ...h, openBuys: h.openBuys - (open.side === 'buy' ? open.openQty : 0), openSells: h.openSells - (open.side === 'sell' ? open.openQty : 0) }
-          : h,
-      );
-      const limit = checkPositionLimit({ product, account, tradeDate: isoDateOfEpochMs(at), holdings, order: { instrument: rec.instrument, side: open.side, qty: qtyRaw }, hedgeExemptions: this.exemptions });
-      if (!limit.accepted) return this.reject(at, 'replace', account, clientOrderId, rec.instrument, 'POSITION_LIMIT');
-    }
-    const margin = this.ledger.checkReplace(account, rec.instrument, open.side, open.openQty, qtyRaw);
-    if (!margin.accepted) return this.reject(at, 'replace', account, clientOrderId, rec.instrument, 'INSUFFICIENT_MARGIN');
-    engine.replace(account, clientOrderId, price.ticks, qtyRaw, at);
+    const named = this.named(account, clientOrderId);
+    const engine = named.instrument === null ? undefined : this.books.get(named.instrument);
+    const d = decideReplace({ account, clientOrderId, price: priceRaw, qty: qtyRaw, named, market: engine ? marketOf(engine, at) : null, fallbackProduct: this.catalog.all()[0], at }, this.gateOf(account));
+    if (!d.ok) return this.reject(at, 'replace', account, clientOrderId, d.instrument, d.reason, d.field);
+    engine!.replace(account, clientOrderId, d.priceTicks, d.qty, at);
     this.flushIntradayCalls();
   }
 
   private cancel(account: string, clientOrderId: string, at: number): void {
-    const rec = this.clientOrders.get(account)?.get(clientOrderId);
-    if (!rec) return this.reject(at, 'cancel', account, clientOrderId, null, 'UNKNOWN_ORDER');
-    // §4 order: INSTRUMENT_EXPIRED before UNKNOWN_ORDER (as for a replace); the expired book has
-    // already forgotten the order.
-    if (this.instruments.get(rec.instrument)!.expired) return this.reject(at, 'cancel', account, clientOrderId, rec.instrument, 'INSTRUMENT_EXPIRED');
-    const engine = this.books.get(rec.instrument)!;
-    if (!engine.getOrder(account, clientOrderId)) return this.reject(at, 'cancel', account, clientOrderId, rec.instrument, 'UNKNOWN_ORDER');
-    engine.cancel(account, clientOrderId, at);
+    const d = decideCancel(this.named(account, clientOrderId));
+    if (!d.ok) return this.reject(at, 'cancel', account, clientOrderId, d.instrument, d.reason);
+    this.books.get(d.instrument)!.cancel(account, clientOrderId, at);
   }
 
   private publishIndex(index: 'TPI' | 'GCI', providers: readonly Record<string, unknown>[], at: number): void {
@@ -445,12 +424,29 @@ export class Rulebook {
     this.out.push({ type: 'IndexPublished', at, index, valueE4: p.valueE4, providers: p.providers.length, qualified: p.qualifiedCount });
   }
 
-  private grantExemption(account: string, productCode: string, at: number): void {
+  /** `exemption` (SPEC §17): both scopes in lots, replacing the account's previous exemption in the product. */
+  private grantExemption(account: string, productCode: string, change: { allMonths: unknown; spotMonth: unknown }, at: number): void {
     this.knownAccount(account);
     if (!this.catalog.get(productCode)) throw new CommandRefused(`unknown product ${productCode}`);
-    if (this.exemptions.some((x) => x.account === account && x.product === productCode)) return;
-    this.exemptions.push({ account, product: productCode });
-    this.out.push({ type: 'HedgeExemptionGranted', at, account, product: productCode });
+    const checked = checkHedgeExemption(change);
+    if (!checked.ok) throw new CommandRefused(checked.message);
+    const next = grantHedgeExemption(this.limits.get(account) ?? EMPTY_ACCOUNT_LIMITS, productCode, checked.exemption);
+    if (!next) return;
+    this.limits.set(account, next);
+    this.out.push({ type: 'HedgeExemptionGranted', at, account, product: productCode, ...checked.exemption });
+  }
+
+  /** `limits` (SPEC §17): the account's limits in the product, both scopes, replacing the previous ones. */
+  private setLimits(account: string, productCode: string, change: { allMonths: unknown; spotMonth: unknown }, at: number): void {
+    this.knownAccount(account);
+    const product = this.catalog.get(productCode);
+    if (!product) throw new CommandRefused(`unknown product ${productCode}`);
+    const current = this.limits.get(account) ?? EMPTY_ACCOUNT_LIMITS;
+    const checked = checkPositionLimitsChange(current, account, product, change);
+    if (!checked.ok) throw new CommandRefused(checked.message);
+    const r = setPositionLimits(current, account, product, checked.limits);
+    this.limits.set(account, r.state);
+    this.out.push({ type: 'PositionLimitsSet', at, account, product: productCode, ...r.limits });
   }
 
   /**
@@ -621,7 +617,7 @@ export class Rulebook {
         books,
         ledger: this.ledger.snapshot(),
         indices: Object.fromEntries(this.indices),
-        exemptions: this.exemptions,
+        limits: Object.fromEntries(this.limits),
         lastAt: this.lastAt,
       }),
     );
@@ -635,11 +631,23 @@ export class Rulebook {
     r.instruments = new Map(Object.entries(s.instruments).map(([k, v]) => [k, { ...v, sessionTrades: [...v.sessionTrades], settledDates: [...v.settledDates] }]));
     r.ledger = new ClearingLedger(s.ledger);
     r.indices = new Map(Object.entries(s.indices));
-    r.exemptions = [...s.exemptions];
+    r.limits = new Map(Object.entries(s.limits ?? {}).map(([a, l]) => [a, readAccountLimits(l)]));
+    // A snapshot from before SPEC §17's exemption values: an exemption lifted both limits.
+    for (const x of s.exemptions ?? []) r.limits.set(x.account, readAccountLimits({ ...r.limits.get(x.account), exemptions: [x.product] }));
     r.lastAt = s.lastAt;
     for (const [sym, snap] of Object.entries(s.books)) r.books.set(sym, MatchingEngine.restore(snap, (e) => r.onMatchingEvent(e)));
     return r;
   }
+}
+
+/** The market an order meets in the book at `at` (a tier-1 halt whose end is ≤ at has ended). */
+function marketOf(engine: MatchingEngine, at: number): MarketGate {
+  const state = engine.sessionState(at);
+  return { halted: state === 'HALTED_TIER1' || state === 'HALTED_TIER2', band: engine.activeBand(at) };
+}
+
+function assertNever(c: never): never {
+  throw new Error(`unhandled command ${JSON.stringify(c)}`);
 }
 
 /** 23521 -> "2.3521". */

@@ -29,7 +29,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { appendEvents, enqueue, fetchUnpublished, markPublished, sql, type NewEvent, type OutboxMessage } from '@ch/persistence';
 import type { Batch, Consumer, MessageBus, Producer } from '@ch/kafka';
-import { consumerGroup, decodeEnvelope, encodeEnvelope, type Envelope, type MessageRefused } from '@ch/messages';
+import { consumerGroup, decodeEnvelope, encodeEnvelope, SCHEMA_VERSIONS, type Envelope, type MessageRefused } from '@ch/messages';
 import { randomUUID } from 'node:crypto';
 
 export interface Incoming {
@@ -50,6 +50,11 @@ export interface EmitMeta {
   source?: string | null;
 }
 
+/** The message type's schema version (libs/messages SCHEMA_VERSIONS); 1 for a type not in the table. */
+function versionOf(type: string): number {
+  return Object.prototype.hasOwnProperty.call(SCHEMA_VERSIONS, type) ? (SCHEMA_VERSIONS as Readonly<Record<string, number>>)[type] : 1;
+}
+
 /** What a handler emits during one batch; written in the batch's transaction. */
 export class BatchOutput {
   readonly events: NewEvent[] = [];
@@ -62,7 +67,7 @@ export class BatchOutput {
     this.events.push({
       eventId: env.eventId,
       type,
-      version: 1,
+      version: env.version,
       stream,
       streamSeq: env.streamSeq,
       at: meta.at,
@@ -87,7 +92,7 @@ export class BatchOutput {
     return {
       eventId: randomUUID(),
       type,
-      version: 1,
+      version: versionOf(type),
       stream,
       streamSeq: this.heads.next(stream),
       at: meta.at,

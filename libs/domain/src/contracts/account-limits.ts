@@ -1,7 +1,10 @@
 /**
  * An account's position-limit settings as operations configure them (SPEC §2: limits "per
  * account (defaults, configurable)"): per product, the limits in force when operations changed
- * them, and the products in which the account holds a hedge exemption.
+ * them (`limits`), and the account's hedge exemptions (`exemption`), each with both scopes in lots.
+ * SPEC §17: per scope the effective limit is the larger of the account's limit (else the product
+ * default) and its exemption; a new `limits` or `exemption` replaces the previous one of its kind.
+ * Risk's gate and the Rulebook both check orders against effectiveLimits (libs/rulebook/src/gate.ts).
  *
  * Risk keeps one of these per account (it is the gate that applies them); intake reads the same
  * shape to answer what an account's limits are. The functions return a new state, or null when a
@@ -11,19 +14,24 @@
  * - Setting one limit keeps the other as it was (a previous override, else the product default),
  *   and both are then pinned for the account: the event records the pair in force, so the log
  *   alone says what the account's limits are without knowing the defaults at the time.
- * - A hedge exemption is granted per account and product and is not revoked through the API (a
- *   revocation would need its own event; none is specified).
+ * - A `limits` command of the scenario gives both limits (SPEC §17); the API may give one, and the
+ *   other keeps its value. An exemption always gives both.
+ * - A hedge exemption is replaced, never revoked (a revocation would need its own event; none is
+ *   specified). Granting the exemption in force again changes nothing and logs nothing.
  * - The spot-month limit in force may not exceed the all-months limit in force (checked on the pair
  *   a change leaves, so a limit given alone is checked against the other one as it stands).
  */
 import type { ProductSpec } from '../products';
-import { resolvePositionLimits, type HedgeExemption, type PositionLimitOverride, type PositionLimits } from './position-limits';
+import type { PositionLimits } from './position-limits';
 
 export interface AccountLimits {
-  /** By product code: both limits in force since operations last set them. */
+  /** By product code: both limits in force since operations last set them (`limits`, SPEC §17). */
   readonly overrides: Readonly<Record<string, PositionLimits>>;
-  /** Product codes in which the account is hedge-exempt, in the order granted. */
-  readonly exemptions: readonly string[];
+  /**
+   * By product code: the account's hedge exemption (`exemption`, SPEC §17), both scopes in lots.
+   * Per scope the effective limit is the larger of the limit in force and the exemption.
+   */
+  readonly exemptions: Readonly<Record<string, PositionLimits>>;
 }
 
 export interface LimitsChange {
@@ -31,17 +39,40 @@ export interface LimitsChange {
   readonly spotMonth?: number;
 }
 
-export const EMPTY_ACCOUNT_LIMITS: AccountLimits = { overrides: {}, exemptions: [] };
+export const EMPTY_ACCOUNT_LIMITS: AccountLimits = { overrides: {}, exemptions: {} };
+
+/**
+ * A stored AccountLimits as read back (risk_state `limits:<account>`, a Rulebook snapshot). Before
+ * SPEC §17's exemption values an exemption was a product code that lifted both limits: it reads as
+ * an exemption of MAX_SAFE_INTEGER lots in both scopes, which is what lifting them meant.
+ */
+export function readAccountLimits(stored: { overrides?: Record<string, PositionLimits>; exemptions?: readonly string[] | Record<string, PositionLimits> } | null | undefined): AccountLimits {
+  if (!stored) return EMPTY_ACCOUNT_LIMITS;
+  const ex = stored.exemptions ?? {};
+  const exemptions = Array.isArray(ex) ? Object.fromEntries(ex.map((p: string) => [p, { allMonths: Number.MAX_SAFE_INTEGER, spotMonth: Number.MAX_SAFE_INTEGER }])) : (ex as Record<string, PositionLimits>);
+  return { overrides: stored.overrides ?? {}, exemptions };
+}
 
 /** A limit operations may set: a positive whole number of lots. */
 export function isLimitLots(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 1;
 }
 
-/** The exemption added; null when the account already has it. */
-export function grantHedgeExemption(state: AccountLimits, product: string): AccountLimits | null {
-  if (state.exemptions.includes(product)) return null;
-  return { overrides: state.overrides, exemptions: [...state.exemptions, product] };
+export type ExemptionCheck = { ok: true; exemption: PositionLimits } | { ok: false; field: 'allMonths' | 'spotMonth'; message: string };
+
+/** An exemption (SPEC §17): both fields required, positive whole lots. */
+export function checkHedgeExemption(change: { readonly allMonths?: unknown; readonly spotMonth?: unknown }): ExemptionCheck {
+  for (const k of ['allMonths', 'spotMonth'] as const) {
+    if (!isLimitLots(change[k])) return { ok: false, field: k, message: `${k} must be a positive whole number of lots` };
+  }
+  return { ok: true, exemption: { allMonths: change.allMonths as number, spotMonth: change.spotMonth as number } };
+}
+
+/** The exemption in place of the previous one of the product (SPEC §17); null when it is the one in force already. */
+export function grantHedgeExemption(state: AccountLimits, product: string, exemption: PositionLimits): AccountLimits | null {
+  const current = state.exemptions[product];
+  if (current && current.allMonths === exemption.allMonths && current.spotMonth === exemption.spotMonth) return null;
+  return { overrides: state.overrides, exemptions: { ...state.exemptions, [product]: { allMonths: exemption.allMonths, spotMonth: exemption.spotMonth } } };
 }
 
 export type LimitsChangeCheck = { ok: true; limits: PositionLimits } | { ok: false; field: 'allMonths' | 'spotMonth'; message: string };
@@ -58,7 +89,7 @@ export function checkPositionLimitsChange(state: AccountLimits, account: string,
   for (const k of ['allMonths', 'spotMonth'] as const) {
     if (change[k] !== undefined && !isLimitLots(change[k])) return { ok: false, field: k, message: `${k} must be a positive whole number of lots` };
   }
-  const current = effectiveLimits(state, account, product);
+  const current = configuredLimits(state, product);
   const limits: PositionLimits = { allMonths: (change.allMonths as number | undefined) ?? current.allMonths, spotMonth: (change.spotMonth as number | undefined) ?? current.spotMonth };
   if (limits.spotMonth > limits.allMonths) {
     const field = change.spotMonth !== undefined ? 'spotMonth' : 'allMonths';
@@ -75,14 +106,16 @@ export function setPositionLimits(state: AccountLimits, account: string, product
   return { state: { overrides: { ...state.overrides, [product.code]: limits }, exemptions: state.exemptions }, limits };
 }
 
-export function effectiveLimits(state: AccountLimits, account: string, product: ProductSpec): PositionLimits {
-  return resolvePositionLimits(product, account, limitCheckInputs(state, account).overrides);
+/** The limits set for the account (else the product defaults), without its exemption. */
+export function configuredLimits(state: AccountLimits, product: ProductSpec): PositionLimits {
+  return state.overrides[product.code] ?? product.positionLimits;
 }
 
-/** The overrides and exemptions in the form checkPositionLimit takes. */
-export function limitCheckInputs(state: AccountLimits, account: string): { overrides: PositionLimitOverride[]; hedgeExemptions: HedgeExemption[] } {
-  return {
-    overrides: Object.entries(state.overrides).map(([product, l]) => ({ account, product, allMonths: l.allMonths, spotMonth: l.spotMonth })),
-    hedgeExemptions: state.exemptions.map((product) => ({ account, product })),
-  };
+/** Per scope the larger of the limit in force and the account's hedge exemption (SPEC §17). */
+export function effectiveLimits(state: AccountLimits, _account: string, product: ProductSpec): PositionLimits {
+  const set = configuredLimits(state, product);
+  const ex = state.exemptions[product.code];
+  if (!ex) return set;
+  return { allMonths: Math.max(set.allMonths, ex.allMonths), spotMonth: Math.max(set.spotMonth, ex.spotMonth) };
 }
+

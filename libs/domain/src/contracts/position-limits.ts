@@ -81,6 +81,11 @@ export interface PositionLimitInput {
   readonly order: IncomingOrder;
   readonly overrides?: readonly PositionLimitOverride[];
   readonly hedgeExemptions?: readonly HedgeExemption[];
+  /**
+   * The limits in force, already resolved (account-limits.ts effectiveLimits: the account's limits,
+   * else the defaults, raised per scope by its exemption, SPEC §17); when given, `overrides` is not read.
+   */
+  readonly limits?: PositionLimits;
 }
 
 export type PositionLimitScope = 'allMonths' | 'spotMonth';
@@ -158,7 +163,7 @@ export function checkPositionLimit(input: PositionLimitInput): PositionLimitResu
     : [...holdings, addOrder({ instrument: order.instrument, position: 0, openBuys: 0, openSells: 0 }, order)];
 
   const spotInstrument = spotMonth(product, input.tradeDate);
-  const limits = resolvePositionLimits(product, account, input.overrides);
+  const limits = input.limits ?? resolvePositionLimits(product, account, input.overrides);
   const before = worstCases(holdings, spotInstrument);
   const after = worstCases(withOrder, spotInstrument);
   const figures: LimitFigures = { spotInstrument, limits, before, after };

@@ -7,3 +7,4 @@ export * from './settlement';
 export * from './variation-margin';
 export * from './margin-calls';
 export * from './ledger';
+export * from './end-of-day-progress';

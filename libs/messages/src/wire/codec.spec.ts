@@ -64,7 +64,7 @@ const SAMPLES: { readonly [T in SystemEventType]: EventOf<T> } = {
   EndOfDayCompleted: { type: 'EndOfDayCompleted', at: AT, tradeDate: '2027-01-04', instruments: [I] },
   EndOfDayFailed: { type: 'EndOfDayFailed', at: AT, tradeDate: '2027-01-04', instrument: I, code: 'NO_FINAL_PRICE', message: 'no index' },
   ContractExpired: { type: 'ContractExpired', at: AT, instrument: I, tradeDate: '2027-03-17', finalPrice: 235 },
-  HedgeExemptionGranted: { type: 'HedgeExemptionGranted', at: AT, account: 'M1-H', product: 'SIT' },
+  HedgeExemptionGranted: { type: 'HedgeExemptionGranted', at: AT, account: 'M1-H', product: 'SIT', allMonths: 5000, spotMonth: 2000 },
   PositionLimitsSet: { type: 'PositionLimitsSet', at: AT, account: 'M1-H', product: 'SIT', allMonths: 100, spotMonth: 50 },
   ApiKeyIssued: { type: 'ApiKeyIssued', at: AT, member: 'M1', keyId: 'k1' },
   TradeCleared: {
@@ -116,7 +116,8 @@ describe('wire codec', () => {
   });
 
   it('gives every event and command type a schema version', () => {
-    for (const t of types) expect(schemaVersion(t)).toBe(1);
+    // Version 1 everywhere but HedgeExemptionGranted (v2: it carries the exemption's lots, SPEC §17).
+    for (const t of types) expect(schemaVersion(t)).toBe(t === 'HedgeExemptionGranted' ? 2 : 1);
     for (const t of ['SubmitOrder', 'NewOrder', 'Cutoff', 'Deposit', 'Withdrawal', 'OrderRetried', 'EventLogAnchor']) expect(schemaVersion(t)).toBe(SCHEMA_VERSIONS[t as keyof typeof SCHEMA_VERSIONS]);
     expect(() => schemaVersion('Nonsense')).toThrow(/unknown message type/);
     expect(() => schemaVersion('toString')).toThrow(/unknown message type/);

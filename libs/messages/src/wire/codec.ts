@@ -95,7 +95,7 @@ export const EVENT_SCHEMAS: { readonly [T in SystemEventType]: Schema<EventOf<T>
   EndOfDayCompleted: { at: 'instant', tradeDate: 'plain', instruments: 'plain' },
   EndOfDayFailed: { at: 'instant', tradeDate: 'plain', instrument: 'plain', code: 'plain', message: 'plain' },
   ContractExpired: { at: 'instant', instrument: 'plain', tradeDate: 'plain', finalPrice: 'ticks' },
-  HedgeExemptionGranted: { at: 'instant', account: 'plain', product: 'plain' },
+  HedgeExemptionGranted: { at: 'instant', account: 'plain', product: 'plain', allMonths: 'plain', spotMonth: 'plain' },
   PositionLimitsSet: { at: 'instant', account: 'plain', product: 'plain', allMonths: 'plain', spotMonth: 'plain' },
   ApiKeyIssued: { at: 'instant', member: 'plain', keyId: 'plain' },
   TradeCleared: { at: 'instant', instrument: 'plain', tradeId: 'plain', price: 'ticks', qty: 'plain', legs: [{ account: 'plain', side: 'plain', counterparty: 'plain', qty: 'plain' }] },

@@ -129,6 +129,9 @@ export interface GrantHedgeExemption extends Timed {
   readonly type: 'GrantHedgeExemption';
   readonly account: string;
   readonly product: string;
+  /** The exemption's lots per scope (SPEC §17); version 1 carried none and lifted the limits. */
+  readonly allMonths: number;
+  readonly spotMonth: number;
 }
 
 /** risk -> intake (risk-events): a notice, not a fact: a SubmitOrder was an exact retry. */

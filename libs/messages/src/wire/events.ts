@@ -27,7 +27,7 @@
  *   EndOfDayCompleted       the instruments settled for a trade date
  *   EndOfDayFailed          an instrument could not be settled; nothing was posted for it
  *   ContractExpired         final settlement done, positions closed, book closed
- *   HedgeExemptionGranted   an account's position limits are lifted for a product
+ *   HedgeExemptionGranted   an account's hedge exemption in a product (both scopes, lots; v2)
  *   PositionLimitsSet       an account's position limits in a product, as in force after the change
  *
  * and the services' own (`ServiceEvent`): ApiKeyIssued, TradeCleared, DepositRejected,
@@ -186,11 +186,17 @@ export interface ContractExpired {
   readonly finalPrice: number;
 }
 
+/**
+ * The exemption in force (SPEC §17): per scope the effective limit is the larger of the limit and this.
+ * Version 1 (before SPEC §17) carried no values and lifted the limits: read back as unlimited.
+ */
 export interface HedgeExemptionGranted {
   readonly type: 'HedgeExemptionGranted';
   readonly at: number;
   readonly account: string;
   readonly product: string;
+  readonly allMonths: number;
+  readonly spotMonth: number;
 }
 
 /** Both limits in force after the change (one left out of the command keeps its previous value). */

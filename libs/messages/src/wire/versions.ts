@@ -39,7 +39,7 @@ export const SCHEMA_VERSIONS: { readonly [T in MessageType]: number } = {
   EndOfDayCompleted: 1,
   EndOfDayFailed: 1,
   ContractExpired: 1,
-  HedgeExemptionGranted: 1,
+  HedgeExemptionGranted: 2,
   PositionLimitsSet: 1,
   // events: the services' own
   ApiKeyIssued: 1,
@@ -60,7 +60,7 @@ export const SCHEMA_VERSIONS: { readonly [T in MessageType]: number } = {
   RequestWithdrawal: 1,
   Withdrawal: 1,
   SetPositionLimits: 1,
-  GrantHedgeExemption: 1,
+  GrantHedgeExemption: 2,
   OrderRetried: 1,
   // anchors
   EventLogAnchor: 1,

@@ -24,7 +24,7 @@ export default tseslint.config(
     rules: {
       // A switch over a union names every member or says `default:` on purpose.
       '@typescript-eslint/switch-exhaustiveness-check': ['error', { considerDefaultExhaustiveForUnions: true }],
-      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
       // `_`-named bindings are deliberate: destructuring a field away, a parameter an interface requires.
       '@typescript-eslint/no-unused-vars': [
         'error',

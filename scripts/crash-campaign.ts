@@ -355,7 +355,7 @@ async function main(): Promise<number> {
   } finally {
     supervising = false;
     await supervisor.catch(() => undefined);
-    if (sys) for (const s of SERVICES) await sys.kill(s as ServiceName, 'SIGKILL').catch(() => undefined);
+    if (sys) for (const s of SERVICES) await sys.kill(s, 'SIGKILL').catch(() => undefined);
     await kafka?.kill().catch(() => undefined);
     pg.stop();
     if (!keep) {

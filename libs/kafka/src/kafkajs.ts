@@ -277,7 +277,7 @@ class KafkajsConsumer implements Consumer {
       for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
         for (const partition of partitions) this.starts.set(tpKey(topic, partition), this.newStart(topic, partition));
       }
-      this.options.onAssignment?.(payload.memberAssignment as Record<string, number[]>);
+      this.options.onAssignment?.(payload.memberAssignment);
     });
     this.consumer.on(this.consumer.events.CRASH, async ({ payload }) => {
       if (payload.restart || this.decidedCrashes.has(payload.error)) return;
@@ -386,7 +386,7 @@ class KafkajsConsumer implements Consumer {
       throw new HandlerError(err);
     }
     if (this.starts.get(key) !== state) return false; // reassigned meanwhile; the next batch decides
-    const fetched = (batch as unknown as { fetchedOffset?: string }).fetchedOffset ?? batch.messages[0]!.offset;
+    const fetched = (batch as unknown as { fetchedOffset?: string }).fetchedOffset ?? batch.messages[0].offset;
     if (wanted === null || fetched === wanted) {
       this.starts.delete(key);
       return true;

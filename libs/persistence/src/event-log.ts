@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'crypto';
 import type { EntityManager } from 'typeorm';
 import { canonicalJson, isStorableString } from './canonical-json';
-import { Db, requireTransaction, sql, toSafeNumber } from './db';
+import { type Db, requireTransaction, sql, toSafeNumber } from './db';
 
 /**
  * The hash-chained event log (SPEC §9; docs/decisions/0003-event-log-hash-chain.md).

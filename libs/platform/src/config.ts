@@ -1,6 +1,6 @@
-import { InjectionToken, ModuleMetadata, Type } from '@nestjs/common';
+import { type InjectionToken, type ModuleMetadata, type Type } from '@nestjs/common';
 import type { DestinationStream } from 'pino';
-import { AccountOwnership, ApiKeyStore } from './auth/types';
+import { type AccountOwnership, type ApiKeyStore } from './auth/types';
 
 /** How to provide an implementation of a platform port (same shapes as a Nest provider, minus `provide`). */
 export type PortProvider<T> =

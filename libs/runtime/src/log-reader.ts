@@ -89,7 +89,7 @@ function connectionConfig(db: Db): Record<string, unknown> {
 /** Inside a transaction: its snapshot, exported for the worker's connection. */
 async function exportSnapshot(db: Db): Promise<string | null> {
   if (isDataSource(db)) return null;
-  const qr = (db as EntityManager).queryRunner;
+  const qr = (db).queryRunner;
   if (!qr || qr.isReleased || !qr.isTransactionActive) return null;
   const r = await sql<{ s: string }>(db, 'SELECT pg_export_snapshot() AS s');
   return r.rows[0].s;

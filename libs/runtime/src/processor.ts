@@ -234,7 +234,7 @@ export function isTransientError(e: unknown): boolean {
 
 /** Text safe for a log payload: no control characters (Postgres refuses \u0000), bounded. */
 function plainText(v: unknown, max = 2000): string {
-  // eslint-disable-next-line no-control-regex
+   
   return String(v)
     .replace(/[\u0000-\u001f\u007f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '?')
     .slice(0, max);

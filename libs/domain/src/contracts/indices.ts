@@ -26,8 +26,8 @@
  * - A score equal to its threshold qualifies ("meets" the threshold). A weight equal to 30% is not
  *   capped; only weights above 30% are.
  */
-import { IndexName, ProductSpec } from '../products';
-import { Ticks } from '../money';
+import { type IndexName, type ProductSpec } from '../products';
+import { type Ticks } from '../money';
 import { Fraction } from './rational';
 
 export interface TpiProviderInput {

@@ -680,7 +680,7 @@ export class ClearingLedger {
   }
 
   private mutableAccount(id: string): AccountRisk {
-    return this.account(id) as AccountRisk;
+    return this.account(id);
   }
 
   private activeInstrument(symbol: string): InstrumentRisk {

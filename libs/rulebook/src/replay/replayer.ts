@@ -265,7 +265,7 @@ export class Replayer {
     const bySeq = stop.toSeq !== undefined;
     const byAt = stop.at !== undefined;
     for (const r of records) {
-      if ((bySeq && r.seq > stop.toSeq!) || (byAt && r.at > stop.at!)) return true;
+      if ((bySeq && r.seq > stop.toSeq) || (byAt && r.at > stop.at)) return true;
       this.apply(r);
     }
     return false;

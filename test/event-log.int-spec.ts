@@ -140,7 +140,7 @@ describe('migrations and bootstrap', () => {
       expect(await chainHead(sources[0])).toEqual({ lastSeq: 0, lastHash: GENESIS_HASH });
       expect(await verifyChain(sources[0])).toEqual({ ok: true, fromSeq: 1, lastSeq: 0, count: 0 });
     } finally {
-      await Promise.all(sources.map((s) => (s.isInitialized ? s.destroy() : undefined)));
+      await Promise.all(sources.filter((s) => s.isInitialized).map((s) => s.destroy()));
       await db.drop();
     }
   });

@@ -5,7 +5,7 @@
  * execution stream, the trade register, statements) may carry the other side's identifiers. Every
  * member-facing report of a trade is built here, from the event or from the register's row.
  */
-import { priceOf, iso } from './views';
+import { priceOf, iso, textOf } from './views';
 
 type Side = 'buy' | 'sell';
 
@@ -78,7 +78,7 @@ export function tradeFromEvent(p: Record<string, unknown>): TwoSidedTrade {
   return {
     instrument: String(p.instrument),
     tradeId: n(p.tradeId),
-    price: p.price === null || p.price === undefined ? null : String(p.price),
+    price: p.price === null || p.price === undefined ? null : textOf(p.price),
     qty: n(p.qty),
     aggressor: p.aggressor === 'buy' ? 'buy' : 'sell',
     at: String(p.at),

@@ -18,7 +18,7 @@ import { actorOf, pollUntil } from './ops.controller';
 import { Outcomes, type CommandKind, type ExecutionReport } from './outcomes';
 import { EVENT_TIME_DOC, EventTime, withEventTime } from './event-time';
 import { InstrumentDirectory } from './instruments';
-import { orderRow } from './views';
+import { orderRow, textOf } from './views';
 import { DEFAULT_MAX_STREAMS_PER_KEY, maxStreamsPerKey, StreamSlots } from './stream-slots';
 
 const WAIT_MS = 5_000;
@@ -133,7 +133,7 @@ export class OrdersController {
   private async originalOutcome(account: string, clientOrderId: string, wait: boolean) {
     const row = wait ? await pollUntil(() => this.readOrder(account, clientOrderId), WAIT_MS) : await this.readOrder(account, clientOrderId);
     if (!row) return { status: 'received', account, clientOrderId };
-    if (wait && row.status === 'rejected') throw new DomainRejection((row.reason ?? 'INVALID_ORDER') as never, `order rejected: ${String(row.reason)}`);
+    if (wait && row.status === 'rejected') throw new DomainRejection((row.reason ?? 'INVALID_ORDER') as never, `order rejected: ${textOf(row.reason)}`);
     return row;
   }
 
@@ -175,7 +175,7 @@ export class OrdersController {
     if (outcome?.type === 'OrderRejected') {
       const p = outcome.payload;
       const what = kind === 'new' ? 'order' : kind;
-      throw new DomainRejection(p.reason as never, `${what} rejected: ${String(p.reason)}`, p.field ? { field: String(p.field) } : {});
+      throw new DomainRejection(p.reason as never, `${what} rejected: ${String(p.reason)}`, p.field ? { field: textOf(p.field) } : {});
     }
     return outcome;
   }

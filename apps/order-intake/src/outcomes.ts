@@ -10,6 +10,7 @@ import { decodeEnvelope, topicName } from '@ch/messages';
 import type { Consumer } from '@ch/kafka';
 import { INFRASTRUCTURE, type Infrastructure } from '@ch/runtime';
 import { memberExecution, tradeFromEvent } from './member-view';
+import { textOf } from './views';
 
 export interface ExecutionReport {
   type: string;
@@ -72,7 +73,7 @@ export class Outcomes implements OnApplicationShutdown {
           const reports = reportsOf(env.type, p);
           for (const r of reports) this.reports.next(r);
           const w = this.waiters.get(env.correlationId);
-          if (w && isOutcomeOf(w.kind, env.type, p)) w.resolve(reports[0] ?? { type: env.type, account: String(p.account ?? ''), payload: p });
+          if (w && isOutcomeOf(w.kind, env.type, p)) w.resolve(reports[0] ?? { type: env.type, account: textOf(p.account ?? ''), payload: p });
         }
       },
     });

@@ -12,7 +12,7 @@ import { ApiOperation, ApiQuery, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { sql } from '@ch/persistence';
 import { AccountScoped, API_KEY_SECURITY_NAME, DomainRejection, Roles } from '@ch/platform';
 import { INFRASTRUCTURE, type Infrastructure } from '@ch/runtime';
-import { cents, iso, priceOf } from './views';
+import { cents, iso, priceOf, textOf } from './views';
 import { tradeRow } from './member-view';
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
@@ -109,7 +109,7 @@ export class StatementsController {
 type Statement = Awaited<ReturnType<StatementsController['build']>>;
 
 function csvField(v: unknown): string {
-  const s = v === null || v === undefined ? '' : String(v);
+  const s = v === null || v === undefined ? '' : textOf(v);
   return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 

@@ -17,6 +17,7 @@ import { WithdrawalDto } from './dto';
 import { EVENT_TIME_DOC, EventTime, withEventTime } from './event-time';
 import { actorOf, cashAmount } from './ops.controller';
 import { Outcomes } from './outcomes';
+import { textOf } from './views';
 
 const WAIT_MS = 5_000;
 
@@ -67,7 +68,7 @@ export class WithdrawalsController {
     waiter.cancel();
     if (first && 'rejected' in first) {
       const p = first.rejected;
-      throw new DomainRejection((p.reason as never) ?? 'INSUFFICIENT_MARGIN', `withdrawal rejected: ${String(p.reason)} (${String(p.detail ?? '')})`);
+      throw new DomainRejection((p.reason as never) ?? 'INSUFFICIENT_MARGIN', `withdrawal rejected: ${String(p.reason)} (${textOf(p.detail ?? '')})`);
     }
     if (first && 'posted' in first) return { reference, account: accountId, amount, status: 'posted', balance: first.posted };
     return { reference, account: accountId, amount, status: 'pending' };

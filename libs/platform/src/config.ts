@@ -1,4 +1,4 @@
-import { type InjectionToken, type ModuleMetadata, type Type } from '@nestjs/common';
+import { type FactoryProvider, type InjectionToken, type ModuleMetadata, type Type } from '@nestjs/common';
 import type { DestinationStream } from 'pino';
 import { type AccountOwnership, type ApiKeyStore } from './auth/types';
 
@@ -6,8 +6,7 @@ import { type AccountOwnership, type ApiKeyStore } from './auth/types';
 export type PortProvider<T> =
   | { useClass: Type<T> }
   | { useValue: T }
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  | { useFactory: (...args: any[]) => T | Promise<T>; inject?: InjectionToken[] }
+  | { useFactory: FactoryProvider<T>['useFactory']; inject?: InjectionToken[] }
   | { useExisting: InjectionToken };
 
 export interface PlatformModuleOptions {

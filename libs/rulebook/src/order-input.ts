@@ -4,7 +4,7 @@
  * in-process rulebook, so both refuse the same inputs with the same reason and field.
  */
 import { isBoundedPrice, MAX_LOTS, parsePriceToTicks, type ProductSpec } from '@ch/domain';
-import type { NewOrder, Side, TimeInForce } from '@ch/matching';
+import type { NewOrder, TimeInForce } from '@ch/matching';
 
 export type OrderFormRejection = { readonly reason: 'INVALID_ORDER' | 'INVALID_TICK'; readonly field: string };
 

@@ -9,7 +9,7 @@
  * worker stops reading its socket, so Postgres waits instead of the batches piling up in memory.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { Client, type ClientConfig } from 'pg';
+import { Client } from 'pg';
 import { ValueEncoder } from './log-codec';
 import { encodeEvent, PayloadTranscoder } from './log-transcoder';
 import { CopyOut, type RowSink } from './log-copy';

@@ -523,7 +523,7 @@ export class Replayer {
 
   private unclearedOf(instrument: string): Map<number, Trade> {
     let m = this.uncleared.get(instrument);
-    if (!m) this.uncleared.set(instrument, (m = new Map()));
+    if (!m) this.uncleared.set(instrument, (m = new Map<number, Trade>()));
     return m;
   }
 

@@ -12,7 +12,7 @@ import { ApiOperation, ApiQuery, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { sql } from '@ch/persistence';
 import { AccountScoped, API_KEY_SECURITY_NAME, DomainRejection, Roles } from '@ch/platform';
 import { INFRASTRUCTURE, type Infrastructure } from '@ch/runtime';
-import { cents, iso, priceOf, textOf } from './views';
+import { cents, iso, priceOf } from './views';
 import { tradeRow } from './member-view';
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
@@ -108,14 +108,16 @@ export class StatementsController {
 
 type Statement = Awaited<ReturnType<StatementsController['build']>>;
 
-function csvField(v: unknown): string {
-  const s = v === null || v === undefined ? '' : textOf(v);
+type CsvValue = string | number | boolean | null | undefined;
+
+function csvField(v: CsvValue): string {
+  const s = v === null || v === undefined ? '' : String(v);
   return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
 /** One section per block; each row starts with its section name. */
 export function toCsv(s: Statement): string {
-  const rows: unknown[][] = [['section', 'instrument', 'field1', 'field2', 'field3', 'field4']];
+  const rows: CsvValue[][] = [['section', 'instrument', 'field1', 'field2', 'field3', 'field4']];
   rows.push(['account', s.account, s.tradeDate]);
   for (const p of s.positions) rows.push(['position', p.instrument, p.qty, p.settlementPrice, p.method]);
   for (const f of s.fills) rows.push(['fill', f.instrument, f.tradeId, f.side, f.qty, f.price]);

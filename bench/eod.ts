@@ -125,7 +125,7 @@ async function launch(): Promise<Launched> {
   for (const service of SERVICES) {
     const child = spawn(process.execPath, ['-r', join(ROOT, 'scripts', 'register-paths.js'), join(ROOT, 'dist', 'apps', service, 'src', 'main.js')], { env, stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
-    child.stderr!.on('data', (b: Buffer) => (err = (err + b.toString()).slice(-4000)));
+    child.stderr.on('data', (b: Buffer) => (err = (err + b.toString()).slice(-4000)));
     procs.push(child);
     await waitFor(`${service} /health`, async () => {
       if (child.exitCode !== null) throw Object.assign(new Error(`${service} exited ${child.exitCode}: ${err}`), { fatal: true });

@@ -28,7 +28,7 @@ import { Client } from 'pg';
 import { join } from 'node:path';
 import { listedContracts, SIT } from '../libs/domain/src';
 import { checkOutcomes, startOrderLoad, type LoadAccount, type OutcomeCheck } from '../test/support/crash-load';
-import { admitMember, deposit, listInstrument, SERVICES, startSystem, waitFor, type ServiceName, type System } from '../test/support/system';
+import { admitMember, deposit, listInstrument, SERVICES, startSystem, waitFor, type System } from '../test/support/system';
 
 const ROOT = join(__dirname, '..');
 const PG_BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';
@@ -355,7 +355,7 @@ async function main(): Promise<number> {
   } finally {
     supervising = false;
     await supervisor.catch(() => undefined);
-    if (sys) for (const s of SERVICES) await sys.kill(s as ServiceName, 'SIGKILL').catch(() => undefined);
+    if (sys) for (const s of SERVICES) await sys.kill(s, 'SIGKILL').catch(() => undefined);
     await kafka?.kill().catch(() => undefined);
     pg.stop();
     if (!keep) {

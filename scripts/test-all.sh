@@ -2,7 +2,8 @@
 # The whole test suite, as CI runs it (.ci/run calls `npm test`, which runs this).
 # Installs what the tests need (npm packages; the Kafka broker is fetched from Maven Central and
 # started by the integration project's global setup; each test creates its own database and
-# topics), then: domain purity check, typecheck, unit tests, integration tests against the real
+# topics), then: domain purity check, dependency rules (dependency-cruiser), lint (ESLint, type-aware),
+# format check (Prettier), typecheck, unit tests, integration tests against the real
 # broker and Postgres. Ends with one plain line: "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +14,9 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 
 node scripts/check-domain-purity.mjs || exit 1
+npm run -s depcruise || exit 1
+npm run -s lint || exit 1
+npm run -s format:check || exit 1
 npx tsc -p tsconfig.json --noEmit || exit 1
 
 rm -f .run/jest-unit.json .run/jest-integration.json

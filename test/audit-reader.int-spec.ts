@@ -209,7 +209,7 @@ describe('the log reader in a worker thread', () => {
     }
     // A payload stored by hand in another layout (leading space, no spacing, keys reversed) is
     // read as the same event, by JSON.parse rather than the transcoder.
-    const p = trade.payload as Record<string, unknown>;
+    const p = trade.payload;
     const text = ` {${Object.keys(p)
       .reverse()
       .map((k) => `${JSON.stringify(k)}:${JSON.stringify(p[k])}`)

@@ -21,7 +21,7 @@
 import { eventFromWire } from '../libs/rulebook/src';
 import { listedContracts, SCU, SIT } from '../libs/domain/src';
 import { openDataSource, sql } from '../libs/persistence/src';
-import { admitMember, deposit, listInstrument, startSystem, waitFor, type System } from './support/system';
+import { admitMember, deposit, startSystem, waitFor, type System } from './support/system';
 
 const DAY = '2027-01-04';
 const at = (hhmm: string) => `${DAY}T${hhmm}:00.000Z`;

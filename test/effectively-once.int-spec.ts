@@ -40,7 +40,6 @@ describe('effectively-once processing across SIGKILL', () => {
   const tradeCount = async () => Number((await q<{ n: string }>('SELECT count(*) AS n FROM trades'))[0].n);
 
   it('loses nothing and doubles nothing when clearing, risk and matching are killed mid-stream', async () => {
-    const started = Date.now();
     // 300 one-lot sells and 300 one-lot buys at the same price: exactly 300 trades of one lot,
     // sent in waves so that the flow is still running while services die and come back.
     const sends: Promise<unknown>[] = [];

@@ -5,15 +5,15 @@
 import { spawn } from 'child_process';
 import * as path from 'path';
 import { Client } from 'pg';
-import { DataSource } from 'typeorm';
+import { type DataSource } from 'typeorm';
 import {
   CanonicalJsonError,
   GENESIS_HASH,
   InvalidEventError,
   MIGRATIONS,
-  NewEvent,
+  type NewEvent,
   ProgressRegressionError,
-  StoredEvent,
+  type StoredEvent,
   appendEvents,
   chainHead,
   computeEventHash,
@@ -36,7 +36,7 @@ import {
   verifyChain,
   withDatabase,
 } from '@ch/persistence';
-import { TestDatabase, createTestDatabase, ensurePostgres } from './support/postgres';
+import { type TestDatabase, createTestDatabase, ensurePostgres } from './support/postgres';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -140,7 +140,7 @@ describe('migrations and bootstrap', () => {
       expect(await chainHead(sources[0])).toEqual({ lastSeq: 0, lastHash: GENESIS_HASH });
       expect(await verifyChain(sources[0])).toEqual({ ok: true, fromSeq: 1, lastSeq: 0, count: 0 });
     } finally {
-      await Promise.all(sources.map((s) => (s.isInitialized ? s.destroy() : undefined)));
+      await Promise.all(sources.filter((s) => s.isInitialized).map((s) => s.destroy()));
       await db.drop();
     }
   });

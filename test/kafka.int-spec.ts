@@ -159,12 +159,12 @@ describe('producer and consumer', () => {
   it('resumes each partition exactly at the caller-provided start offset', async () => {
     // Keys that land on partition 0 and on partition 1.
     const probe = await producer.send(T.resume, [{ key: 'k-a', value: 'probe' }]);
-    const pA = probe[0]!.partition;
+    const pA = probe[0].partition;
     let keyB = 'k-b';
     for (let i = 0; ; i++) {
       keyB = `k-b${i}`;
       const r = await producer.send(T.resume, [{ key: keyB, value: 'probe' }]);
-      if (r[0]!.partition !== pA) break;
+      if (r[0].partition !== pA) break;
     }
     // Each partition now holds its probe(s); fill up to 10 messages each.
     const fill = async (upTo: number) => {
@@ -182,7 +182,7 @@ describe('producer and consumer', () => {
     const group = `${prefix}-resume`;
     const applying = (got: Batch[]) => async (b: Batch) => {
       got.push(b);
-      store.set(b.partition, String(Number(b.messages[b.messages.length - 1]!.offset) + 1));
+      store.set(b.partition, String(Number(b.messages[b.messages.length - 1].offset) + 1));
     };
     const fromStore = async (_t: string, p: number) => store.get(p) ?? null;
 
@@ -222,7 +222,7 @@ describe('producer and consumer', () => {
     };
     c = await consume(T.resume, { groupId: `${group}-2`, startOffset: slow }, async (b) => {
       got.push(b);
-      store2.set(b.partition, String(Number(b.messages[b.messages.length - 1]!.offset) + 1));
+      store2.set(b.partition, String(Number(b.messages[b.messages.length - 1].offset) + 1));
     });
     await waitFor('new group caught up', () => store2.get(0) === '20' && store2.get(1) === '20');
     await sleep(500);
@@ -245,13 +245,13 @@ describe('producer and consumer', () => {
       attempts.push(b.messages.map((m) => m.offset));
       if (failuresLeft > 0) {
         failuresLeft--;
-        committedDuringFailure = (await admin.committedOffsets(group, T.fail))[0]!.offset;
+        committedDuringFailure = (await admin.committedOffsets(group, T.fail))[0].offset;
         // Not an Error subclass kafkajs would retry on its own: must be retried all the same.
         throw new TypeError('handler bug');
       }
     });
     await waitFor('success after failures', () => attempts.length >= 3);
-    await waitFor('commit', async () => (await admin.committedOffsets(group, T.fail))[0]!.offset === '5');
+    await waitFor('commit', async () => (await admin.committedOffsets(group, T.fail))[0].offset === '5');
     await sleep(300);
 
     expect(committedDuringFailure).toBe('-1');
@@ -285,13 +285,13 @@ describe('producer and consumer', () => {
       async (b) => {
         attempts.push(b.messages.map((m) => m.offset));
         if (failuresLeft-- > 0) throw new Error('database unavailable');
-        applied = Number(b.messages[b.messages.length - 1]!.offset) + 1;
+        applied = Number(b.messages[b.messages.length - 1].offset) + 1;
       },
     );
     await waitFor('applied after restart', () => applied === 3, 60_000);
     await sleep(300);
     expect(crashes.length).toBe(1);
     expect(attempts).toEqual(Array(4).fill(['0', '1', '2']));
-    await waitFor('commit', async () => (await admin.committedOffsets(group, T.crash))[0]!.offset === '3');
+    await waitFor('commit', async () => (await admin.committedOffsets(group, T.crash))[0].offset === '3');
   });
 });

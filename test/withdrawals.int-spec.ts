@@ -164,7 +164,7 @@ describe('withdrawals through the order path, and outstanding margin calls', () 
     expect((await sys.api('GET', '/ops/calls', { key: sys.opsKey })).body.map((x: { account: string; outstanding: string }) => [x.account, x.outstanding])).toEqual([['W1-H', '6.00']]);
 
     const run = runScenario([...setup, ...withdrawals, ...call, ...pay].map((c) => JSON.stringify(c)).join('\n'), sha256);
-    const calls = run.events.filter((e) => e.type === 'MarginCallIssued') as Extract<RulebookEvent, { type: 'MarginCallIssued' }>[];
+    const calls = run.events.filter((e): e is Extract<RulebookEvent, { type: 'MarginCallIssued' }> => e.type === 'MarginCallIssued');
     expect(calls.map((c) => [c.account, c.amount, c.intraday])).toEqual([['W1-H', 800, true]]);
   });
 

@@ -55,7 +55,7 @@ export function startOrderLoad(sys: System, opts: OrderLoadOptions): OrderLoad {
   const prefix = opts.prefix ?? 'o';
   let n = 0;
   let stopping = false;
-  let paused: Promise<void> | null = null;
+  let paused = null as Promise<void> | null; // set by pause(), which control flow does not see
   let release: (() => void) | null = null;
   let waveDone: Promise<void> = Promise.resolve();
   const load: OrderLoad = {

@@ -102,8 +102,8 @@ export async function startOwnBroker(opts: { properties?: Record<string, string>
       output.push(b.toString());
       if (output.length > 300) output.splice(0, output.length - 300);
     };
-    c.stdout!.on('data', keep);
-    c.stderr!.on('data', keep);
+    c.stdout.on('data', keep);
+    c.stderr.on('data', keep);
     child = c;
     const until = Date.now() + 120_000;
     while (!(await ready())) {

@@ -64,11 +64,11 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | null | unde
   for (;;) {
     try {
       const v = await fn();
-      if (v !== null && v !== undefined && v !== false) return v as T;
+      if (v !== null && v !== undefined && v !== false) return v;
     } catch (e) {
       last = e;
     }
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}${last ? `: ${last instanceof Error ? String(last) : JSON.stringify(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
@@ -120,8 +120,8 @@ export async function startSystem(name: string, extraEnv: Record<string, string>
       lines.push(b.toString());
       if (lines.length > 400) lines.splice(0, lines.length - 400);
     };
-    child.stdout!.on('data', keep);
-    child.stderr!.on('data', keep);
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
     procs.set(service, child);
     await waitFor(`${service} to answer /health`, async () => {
       if (child.exitCode !== null) throw new Error(`${service} exited with ${child.exitCode}:\n${lines.join('').slice(-3000)}`);

@@ -46,7 +46,7 @@ export class CommandPublisher {
       payload,
     };
     return new Promise((resolve, reject) => {
-      this.queue.push({ topic: topicName(topic), key, value: encodeEnvelope(env), done: (err) => (err ? reject(err) : resolve(env)) });
+      this.queue.push({ topic: topicName(topic), key, value: encodeEnvelope(env), done: (err) => (err ? reject(err instanceof Error ? err : new Error(JSON.stringify(err))) : resolve(env)) });
       if (!this.flushing) void this.flush();
     });
   }

@@ -22,7 +22,7 @@ import { CommandPublisher } from './commands';
 import { EndOfDayDto } from './dto';
 import { EVENT_TIME_DOC, EventTime, withEventTime } from './event-time';
 import { actorOf } from './ops.controller';
-import { cents, priceOf } from './views';
+import { textOf } from './views';
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
@@ -71,7 +71,7 @@ export class EndOfDayController {
           throw new DomainRejection('UNKNOWN_INSTRUMENT', `override for ${symbol}, which is not listed`, { field });
         }
         const product = this.catalog.forSymbol(symbol);
-        const price = o && typeof o === 'object' ? parsePriceToTicks(String((o as { price?: unknown }).price ?? ''), product?.tickCents ?? 1) : null;
+        const price = o && typeof o === 'object' ? parsePriceToTicks(textOf((o as { price?: unknown }).price ?? ''), product?.tickCents ?? 1) : null;
         if (!price || !price.ok || !isBoundedPrice(price.ticks)) {
           throw new DomainRejection('INVALID_REQUEST', `override price for ${symbol} must be a positive price in whole ticks, at most ${MAX_PRICE_TEXT}`, { field: `${field}.price` });
         }

@@ -108,14 +108,16 @@ export class StatementsController {
 
 type Statement = Awaited<ReturnType<StatementsController['build']>>;
 
-function csvField(v: unknown): string {
+type CsvValue = string | number | boolean | null | undefined;
+
+function csvField(v: CsvValue): string {
   const s = v === null || v === undefined ? '' : String(v);
   return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
 /** One section per block; each row starts with its section name. */
 export function toCsv(s: Statement): string {
-  const rows: unknown[][] = [['section', 'instrument', 'field1', 'field2', 'field3', 'field4']];
+  const rows: CsvValue[][] = [['section', 'instrument', 'field1', 'field2', 'field3', 'field4']];
   rows.push(['account', s.account, s.tradeDate]);
   for (const p of s.positions) rows.push(['position', p.instrument, p.qty, p.settlementPrice, p.method]);
   for (const f of s.fills) rows.push(['fill', f.instrument, f.tradeId, f.side, f.qty, f.price]);

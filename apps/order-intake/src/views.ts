@@ -25,6 +25,11 @@ export function orderRow(r: Row) {
   };
 }
 
+/** A wire value as text: a string, number or boolean as String prints it; an object as JSON, never "[object Object]". */
+export function textOf(v: unknown): string {
+  return typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v);
+}
+
 export function cents(v: unknown): string {
   return formatCents(num(v));
 }

@@ -94,7 +94,7 @@ export async function* readLogRecords(db: Db, opts: ReadRecordsOpts = {}): Async
       next = Math.min(next + size - 1, toSeq) + 1;
       pending = next <= toSeq ? fetch(next) : null;
       const rows = r.rows;
-      const out: LogRecord[] = new Array(rows.length);
+      const out = new Array<LogRecord>(rows.length);
       for (let i = 0; i < rows.length; i++) {
         const row = rows[i];
         out[i] = { seq: Number(row.seq), type: row.type, at: Number(row.at), payload: row.payload };

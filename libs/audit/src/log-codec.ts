@@ -285,7 +285,7 @@ export class ValueEncoder {
       }
       return;
     }
-    const proto = Object.getPrototypeOf(v);
+    const proto: unknown = Object.getPrototypeOf(v);
     if (proto !== Object.prototype && proto !== null) throw new CodecRefusal('not a plain object');
     const o = v as Record<string, unknown>;
     const keys = Object.keys(o);
@@ -368,6 +368,7 @@ function builder(keys: readonly string[]): Builder {
     lines.push(`const v${i} = (t = ops[o++]) === ${T_NUM} ? nums[n++] : t === ${T_STR} ? strings[ops[o++]] : ((d.o = o - 1), (d.n = n), (t = d.value()), (o = d.o), (n = d.n), t);`);
   });
   lines.push('d.o = o;', 'd.n = n;', `return {${keys.map((k, i) => `${JSON.stringify(k)}: v${i}`).join(', ')}};`);
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- generated on purpose: one straight-line object builder per key set (the replay's hot path)
   return new Function('d', 'ops', 'nums', 'strings', lines.join('\n')) as Builder;
 }
 

@@ -16,7 +16,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { DataSource, EntityManager } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { sql, type Db } from '@ch/persistence';
 import type { LogRecord, RulebookEvent } from '@ch/rulebook';
 import { ValueDecoder } from './log-codec';
@@ -82,14 +82,14 @@ function connectionConfig(db: Db): Record<string, unknown> {
   if (typeof o.password === 'string') config.password = o.password;
   if (o.database) config.database = o.database;
   if (o.ssl !== undefined) config.ssl = o.ssl;
-  config.application_name = `${String(o.extra?.application_name ?? 'clearinghouse')}:log-reader`;
+  config.application_name = `${typeof o.extra?.application_name === 'string' ? o.extra.application_name : 'clearinghouse'}:log-reader`;
   return config;
 }
 
 /** Inside a transaction: its snapshot, exported for the worker's connection. */
 async function exportSnapshot(db: Db): Promise<string | null> {
   if (isDataSource(db)) return null;
-  const qr = (db as EntityManager).queryRunner;
+  const qr = (db).queryRunner;
   if (!qr || qr.isReleased || !qr.isTransactionActive) return null;
   const r = await sql<{ s: string }>(db, 'SELECT pg_export_snapshot() AS s');
   return r.rows[0].s;
@@ -127,7 +127,7 @@ export async function* readLogInWorker(db: Db, opts: WorkerReadOpts): AsyncGener
   const worker = new Worker(file, { workerData: job, ...(execArgv ? { execArgv } : {}) });
 
   const queue: ReaderToMain[] = [];
-  let failure: Error | null = null;
+  let failure = null as Error | null; // set by the worker's handlers, which control flow does not see
   let wake: (() => void) | null = null;
   const notify = (): void => {
     const w = wake;
@@ -160,7 +160,7 @@ export async function* readLogInWorker(db: Db, opts: WorkerReadOpts): AsyncGener
       worker.postMessage({ ack: 1 });
       const source: PayloadText = Buffer.from(m.text, m.textOffset);
       decoder.load(m.batch, source);
-      const out: LogRecord[] = new Array(m.count);
+      const out = new Array<LogRecord>(m.count);
       for (let i = 0; i < m.count; i++) {
         const seq = decoder.num();
         const at = decoder.num();

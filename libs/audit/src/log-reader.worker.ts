@@ -9,7 +9,7 @@
  * worker stops reading its socket, so Postgres waits instead of the batches piling up in memory.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { Client, type ClientConfig } from 'pg';
+import { Client } from 'pg';
 import { ValueEncoder } from './log-codec';
 import { encodeEvent, PayloadTranscoder } from './log-transcoder';
 import { CopyOut, type RowSink } from './log-copy';
@@ -53,7 +53,7 @@ function epochMs(b: Buffer, at: number): number {
 }
 
 function run(job: WorkerJob, port: NonNullable<typeof parentPort>): Promise<void> {
-  const client = new Client(job.connection as ClientConfig);
+  const client = new Client(job.connection);
   const enc = new ValueEncoder();
   const transcoder = new PayloadTranscoder(enc);
 
@@ -88,8 +88,8 @@ function run(job: WorkerJob, port: NonNullable<typeof parentPort>): Promise<void
     if (count === 0) return;
     flushPending();
     const batch = enc.take();
-    const msg: ReaderToMain = { kind: 'batch', count, text: text.buffer as ArrayBuffer, textOffset: text.byteOffset, batch };
-    port.postMessage(msg, [batch.ops.buffer as ArrayBuffer, batch.nums.buffer as ArrayBuffer, text.buffer as ArrayBuffer]);
+    const msg: ReaderToMain = { kind: 'batch', count, text: text.buffer, textOffset: text.byteOffset, batch };
+    port.postMessage(msg, [batch.ops.buffer as ArrayBuffer, batch.nums.buffer as ArrayBuffer, text.buffer]);
     inFlight++;
     count = 0;
     text = Buffer.allocUnsafeSlow(Math.max(TEXT_BYTES, len + (len >> 3)));

@@ -17,7 +17,7 @@
 import { eventFromWire, fromWireLeaf } from '@ch/rulebook/wire';
 import { bytesToString, T_ARRAY, T_FALSE, T_NULL, T_NUM, T_OBJECT, T_STR, T_TRUE, type ShapeNode, type ValueEncoder } from './log-codec';
 
-const BAIL = Symbol('bail');
+const BAIL = new Error('bail'); // thrown often: made once, so throwing it captures no stack
 const MAX_DEPTH = 64;
 const MEMO_BYTES = 64;
 /** Lookups of a key's conversion table after which it is dropped unless half of them hit. */

@@ -277,19 +277,22 @@ class KafkajsConsumer implements Consumer {
       for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
         for (const partition of partitions) this.starts.set(tpKey(topic, partition), this.newStart(topic, partition));
       }
-      this.options.onAssignment?.(payload.memberAssignment as Record<string, number[]>);
+      this.options.onAssignment?.(payload.memberAssignment);
     });
-    this.consumer.on(this.consumer.events.CRASH, async ({ payload }) => {
-      if (payload.restart || this.decidedCrashes.has(payload.error)) return;
-      // Not retriable for kafkajs (it did not ask restartOnFailure and has stopped the consumer),
-      // e.g. KafkaJSGroupCoordinatorNotFound: a missing coordinator is still waited for, by
-      // running the consumer again; anything else goes to the owner.
-      if (this.runArgs && (await this.waitForCoordinator(payload.error))) {
-        if (!this.stopped) await this.consumer.run(this.runArgs).catch(() => undefined);
-        return;
-      }
-      if (this.options.onCrash) void Promise.resolve(this.options.onCrash(payload.error)).catch(() => undefined);
-    });
+    this.consumer.on(this.consumer.events.CRASH, ({ payload }) => void this.onCrashEvent(payload));
+  }
+
+  /** kafkajs' CRASH event. kafkajs does not await its listeners, so this runs detached. */
+  private async onCrashEvent(payload: { error: Error; restart: boolean }): Promise<void> {
+    if (payload.restart || this.decidedCrashes.has(payload.error)) return;
+    // Not retriable for kafkajs (it did not ask restartOnFailure and has stopped the consumer),
+    // e.g. KafkaJSGroupCoordinatorNotFound: a missing coordinator is still waited for, by
+    // running the consumer again; anything else goes to the owner.
+    if (this.runArgs && (await this.waitForCoordinator(payload.error))) {
+      if (!this.stopped) await this.consumer.run(this.runArgs).catch(() => undefined);
+      return;
+    }
+    if (this.options.onCrash) void Promise.resolve(this.options.onCrash(payload.error)).catch(() => undefined);
   }
 
   /**
@@ -341,7 +344,8 @@ class KafkajsConsumer implements Consumer {
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 1,
-      eachBatch: async ({ batch, resolveOffset }) => {
+      eachBatch: async (payload) => {
+        const { batch } = payload;
         if (batch.messages.length === 0) return;
         if (!(await this.positioned(batch))) return;
         try {
@@ -350,7 +354,7 @@ class KafkajsConsumer implements Consumer {
           throw new HandlerError(err);
         }
         const last = batch.lastOffset();
-        resolveOffset(last);
+        payload.resolveOffset(last);
         try {
           await this.consumer.commitOffsets([
             { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
@@ -386,7 +390,7 @@ class KafkajsConsumer implements Consumer {
       throw new HandlerError(err);
     }
     if (this.starts.get(key) !== state) return false; // reassigned meanwhile; the next batch decides
-    const fetched = (batch as unknown as { fetchedOffset?: string }).fetchedOffset ?? batch.messages[0]!.offset;
+    const fetched = (batch as unknown as { fetchedOffset?: string }).fetchedOffset ?? batch.messages[0].offset;
     if (wanted === null || fetched === wanted) {
       this.starts.delete(key);
       return true;

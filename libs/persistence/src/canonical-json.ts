@@ -24,8 +24,7 @@ export class CanonicalJsonError extends Error {
   }
 }
 
-// eslint-disable-next-line no-control-regex
-const BAD_STRING = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const BAD_STRING = /\0|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** True when `s` can be stored in Postgres text/jsonb unchanged (no NUL, no lone surrogate). */
 export function isStorableString(s: string): boolean {

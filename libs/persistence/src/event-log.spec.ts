@@ -1,6 +1,6 @@
 import { createHash } from 'crypto';
 import { canonicalJson } from './canonical-json';
-import { GENESIS_HASH, HashedFields, canonicalEventText, computeEventHash, isIsoMillis } from './event-log';
+import { GENESIS_HASH, type HashedFields, canonicalEventText, computeEventHash, isIsoMillis } from './event-log';
 
 const base: HashedFields = {
   seq: 1,

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'crypto';
 import type { EntityManager } from 'typeorm';
 import { canonicalJson, isStorableString } from './canonical-json';
-import { Db, requireTransaction, sql, toSafeNumber } from './db';
+import { type Db, requireTransaction, sql, toSafeNumber } from './db';
 
 /**
  * The hash-chained event log (SPEC §9; docs/decisions/0003-event-log-hash-chain.md).
@@ -219,7 +219,7 @@ export async function appendEvents<P = unknown>(manager: EntityManager, events: 
   let prevHash = head.rows[0].last_hash;
   const recordedAt = head.rows[0].now;
 
-  const stored: StoredEvent<P>[] = new Array(n);
+  const stored = new Array<StoredEvent<P>>(n);
   for (let i = 0; i < n; i++) {
     seq += 1;
     const hash = createHash('sha256')
@@ -232,7 +232,7 @@ export async function appendEvents<P = unknown>(manager: EntityManager, events: 
   for (let from = 0; from < stored.length; from += APPEND_CHUNK) {
     const to = Math.min(from + APPEND_CHUNK, stored.length);
     const size = to - from;
-    const cols: unknown[][] = Array.from({ length: 14 }, () => new Array(size));
+    const cols: unknown[][] = Array.from({ length: 14 }, () => new Array<unknown>(size));
     for (let j = 0; j < size; j++) {
       const e = stored[from + j];
       cols[0][j] = e.seq;

@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import { Db, requireTransaction, sql } from './db';
+import { type Db, requireTransaction, sql } from './db';
 
 /**
  * Transactional outbox: messages are written in the same transaction as the state change and

@@ -1,4 +1,4 @@
-import { Db, sql, toInt64Text, toSafeNumber } from './db';
+import { type Db, sql, toInt64Text, toSafeNumber } from './db';
 
 /**
  * Effectively-once consumption: a consumer writes what it has applied in the same transaction as

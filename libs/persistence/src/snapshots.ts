@@ -1,5 +1,5 @@
 import { canonicalJson } from './canonical-json';
-import { Db, sql, toSafeNumber } from './db';
+import { type Db, sql, toSafeNumber } from './db';
 
 /**
  * Snapshots of in-memory state (an order book, a clearing shard) at a position, so a restart or

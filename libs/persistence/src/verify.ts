@@ -1,4 +1,4 @@
-import { Db, sql, toSafeNumber } from './db';
+import { type Db, sql, toSafeNumber } from './db';
 import { GENESIS_HASH, chainHead, computeEventHash, readEventBatches } from './event-log';
 import { CanonicalJsonError } from './canonical-json';
 

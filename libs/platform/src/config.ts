@@ -1,13 +1,12 @@
-import { InjectionToken, ModuleMetadata, Type } from '@nestjs/common';
+import { type FactoryProvider, type InjectionToken, type ModuleMetadata, type Type } from '@nestjs/common';
 import type { DestinationStream } from 'pino';
-import { AccountOwnership, ApiKeyStore } from './auth/types';
+import { type AccountOwnership, type ApiKeyStore } from './auth/types';
 
 /** How to provide an implementation of a platform port (same shapes as a Nest provider, minus `provide`). */
 export type PortProvider<T> =
   | { useClass: Type<T> }
   | { useValue: T }
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  | { useFactory: (...args: any[]) => T | Promise<T>; inject?: InjectionToken[] }
+  | { useFactory: FactoryProvider<T>['useFactory']; inject?: InjectionToken[] }
   | { useExisting: InjectionToken };
 
 export interface PlatformModuleOptions {

@@ -96,7 +96,7 @@ export function parseScenarioLine(line: string, previousAt: number | null): Pars
     case 'list':
       if ((missing = need('instrument'))) return { ok: false, message: missing };
       if (r.referencePrice !== undefined && typeof r.referencePrice !== 'string') return { ok: false, message: '`referencePrice` must be a decimal string' };
-      return { ok: true, command: { cmd: 'list', at, instrument: str(r, 'instrument')!, referencePrice: (r.referencePrice as string | undefined) ?? null } };
+      return { ok: true, command: { cmd: 'list', at, instrument: str(r, 'instrument')!, referencePrice: (r.referencePrice) ?? null } };
     case 'order':
       if ((missing = need('account', 'clientOrderId'))) return { ok: false, message: missing };
       return {

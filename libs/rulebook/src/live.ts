@@ -385,7 +385,7 @@ export class DownstreamWatch {
 
   private move(account: string, sym: string, qty: number): void {
     let held = this.positions.get(account);
-    if (!held) this.positions.set(account, (held = new Map()));
+    if (!held) this.positions.set(account, (held = new Map<string, number>()));
     held.set(sym, (held.get(sym) ?? 0) + qty);
   }
 

@@ -4,7 +4,7 @@
  * in-process rulebook, so both refuse the same inputs with the same reason and field.
  */
 import { isBoundedPrice, MAX_LOTS, parsePriceToTicks, type ProductSpec } from '@ch/domain';
-import type { NewOrder, Side, TimeInForce } from '@ch/matching';
+import type { NewOrder, TimeInForce } from '@ch/matching';
 
 export type OrderFormRejection = { readonly reason: 'INVALID_ORDER' | 'INVALID_TICK'; readonly field: string };
 
@@ -45,7 +45,7 @@ export function validateOrderFields(
   if (f.side !== 'buy' && f.side !== 'sell') return bad('side');
   if (f.type !== 'limit' && f.type !== 'market') return bad('type');
   if (!isPositiveLots(f.qty)) return bad('qty');
-  const side = f.side as Side;
+  const side = f.side;
   if (f.type === 'market') {
     if (f.price !== undefined && f.price !== null) return bad('price');
     if (f.tif !== undefined && f.tif !== null && f.tif !== 'IOC') return bad('tif');

@@ -223,7 +223,8 @@ export function isTransientError(e: unknown): boolean {
       if (/^(08|40|53|57|58)/.test(code)) return true;
       if (/^(ECONN|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN)/.test(code)) return true;
     }
-    const msg = String((x as { message?: unknown }).message ?? '');
+    const message = (x as { message?: unknown }).message;
+    const msg = typeof message === 'string' ? message : '';
     if (/Connection terminated|connection .*(closed|ended|lost)|timeout|ECONNREFUSED|ECONNRESET|Client has encountered a connection error|Kafka/i.test(msg)) return true;
   }
   return false;
@@ -231,9 +232,9 @@ export function isTransientError(e: unknown): boolean {
 
 /** Text safe for a log payload: no control characters (Postgres refuses \u0000), bounded. */
 function plainText(v: unknown, max = 2000): string {
-  // eslint-disable-next-line no-control-regex
+  // [^\x20-\x7e\x80-\uffff] is a control character (U+0000–U+001F, U+007F), written without control escapes.
   return String(v)
-    .replace(/[\u0000-\u001f\u007f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '?')
+    .replace(/[^\x20-\x7e\x80-\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '?')
     .slice(0, max);
 }
 

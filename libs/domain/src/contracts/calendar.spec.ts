@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { ProductCatalog, ProductSpec, SCU, SIT } from '../products';
+import { ProductCatalog, type ProductSpec, SCU, SIT } from '../products';
 import {
   isExpiredOn,
   isLastTradingDay,

@@ -16,10 +16,10 @@
  * is listed, or it is quarterly and already listed, moving from the quarterly part to the monthly
  * part, and the next quarterly month after the old last quarterly is listed.
  */
-import { ProductCatalog, ProductSpec, formatSymbol, parseSymbol } from '../products';
+import { ProductCatalog, type ProductSpec, formatSymbol, parseSymbol } from '../products';
 import {
-  DateInput,
-  IsoDate,
+  type DateInput,
+  type IsoDate,
   addDays,
   assertYearMonth,
   compareDates,

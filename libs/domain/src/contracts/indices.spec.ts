@@ -1,11 +1,11 @@
 import fc from 'fast-check';
 import {
   DEFAULT_GPU_EQUIVALENCE,
-  GciProviderInput,
+  type GciProviderInput,
   INDEX_WEIGHT_CAP,
-  IndexOutcome,
-  ProviderDetailBase,
-  TpiProviderInput,
+  type IndexOutcome,
+  type ProviderDetailBase,
+  type TpiProviderInput,
   capWeights,
   computeGci,
   computeTpi,

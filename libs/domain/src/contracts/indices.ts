@@ -26,8 +26,8 @@
  * - A score equal to its threshold qualifies ("meets" the threshold). A weight equal to 30% is not
  *   capped; only weights above 30% are.
  */
-import { IndexName, ProductSpec } from '../products';
-import { Ticks } from '../money';
+import { type IndexName, type ProductSpec } from '../products';
+import { type Ticks } from '../money';
 import { Fraction } from './rational';
 
 export interface TpiProviderInput {
@@ -149,7 +149,7 @@ export function capWeights(volumes: readonly Fraction[], cap: Fraction = INDEX_W
   const n = volumes.length;
   if (volumes.some((v) => !v.isPositive())) throw new RangeError('capWeights: volumes must be positive');
   if (!cap.isPositive() || cap.mul(Fraction.of(n)).lt(Fraction.ONE)) {
-    throw new RangeError(`capWeights: a cap of ${cap} cannot be met by ${n} providers`);
+    throw new RangeError(`capWeights: a cap of ${cap.toString()} cannot be met by ${n} providers`);
   }
   const capped = volumes.map(() => false);
   for (;;) {
@@ -267,14 +267,14 @@ interface PricedRow extends Row {
 type Result<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly refusal: IndexRefusal };
 
 /** Form checks common to both indices: provider name, price, volume. */
-function readRows(
-  index: IndexName,
-  inputs: readonly { provider: string; price: string; volume: string }[],
-): Result<Row[]> {
+type RowInput = { provider: string; price: string; volume: string };
+
+function readRows(index: IndexName, inputs: readonly RowInput[]): Result<Row[]> {
   if (!Array.isArray(inputs)) return refuse(index, 'INVALID_INPUT', 'providers must be a list');
+  const list: readonly RowInput[] = inputs; // Array.isArray narrows a readonly array to any[]
   const rows: Row[] = [];
-  for (let i = 0; i < inputs.length; i++) {
-    const input = inputs[i];
+  for (let i = 0; i < list.length; i++) {
+    const input = list[i];
     const provider = typeof input?.provider === 'string' ? input.provider.trim() : '';
     if (provider === '') return invalid(index, i, '', 'provider', 'provider name is required');
     const price = Fraction.parseDecimal(input.price);

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { SCU, SIT } from '../products';
 import {
-  ContractExposure,
-  IncomingOrder,
-  PositionLimitInput,
+  type ContractExposure,
+  type IncomingOrder,
+  type PositionLimitInput,
   checkPositionLimit,
   resolvePositionLimits,
 } from './position-limits';

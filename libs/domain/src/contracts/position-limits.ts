@@ -32,9 +32,9 @@
  * For a replace, pass the account's open orders without the order being replaced and the order's
  * new version as `order`.
  */
-import { ProductSpec, parseSymbol } from '../products';
+import { type ProductSpec, parseSymbol } from '../products';
 import { spotMonth } from './calendar';
-import { DateInput } from './dates';
+import { type DateInput } from './dates';
 
 export interface PositionLimits {
   readonly allMonths: number;

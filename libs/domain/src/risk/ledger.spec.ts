@@ -298,8 +298,6 @@ describe('ClearingLedger: settlement order', () => {
 describe('ClearingLedger: an intraday call supersedes an outstanding call', () => {
   it('does not ask twice for the same shortfall (helper-found case: EOD call, then an intraday call)', () => {
     // SIT at 2.00, σ default: 1000 lots -> IM 21381 cents. M1 deposits 213.81 and buys 1000 @ 2.00 from M2.
-    const { ClearingLedger } = jest.requireActual('./ledger') as typeof import('./ledger');
-    const { SIT } = jest.requireActual('../products') as typeof import('../products');
     const l = new ClearingLedger();
     l.openAccount('M1');
     l.openAccount('M2');

@@ -167,7 +167,7 @@ function assertPositiveInt(v: number, what: string): void {
 
 /** Deep copy with object keys sorted, so equal states serialise to equal JSON. */
 function canonical<T>(value: T): T {
-  if (Array.isArray(value)) return value.map((v) => canonical(v)) as T;
+  if (Array.isArray(value)) return (value as unknown[]).map((v) => canonical(v)) as T;
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const k of sortedKeys(value)) {
@@ -680,7 +680,7 @@ export class ClearingLedger {
   }
 
   private mutableAccount(id: string): AccountRisk {
-    return this.account(id) as AccountRisk;
+    return this.account(id);
   }
 
   private activeInstrument(symbol: string): InstrumentRisk {

@@ -7,6 +7,7 @@
  * so the same list works from ts-jest (TypeScript sources) and from compiled dist/ JavaScript.
  * Never edit a migration that has been merged; write a new one.
  */
+import type { MigrationInterface } from 'typeorm';
 import { EventLogBase1767225600000 } from './1767225600000-event-log-base';
 import { Projections1767312000000 } from './1767312000000-projections';
 import { Halts1767398400000 } from './1767398400000-halts';
@@ -17,5 +18,4 @@ import { EodCutoffs1767744000000 } from './1767744000000-eod-cutoffs';
 import { EventLogJsonPayload1767830400000 } from './1767830400000-event-log-json-payload';
 import { DataOwnership1767916800000 } from './1767916800000-data-ownership';
 
-// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
-export const MIGRATIONS: Function[] = [EventLogBase1767225600000, Projections1767312000000, Halts1767398400000, EndOfDay1767484800000, OutstandingCalls1767571200000, IndicesAndExpiry1767657600000, EodCutoffs1767744000000, EventLogJsonPayload1767830400000, DataOwnership1767916800000];
+export const MIGRATIONS: (new () => MigrationInterface)[] = [EventLogBase1767225600000, Projections1767312000000, Halts1767398400000, EndOfDay1767484800000, OutstandingCalls1767571200000, IndicesAndExpiry1767657600000, EodCutoffs1767744000000, EventLogJsonPayload1767830400000, DataOwnership1767916800000];

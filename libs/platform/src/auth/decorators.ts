@@ -1,5 +1,5 @@
-import { createParamDecorator, ExecutionContext, SetMetadata, applyDecorators } from '@nestjs/common';
-import { Principal, Role } from './types';
+import { createParamDecorator, type ExecutionContext, SetMetadata, applyDecorators } from '@nestjs/common';
+import { type Principal, type Role } from './types';
 
 export const ROLES_KEY = 'ch:roles';
 export const PUBLIC_KEY = 'ch:public';

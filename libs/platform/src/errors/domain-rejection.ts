@@ -1,4 +1,4 @@
-import { DEFAULT_HTTP_STATUS, ErrorBody, ClientErrorCode } from './reasons';
+import { DEFAULT_HTTP_STATUS, type ErrorBody, type ClientErrorCode } from './reasons';
 
 export interface DomainRejectionOptions {
   /** The offending field, for INVALID_ORDER / INVALID_TICK / INVALID_REQUEST. */

@@ -91,7 +91,7 @@ function fromStatus(status: number, response: unknown, invalidCode: InvalidInput
     if (typeof r.field === 'string') body.field = r.field;
     return { status, body, unexpected: false };
   }
-  switch (status) {
+  switch (status as HttpStatus) {
     case HttpStatus.UNAUTHORIZED:
       return client(status, 'UNAUTHORIZED', message);
     case HttpStatus.FORBIDDEN:

@@ -1,6 +1,6 @@
 import { PATH_METADATA } from '@nestjs/common/constants';
 import { FASTIFY_ROUTE_CONFIG_METADATA } from '@nestjs/platform-fastify/constants';
-import { InvalidInputCode } from './reasons';
+import { type InvalidInputCode } from './reasons';
 
 /** Key under which the reason is stored in the Fastify route config (`request.routeOptions.config`). */
 export const INVALID_INPUT_REASON_CONFIG_KEY = 'chInvalidInputReason';

@@ -1,4 +1,4 @@
-import { BadRequestException, ValidationError, ValidationPipe, ValidationPipeOptions } from '@nestjs/common';
+import { BadRequestException, type ValidationError, ValidationPipe, type ValidationPipeOptions } from '@nestjs/common';
 
 /**
  * Thrown by the global ValidationPipe. Carries the first offending field; the exception filter

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { Logger as NestLogger, Type } from '@nestjs/common';
+import { Logger as NestLogger, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger as PinoNestLogger } from 'nestjs-pino';
 import { envBool } from '../config';
 import { mapException } from '../errors/exception-filter';
@@ -10,7 +10,7 @@ import type { ErrorBody } from '../errors/reasons';
 import { RequestValidationError } from '../errors/validation';
 import { MetricsService } from '../observability/metrics.service';
 import { findRequestInputProblem, rewriteUndecodableUrl } from './input-guard';
-import { setupSwagger, SwaggerSetupOptions } from './swagger';
+import { setupSwagger, type SwaggerSetupOptions } from './swagger';
 
 export interface HttpServiceOptions {
   /** Service name, for the startup log line and the default swagger title. */

@@ -13,7 +13,7 @@
 export const MAX_INPUT_DEPTH = 32;
 
 /** NUL, or a high surrogate not followed by a low one, or a low surrogate not preceded by a high one. */
-const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const UNSTORABLE = /\0|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 export interface InputProblem {
   /** The offending field: a parameter's or query name, or a dotted path into the body. */

@@ -87,7 +87,7 @@ function serveSwaggerUi(app: NestFastifyApplication, path: string, title: string
       body = readFileSync(join(dir, req.params.asset));
       cache.set(req.params.asset, body);
     }
-    return reply.type(CONTENT_TYPES[ext] as string).header('cache-control', 'public, max-age=3600').send(body);
+    return reply.type(CONTENT_TYPES[ext]).header('cache-control', 'public, max-age=3600').send(body);
   });
 }
 

@@ -5,7 +5,7 @@ import { HealthIndicatorFunction, HealthIndicatorResult, HealthIndicatorService 
  * A health check: resolve (optionally with details to show) when healthy, throw/reject when not.
  * E.g. `() => dataSource.query('select 1')`, `async () => ({ lag: await consumerLag() })`.
  */
-export type HealthCheckFn = () => unknown | Promise<unknown>;
+export type HealthCheckFn = () => unknown; // a value, or a promise of one
 /** Terminus' own indicator type, for ready-made indicators (TypeOrmHealthIndicator, ...). */
 export type HealthIndicatorFn = HealthIndicatorFunction;
 

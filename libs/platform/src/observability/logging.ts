@@ -1,7 +1,7 @@
 import type { Params } from 'nestjs-pino';
 import { stdTimeFunctions } from 'pino';
 import type { Options } from 'pino-http';
-import { ResolvedPlatformOptions } from '../config';
+import { type ResolvedPlatformOptions } from '../config';
 
 /**
  * Paths censored in every log line. The request serializer below already leaves headers out;

@@ -58,8 +58,7 @@ export class MetricsService {
     return this.registry.contentType;
   }
 
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  private getOrCreate<M extends Metric>(name: string, kind: abstract new (...args: any[]) => M, create: () => M): M {
+  private getOrCreate<M extends Metric>(name: string, kind: abstract new (...args: never[]) => M, create: () => M): M {
     const existing = this.registry.getSingleMetric(name);
     if (existing) {
       if (!(existing instanceof kind)) throw new Error(`metric ${name} already exists with another type`);

@@ -5,7 +5,7 @@
 import type { TestingModule } from '@nestjs/testing';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { generateApiKey, hashApiKey } from '../auth/api-key';
-import { AccountOwnership, ApiKeyRecord, ApiKeyStore, Role } from '../auth/types';
+import { type AccountOwnership, type ApiKeyRecord, type ApiKeyStore, type Role } from '../auth/types';
 import { configureHttpApp, createFastifyAdapter } from '../http/bootstrap';
 import type { SwaggerSetupOptions } from '../http/swagger';
 

@@ -11,7 +11,7 @@ import { apiKeyHashOf } from '../auth/api-key.guard';
 export class ApiKeyThrottlerGuard extends ThrottlerGuard {
   protected override async getTracker(req: Record<string, unknown>): Promise<string> {
     const hash = apiKeyHashOf(req);
-    return hash !== undefined ? `key:${hash}` : `ip:${String(req['ip'] ?? 'unknown')}`;
+    return hash !== undefined ? `key:${hash}` : `ip:${typeof req['ip'] === 'string' ? req['ip'] : 'unknown'}`;
   }
 
   protected override generateKey(_context: ExecutionContext, tracker: string, throttlerName: string): string {

@@ -22,7 +22,7 @@ const SYM = 'SIT-2027-03';
 class Log {
   readonly records: LogRecord[] = [];
   add(e: RulebookEvent | MatchingEvent, extra: Record<string, unknown> = {}): this {
-    this.records.push({ seq: this.records.length + 1, type: e.type, at: e.at, payload: { ...eventToWire(e as RulebookEvent), ...extra } });
+    this.records.push({ seq: this.records.length + 1, type: e.type, at: e.at, payload: { ...eventToWire(e), ...extra } });
     return this;
   }
   raw(type: string, atMs: number, payload: Record<string, unknown>): this {
@@ -229,7 +229,7 @@ describe('Replayer: divergences', () => {
     const log = tradingLog()
       .add({ type: 'OrderExpired', instrument: SYM, at: T0 + 5000, orderId: 3, account: 'M2-H', clientOrderId: 'b2', side: 'buy', price: 199, expiredQty: 5, filledQty: 0, reason: 'DAY_EXPIRED' }) // 12
       .add({ type: 'CashDeposited', at: T0 + 6000, account: 'M1-H', amount: 100, callsPaid: 0 }, { balance: '999.00' }) // 13
-      .add({ ...accepted(T0 + 7000, 1, 'M1-H', 'z', 'buy', 200, 1), instrument: 'SCU-2027-03' } as MatchingEvent) // 14
+      .add({ ...accepted(T0 + 7000, 1, 'M1-H', 'z', 'buy', 200, 1), instrument: 'SCU-2027-03' }) // 14
       .raw('CashDeposited', T0 + 8000, { type: 'CashDeposited', at: '2027-01-04T14:00:08.000Z', account: 'M1-H', amount: '1.005' }); // 15
     const v = replay(log.records).snapshot({ complete: true }).view;
     expect(v.divergences.map((d) => [d.seq, d.kind])).toEqual([

@@ -302,7 +302,7 @@ export class Replayer {
     const bySeq = stop.toSeq !== undefined;
     const byAt = stop.at !== undefined;
     for (const r of records) {
-      if ((bySeq && r.seq > stop.toSeq!) || (byAt && r.at > stop.at!)) return true;
+      if ((bySeq && r.seq > stop.toSeq) || (byAt && r.at > stop.at)) return true;
       this.apply(r);
     }
     return false;
@@ -559,7 +559,7 @@ export class Replayer {
 
   private unclearedOf(instrument: string): Map<number, Trade> {
     let m = this.uncleared.get(instrument);
-    if (!m) this.uncleared.set(instrument, (m = new Map()));
+    if (!m) this.uncleared.set(instrument, (m = new Map<number, Trade>()));
     return m;
   }
 

@@ -5,7 +5,7 @@
  * private risk_state into its public tables), and the `orders` view answers as the one table did,
  * except that matching's row of a clientOrderId wins over risk's rejection of it.
  */
-import { DataSource } from 'typeorm';
+import { type DataSource, type MigrationInterface } from 'typeorm';
 import { createDataSource, MIGRATIONS, sql } from '../libs/persistence/src';
 import { DataOwnership1767916800000 } from '../libs/persistence/src/migrations/1767916800000-data-ownership';
 import { createTestDatabase, ensurePostgres, type TestDatabase } from './support/postgres';
@@ -17,10 +17,10 @@ describe('data ownership: one writer per table, public read models', () => {
   const AT = '2026-12-04T21:00:00.000Z';
 
   /** Runs each migration's up (or down) in order; `upTo` is exclusive. */
-  async function run(classes: readonly Function[], dir: 'up' | 'down'): Promise<void> {
+  async function run(classes: readonly (new () => MigrationInterface)[], dir: 'up' | 'down'): Promise<void> {
     const qr = ds.createQueryRunner();
     try {
-      for (const C of classes) await (new (C as new () => { up(q: unknown): Promise<void>; down(q: unknown): Promise<void> })())[dir](qr);
+      for (const C of classes) await new C()[dir](qr);
     } finally {
       await qr.release();
     }

@@ -19,7 +19,7 @@ import { actorOf, pollUntil } from './ops.controller';
 import { Outcomes, type CommandKind, type ExecutionReport } from './outcomes';
 import { EVENT_TIME_DOC, EventTime, withEventTime } from './event-time';
 import { InstrumentDirectory } from './instruments';
-import { orderRow, textOf } from './views';
+import { orderRow } from './views';
 import { DEFAULT_MAX_STREAMS_PER_KEY, maxStreamsPerKey, StreamSlots } from './stream-slots';
 
 const WAIT_MS = 5_000;

@@ -10,7 +10,6 @@ import { decodeEnvelope, decodeEvent, topicName } from '@ch/messages';
 import type { Consumer } from '@ch/kafka';
 import { INFRASTRUCTURE, type Infrastructure } from '@ch/runtime';
 import { memberExecution, tradeFromEvent } from './member-view';
-import { textOf } from './views';
 
 export interface ExecutionReport {
   type: string;

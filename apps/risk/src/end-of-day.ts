@@ -8,7 +8,7 @@ import { eventToWire, type RulebookEvent } from '@ch/rulebook';
 import { topicName } from '@ch/messages';
 import { type BatchContext, type Incoming } from '@ch/runtime';
 import { callsDue, completionDue, type EodInstrument } from '@ch/domain';
-import { RiskState, RISK_STREAM } from './state';
+import { type RiskState, RISK_STREAM } from './state';
 
 /**
  * End of day for one instrument (SPEC §7.2, §7.3): the replica settles it with the same domain

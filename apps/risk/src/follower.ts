@@ -7,7 +7,7 @@ import { applyTrade, startSession } from '@ch/matching';
 import { eventToWire, formatInstant, type RulebookEvent } from '@ch/rulebook';
 import { topicName } from '@ch/messages';
 import { type BatchContext, type Incoming } from '@ch/runtime';
-import { RiskState, RISK_STREAM } from './state';
+import { type RiskState, RISK_STREAM } from './state';
 import { settle, endOfDayFailed } from './end-of-day';
 
 /** Follows the books: the replica's open orders, positions, marks and market state. */

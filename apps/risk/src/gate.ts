@@ -10,7 +10,7 @@ import { decideCancel, decideReplace, decideSubmit, decideWithdrawal, eventToWir
 import { topicName } from '@ch/messages';
 import { sequenceTime, type BatchContext, type Incoming } from '@ch/runtime';
 import { checkHedgeExemption, checkPositionLimitsChange, grantHedgeExemption, setPositionLimits } from '@ch/domain/contracts/account-limits';
-import { RiskState, RISK_STREAM, RISK_GATE_STREAM } from './state';
+import { type RiskState, RISK_STREAM, RISK_GATE_STREAM } from './state';
 import { listFromProjection } from './store';
 
 export async function submit(s: RiskState, ctx: BatchContext, m: Incoming, p: Record<string, unknown>): Promise<void> {
@@ -97,7 +97,7 @@ export function withdrawal(s: RiskState, ctx: BatchContext, m: Incoming, p: Reco
   ctx.out.command(
     RISK_GATE_STREAM,
     'Withdrawal',
-    { account, amount: formatCents(amount), ...(p.reference ? { reference: String(p.reference) } : {}), ...(p.eventTime ? { eventTime: p.eventTime } : {}) },
+    { account, amount: formatCents(amount), ...(typeof p.reference === 'string' && p.reference ? { reference: p.reference } : {}), ...(p.eventTime ? { eventTime: p.eventTime } : {}) },
     meta,
     { topic: topicName('clearingCommands'), key: account },
   );

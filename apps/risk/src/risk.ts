@@ -31,7 +31,7 @@
 import type { DataSource } from 'typeorm';
 import { parseCents } from '@ch/domain';
 import { type MatchingEvent } from '@ch/matching';
-import { eventFromWire, type RulebookEvent } from '@ch/rulebook';
+import { eventFromWire } from '@ch/rulebook';
 import { topicName } from '@ch/messages';
 import { type BatchContext, type Incoming } from '@ch/runtime';
 import { RiskState } from './state';
@@ -91,7 +91,7 @@ export class Risk {
           if (m.topic === topicName('clearingEvents')) postingSeen(this.s, ctx, m, String(p.tradeDate), Date.parse(env.at));
           break;
         default:
-          if (m.topic === topicName('matchingEvents')) follow(this.s, ctx, m, eventFromWire(p) as RulebookEvent);
+          if (m.topic === topicName('matchingEvents')) follow(this.s, ctx, m, eventFromWire(p));
       }
     }
     await flush(this.s, ctx);

@@ -87,7 +87,7 @@ export class RiskState {
 
   ordersOf(account: string): Map<string, OpenOrder> {
     let o = this.orders.get(account);
-    if (!o) this.orders.set(account, (o = new Map()));
+    if (!o) this.orders.set(account, (o = new Map<string, OpenOrder>()));
     return o;
   }
 

@@ -10,7 +10,7 @@ import { sql } from '@ch/persistence';
 import { type BatchContext, type Incoming } from '@ch/runtime';
 import { readAccountLimits, type AccountLimits } from '@ch/domain/contracts/account-limits';
 import type { EodDay } from '@ch/domain';
-import { RiskState, RISK_STREAM, type OpenOrder, type MarketState, type Meta } from './state';
+import { type RiskState, RISK_STREAM, type OpenOrder, type MarketState, type Meta } from './state';
 
 /** Rebuilds the replica from risk_state. */
 export async function load(s: RiskState, ds: DataSource): Promise<void> {

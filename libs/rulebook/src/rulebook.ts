@@ -391,7 +391,7 @@ export class Rulebook {
 
   private rememberClientOrder(account: string, clientOrderId: string, rec: ClientOrderRecord): void {
     let m = this.clientOrders.get(account);
-    if (!m) this.clientOrders.set(account, (m = new Map()));
+    if (!m) this.clientOrders.set(account, (m = new Map<string, ClientOrderRecord>()));
     m.set(clientOrderId, rec);
   }
 
@@ -608,6 +608,7 @@ export class Rulebook {
     for (const [a, m] of this.clientOrders) clientOrders[a] = Object.fromEntries(m);
     const books: Record<string, MatchingSnapshot> = {};
     for (const [s, e] of this.books) books[s] = e.snapshot();
+    // A deep copy in plain JSON form (what a snapshot is stored as).
     return JSON.parse(
       JSON.stringify({
         members: Object.fromEntries(this.members),
@@ -620,7 +621,7 @@ export class Rulebook {
         limits: Object.fromEntries(this.limits),
         lastAt: this.lastAt,
       }),
-    );
+    ) as RulebookSnapshot;
   }
 
   static restore(s: RulebookSnapshot, catalog?: ProductCatalog): Rulebook {

@@ -264,7 +264,7 @@ describe('the Rulebook and the services’ deciders agree (issue 12)', () => {
         const rulebook = new Rulebook();
         const services = new Services();
         const kinds: string[] = [];
-        for (const c of commands(lines as Record<string, unknown>[], gaps)) {
+        for (const c of commands(lines, gaps)) {
           const r = rulebook.execute(c);
           const s = services.execute(c);
           for (const e of s) kinds.push(e.type === 'OrderRejected' ? `OrderRejected:${e.reason}` : e.type);

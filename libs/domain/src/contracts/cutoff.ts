@@ -166,7 +166,7 @@ function overrideOf(symbol: string, o: EndOfDayOverride | RequestedOverride, pro
   if ('priceTicks' in o) return o;
   const price = parsePriceToTicks(String(o.price), product.tickCents);
   if (!price.ok) return { code: 'INVALID_OVERRIDE', message: `${symbol}: override price ${String(o.price)} is not a price in whole ticks; nothing posted` };
-  return { priceTicks: price.ticks, reason: String(o.reason ?? '') };
+  return { priceTicks: price.ticks, reason: typeof o.reason === 'string' ? o.reason : '' };
 }
 
 export interface CutoffCommand {

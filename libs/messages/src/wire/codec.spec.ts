@@ -104,7 +104,7 @@ describe('wire codec', () => {
 
   it('round-trips one event of every type, with every price, cash, time and σ field as a string on the wire', () => {
     for (const t of types) {
-      const e = SAMPLES[t] as SystemEvent;
+      const e = SAMPLES[t];
       const wire = JSON.parse(JSON.stringify(eventToWire(e))) as Record<string, unknown>;
       const fields = converted(EVENT_SCHEMAS[t], wire);
       for (const [k, v] of fields) expect({ type: t, field: k, wire: typeof v }).toEqual({ type: t, field: k, wire: 'string' });
@@ -224,7 +224,7 @@ describe('wire codec', () => {
           return assertNever(e, 'event');
       }
     };
-    expect(types.map((t) => owner(SAMPLES[t] as SystemEvent)).filter((o) => o === 'clearing')).toHaveLength(6);
+    expect(types.map((t) => owner(SAMPLES[t])).filter((o) => o === 'clearing')).toHaveLength(6);
     expect(() => assertNever({ type: 'Nope' } as never, 'event')).toThrow('unexpected event: {"type":"Nope"}');
   });
 });

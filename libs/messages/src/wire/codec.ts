@@ -272,7 +272,7 @@ export class EventCodec {
    * envelope gets it). Throws when the payload names another type.
    */
   decode<T extends SystemEventType>(type: T, payload: Readonly<Record<string, unknown>>): EventOf<T> {
-    if (payload.type !== undefined && payload.type !== type) throw new Error(`a ${type} payload names type ${String(payload.type)}`);
+    if (payload.type !== undefined && payload.type !== type) throw new Error(`a ${type} payload names type ${JSON.stringify(payload.type)}`);
     const e = this.convert(payload, null, false, this.ticks.shared ?? 0) as Record<string, unknown>;
     if (e.type === undefined) e.type = type;
     return e as unknown as EventOf<T>;

@@ -237,7 +237,7 @@ const FOLD: { readonly [T in SystemEventType]: number | null } = {
 };
 
 /** The event types the replay reads: a book's facts, and the others that change state. */
-const FOLDED = new Map<string, number>((Object.entries(FOLD) as [string, number | null][]).filter((x): x is [string, number] => x[1] !== null));
+const FOLDED = new Map<string, number>(Object.entries(FOLD).filter((x): x is [string, number] => x[1] !== null));
 
 /** The event types the replay reads the payload of; the others it only counts (and checks their seq). */
 export const REPLAYED_TYPES: readonly string[] = Object.freeze([...FOLDED.keys()]);

@@ -28,20 +28,24 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: Number(process.env.B
 function request(method: string, path: string, key: string, body?: unknown): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
     const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const req = http.request(API + path, { method, agent, headers: { 'x-api-key': key, ...(data ? { 'content-type': 'application/json', 'content-length': data.length } : {}) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString();
-        let parsed: unknown = text;
-        try {
-          parsed = JSON.parse(text);
-        } catch {
-          /* keep text */
-        }
-        resolve({ status: res.statusCode ?? 0, body: parsed });
-      });
-    });
+    const req = http.request(
+      API + path,
+      { method, agent, headers: { 'x-api-key': key, ...(data ? { 'content-type': 'application/json', 'content-length': data.length } : {}) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString();
+          let parsed: unknown = text;
+          try {
+            parsed = JSON.parse(text);
+          } catch {
+            /* keep text */
+          }
+          resolve({ status: res.statusCode ?? 0, body: parsed });
+        });
+      },
+    );
     req.on('error', reject);
     if (data) req.write(data);
     req.end();
@@ -89,7 +93,14 @@ async function main(): Promise<void> {
 
   const poller = (async () => {
     while (polling) {
-      const r = await sql<{ trade_id: string; aggressor: string; buy_account: string; sell_account: string; buy_client_order_id: string; sell_client_order_id: string }>(
+      const r = await sql<{
+        trade_id: string;
+        aggressor: string;
+        buy_account: string;
+        sell_account: string;
+        buy_client_order_id: string;
+        sell_client_order_id: string;
+      }>(
         ds,
         'SELECT trade_id, aggressor, buy_account, sell_account, buy_client_order_id, sell_client_order_id FROM trades WHERE instrument = $1 AND trade_id > $2 ORDER BY trade_id',
         [symbol, lastTrade],
@@ -123,7 +134,16 @@ async function main(): Promise<void> {
       const side = (n >> 1) % 2 === 0 ? 'sell' : 'buy';
       const s = passive ? side : side === 'sell' ? 'buy' : 'sell';
       const clientOrderId = `${run}-${n}`;
-      const body = { account: who.account, clientOrderId, instrument: symbol, side: s, type: 'limit', price: price(ref), qty: 1 + (n % 5), tif: passive ? 'GTC' : 'IOC' };
+      const body = {
+        account: who.account,
+        clientOrderId,
+        instrument: symbol,
+        side: s,
+        type: 'limit',
+        price: price(ref),
+        qty: 1 + (n % 5),
+        tif: passive ? 'GTC' : 'IOC',
+      };
       sent++;
       const p = request('POST', '/orders', who.key, body).then(
         (r) => {
@@ -165,10 +185,16 @@ async function main(): Promise<void> {
   const f = (x: number) => x.toLocaleString('en-US', { maximumFractionDigits: 1 });
   console.log(`bench:e2e against ${API}, ${symbol}, ${ACCOUNTS} accounts, target ${f(RATE)} orders/s for ${SECONDS} s`);
   console.log(`  orders sent:      ${f(sent)} in ${f(sendSeconds)} s (${f(sent / sendSeconds)}/s)`);
-  console.log(`  orders accepted:  ${f(accepted)} (${f(accepted / sendSeconds)}/s); rejected ${rejected}; transport errors ${failed}; statuses ${JSON.stringify(Object.fromEntries(statusCounts))}`);
-  console.log(`  trades:           ${f(trades)} (${f(trades / sendSeconds)}/s over the send window; last trade ${f(totalSeconds - sendSeconds)} s after the last send)`);
+  console.log(
+    `  orders accepted:  ${f(accepted)} (${f(accepted / sendSeconds)}/s); rejected ${rejected}; transport errors ${failed}; statuses ${JSON.stringify(Object.fromEntries(statusCounts))}`,
+  );
+  console.log(
+    `  trades:           ${f(trades)} (${f(trades / sendSeconds)}/s over the send window; last trade ${f(totalSeconds - sendSeconds)} s after the last send)`,
+  );
   console.log(`  latency, HTTP 202 of the aggressor -> trade and positions committed by clearing (n=${latencies.length}, poll ${POLL_MS} ms):`);
-  console.log(`    p50 ${f(percentile(latencies, 50))} ms   p99 ${f(percentile(latencies, 99))} ms   p99.9 ${f(percentile(latencies, 99.9))} ms   max ${f(latencies[latencies.length - 1] ?? NaN)} ms`);
+  console.log(
+    `    p50 ${f(percentile(latencies, 50))} ms   p99 ${f(percentile(latencies, 99))} ms   p99.9 ${f(percentile(latencies, 99.9))} ms   max ${f(latencies[latencies.length - 1] ?? NaN)} ms`,
+  );
   const ok = accepted / sendSeconds >= 5000 && percentile(latencies, 99) < 100;
   console.log(`  target (>= 5,000 orders/s sustained, p99 < 100 ms): ${ok ? 'MET' : 'NOT MET'}`);
 }

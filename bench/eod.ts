@@ -41,11 +41,15 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-      const s = createServer();
-      s.on('error', reject);
-      s.listen(0, '127.0.0.1', () => resolve(s));
-    })),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+          const s = createServer();
+          s.on('error', reject);
+          s.listen(0, '127.0.0.1', () => resolve(s));
+        }),
+    ),
   );
   const ports = servers.map((s) => (s.address() as { port: number }).port);
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
@@ -123,15 +127,23 @@ async function launch(): Promise<Launched> {
   };
   const procs: ChildProcess[] = [];
   for (const service of SERVICES) {
-    const child = spawn(process.execPath, ['-r', join(ROOT, 'scripts', 'register-paths.js'), join(ROOT, 'dist', 'apps', service, 'src', 'main.js')], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, ['-r', join(ROOT, 'scripts', 'register-paths.js'), join(ROOT, 'dist', 'apps', service, 'src', 'main.js')], {
+      env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let err = '';
     child.stderr.on('data', (b: Buffer) => (err = (err + b.toString()).slice(-4000)));
     procs.push(child);
-    await waitFor(`${service} /health`, async () => {
-      if (child.exitCode !== null) throw Object.assign(new Error(`${service} exited ${child.exitCode}: ${err}`), { fatal: true });
-      const r = await fetch(`http://127.0.0.1:${ports[service]}/health`);
-      return r.status === 200 ? true : null;
-    }, 90_000, 100);
+    await waitFor(
+      `${service} /health`,
+      async () => {
+        if (child.exitCode !== null) throw Object.assign(new Error(`${service} exited ${child.exitCode}: ${err}`), { fatal: true });
+        const r = await fetch(`http://127.0.0.1:${ports[service]}/health`);
+        return r.status === 200 ? true : null;
+      },
+      90_000,
+      100,
+    );
   }
   return {
     url: `http://127.0.0.1:${ports['order-intake']}`,
@@ -162,20 +174,24 @@ function client(base: string) {
   function request(method: string, path: string, key: string, body?: unknown): Promise<{ status: number; body: any }> {
     const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     return new Promise((resolve, reject) => {
-      const req = http.request(base + path, { method, agent, headers: { 'x-api-key': key, ...(data ? { 'content-type': 'application/json', 'content-length': data.length } : {}) } }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString();
-          let parsed: unknown = text;
-          try {
-            parsed = JSON.parse(text);
-          } catch {
-            // not JSON
-          }
-          resolve({ status: res.statusCode ?? 0, body: parsed });
-        });
-      });
+      const req = http.request(
+        base + path,
+        { method, agent, headers: { 'x-api-key': key, ...(data ? { 'content-type': 'application/json', 'content-length': data.length } : {}) } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString();
+            let parsed: unknown = text;
+            try {
+              parsed = JSON.parse(text);
+            } catch {
+              // not JSON
+            }
+            resolve({ status: res.statusCode ?? 0, body: parsed });
+          });
+        },
+      );
       req.on('error', reject);
       if (data) req.write(data);
       req.end();
@@ -187,9 +203,11 @@ function client(base: string) {
 /** Runs the jobs with at most `n` in flight. */
 async function pool<T>(items: T[], n: number, job: (t: T) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(n, items.length) }, async () => {
-    while (next < items.length) await job(items[next++]);
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(n, items.length) }, async () => {
+      while (next < items.length) await job(items[next++]);
+    }),
+  );
 }
 
 async function main(): Promise<void> {
@@ -225,7 +243,9 @@ async function main(): Promise<void> {
       if (r.status !== 202) throw new Error(`deposit ${account}: ${r.status} ${JSON.stringify(r.body)}`);
     });
     await waitFor('deposits posted', async () => ((await count('SELECT count(*) AS n FROM cash_balances')) >= accounts.length ? true : null), 300_000);
-    log(`seeded ${members.length} members, ${accounts.length} accounts funded, ${symbols.length} instruments listed in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    log(
+      `seeded ${members.length} members, ${accounts.length} accounts funded, ${symbols.length} instruments listed in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+    );
 
     // The day's trading: per instrument, its accounts in pairs (seller, buyer) at 2.00 (listed at 1.98).
     t = performance.now();
@@ -239,7 +259,10 @@ async function main(): Promise<void> {
       const partner = sell ? i + symbols.length : i - symbols.length;
       if (partner >= accounts.length) return;
       const q = sell ? qty : 1 + ((pairIndex - 1) % 5);
-      orders.push({ key: keyOf.get(account.split('-')[0])!, body: { account, clientOrderId: `eod-${i}`, instrument: symbol, side: sell ? 'sell' : 'buy', type: 'limit', price: '2.00', qty: q, tif: 'GTC' } });
+      orders.push({
+        key: keyOf.get(account.split('-')[0])!,
+        body: { account, clientOrderId: `eod-${i}`, instrument: symbol, side: sell ? 'sell' : 'buy', type: 'limit', price: '2.00', qty: q, tif: 'GTC' },
+      });
     });
     await pool(orders, SOCKETS, async (o) => {
       const r = await api.request('POST', '/orders', o.key, o.body);
@@ -247,8 +270,18 @@ async function main(): Promise<void> {
     });
     const sent = performance.now();
     const holders = orders.length;
-    await waitFor('positions cleared', async () => ((await count('SELECT count(*) AS n FROM positions WHERE qty <> 0')) >= holders ? true : null), 600_000, 500);
-    await waitFor('risk caught up', async () => ((await count(`SELECT count(*) AS n FROM margin WHERE initial_margin > 0`)) >= holders ? true : null), 600_000, 500);
+    await waitFor(
+      'positions cleared',
+      async () => ((await count('SELECT count(*) AS n FROM positions WHERE qty <> 0')) >= holders ? true : null),
+      600_000,
+      500,
+    );
+    await waitFor(
+      'risk caught up',
+      async () => ((await count(`SELECT count(*) AS n FROM margin WHERE initial_margin > 0`)) >= holders ? true : null),
+      600_000,
+      500,
+    );
     const trades = await count('SELECT count(*) AS n FROM trades');
     log(
       `trading: ${orders.length} orders through POST /orders (${((sent - t) / 1000).toFixed(1)} s to send), ${trades} trades; ${holders} accounts with positions, cleared and margined after ${((performance.now() - t) / 1000).toFixed(1)} s`,
@@ -259,17 +292,24 @@ async function main(): Promise<void> {
     const post = await api.request('POST', '/ops/eod', sys.opsKey, { tradeDate: today, overrides: {} });
     if (post.status !== 202) throw new Error(`POST /ops/eod: ${post.status} ${JSON.stringify(post.body)}`);
     let lastLine = '';
-    const done = await waitFor('end of day completed', async () => {
-      const r = await api.request('GET', `/ops/eod/${today}`, sys.opsKey);
-      const p = r.body;
-      const line = `  [${((performance.now() - t0) / 1000).toFixed(1)} s] ${p.status}: instruments ${p.instrumentsSettled}/${p.instrumentsTotal}, accounts ${p.accountsDone}`;
-      if (line.replace(/\[.*?\]/, '') !== lastLine) log(line);
-      lastLine = line.replace(/\[.*?\]/, '');
-      return p.status === 'completed' || p.status === 'completed_with_failures' ? p : null;
-    }, 600_000, 100);
+    const done = await waitFor(
+      'end of day completed',
+      async () => {
+        const r = await api.request('GET', `/ops/eod/${today}`, sys.opsKey);
+        const p = r.body;
+        const line = `  [${((performance.now() - t0) / 1000).toFixed(1)} s] ${p.status}: instruments ${p.instrumentsSettled}/${p.instrumentsTotal}, accounts ${p.accountsDone}`;
+        if (line.replace(/\[.*?\]/, '') !== lastLine) log(line);
+        lastLine = line.replace(/\[.*?\]/, '');
+        return p.status === 'completed' || p.status === 'completed_with_failures' ? p : null;
+      },
+      600_000,
+      100,
+    );
     const seconds = (performance.now() - t0) / 1000;
     const vm = await count('SELECT count(*) AS n FROM variation_margin WHERE trade_date = $1', [today]);
-    log(`end of day ${today}: ${done.status}, ${done.instrumentsSettled}/${done.instrumentsTotal} instruments settled, ${done.accountsDone} accounts restated, ${vm} variation margin postings`);
+    log(
+      `end of day ${today}: ${done.status}, ${done.instrumentsSettled}/${done.instrumentsTotal} instruments settled, ${done.accountsDone} accounts restated, ${vm} variation margin postings`,
+    );
     log(`EOD_SECONDS ${seconds.toFixed(2)} (target ≤ ${TARGET_S} s: ${seconds <= TARGET_S ? 'met' : 'NOT met'})`);
   } finally {
     api.close();

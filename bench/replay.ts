@@ -100,11 +100,26 @@ async function generate(ds: DataSource): Promise<{ events: number; bookHash: str
     total += batch.length;
   };
 
-  for (let a = 0; a < ACCOUNTS; a++) push('reference-data', 'MemberAdmitted', T0, 'operations:bench', { type: 'MemberAdmitted', at: formatInstant(T0), member: `M${a}`, accounts: [`A${a}`] });
-  push(`matching:${SYM}`, 'InstrumentListed', T0, 'operations:bench', { type: 'InstrumentListed', at: formatInstant(T0), instrument: SYM, product: 'SIT', referencePrice: formatTicks(REFERENCE_PRICE), lastTradingDay: '2027-03-17', source: 'operations' });
+  for (let a = 0; a < ACCOUNTS; a++)
+    push('reference-data', 'MemberAdmitted', T0, 'operations:bench', { type: 'MemberAdmitted', at: formatInstant(T0), member: `M${a}`, accounts: [`A${a}`] });
+  push(`matching:${SYM}`, 'InstrumentListed', T0, 'operations:bench', {
+    type: 'InstrumentListed',
+    at: formatInstant(T0),
+    instrument: SYM,
+    product: 'SIT',
+    referencePrice: formatTicks(REFERENCE_PRICE),
+    lastTradingDay: '2027-03-17',
+    source: 'operations',
+  });
   const deposit = 10_000_000_000; // 100,000,000.00 per account: no margin calls on this workload
   for (let a = 0; a < ACCOUNTS; a++) {
-    push('clearing', 'CashDeposited', T0, 'operations:bench', { type: 'CashDeposited', at: formatInstant(T0), account: `A${a}`, amount: formatCents(deposit), balance: formatCents(deposit) });
+    push('clearing', 'CashDeposited', T0, 'operations:bench', {
+      type: 'CashDeposited',
+      at: formatInstant(T0),
+      account: `A${a}`,
+      amount: formatCents(deposit),
+      balance: formatCents(deposit),
+    });
   }
 
   let collected: MatchingEvent[] = [];
@@ -180,12 +195,16 @@ async function main(): Promise<void> {
     if (!REUSE) {
       const g = await generate(ds);
       bookHash = g.bookHash;
-      console.log(`generated: ${fmt(g.events)} events (${fmt(N)} workload ops, ${ACCOUNTS} accounts) in ${g.seconds.toFixed(1)} s (${fmt(g.events / g.seconds)} events/s appended)`);
+      console.log(
+        `generated: ${fmt(g.events)} events (${fmt(N)} workload ops, ${ACCOUNTS} accounts) in ${g.seconds.toFixed(1)} s (${fmt(g.events / g.seconds)} events/s appended)`,
+      );
     }
     const t0 = performance.now();
     const v = await verifyChain(ds, { batchSize: 10_000 });
     const vs = (performance.now() - t0) / 1000;
-    console.log(`verifyChain: ${v.ok ? 'intact' : `BROKEN at ${(v as { brokenAt: number }).brokenAt}`}, ${fmt(v.ok ? v.count : 0)} events in ${vs.toFixed(1)} s (${fmt((v.ok ? v.count : 0) / vs)} events/s)`);
+    console.log(
+      `verifyChain: ${v.ok ? 'intact' : `BROKEN at ${(v as { brokenAt: number }).brokenAt}`}, ${fmt(v.ok ? v.count : 0)} events in ${vs.toFixed(1)} s (${fmt((v.ok ? v.count : 0) / vs)} events/s)`,
+    );
 
     const readFold: number[] = [];
     const readOnly: number[] = [];
@@ -230,10 +249,15 @@ async function main(): Promise<void> {
     }
     const state = last!.state;
     const replayBookHash = sha256Hex(last!.canonical.books[SYM]);
-    console.log(`replayed: ${fmt(events)} events through seq ${fmt(state.throughSeq)}; divergences: ${state.divergenceCount}; uncleared trades: ${state.unclearedTrades}`);
-    console.log(`book ${SYM}: ${state.books[SYM].orders.length} open orders, state hash ${replayBookHash}${bookHash ? (bookHash === replayBookHash ? ' = the generating engine\'s' : ` ≠ the generating engine's ${bookHash}`) : ''}`);
+    console.log(
+      `replayed: ${fmt(events)} events through seq ${fmt(state.throughSeq)}; divergences: ${state.divergenceCount}; uncleared trades: ${state.unclearedTrades}`,
+    );
+    console.log(
+      `book ${SYM}: ${state.books[SYM].orders.length} open orders, state hash ${replayBookHash}${bookHash ? (bookHash === replayBookHash ? " = the generating engine's" : ` ≠ the generating engine's ${bookHash}`) : ''}`,
+    );
     console.log(`state hash: ${state.stateHash}`);
-    const figure = (xs: number[]): string => `median ${median(xs).toFixed(2)} s, ${fmt(events / median(xs))} events/s (passes: ${xs.map((s) => fmt(events / s)).join(', ')})`;
+    const figure = (xs: number[]): string =>
+      `median ${median(xs).toFixed(2)} s, ${fmt(events / median(xs))} events/s (passes: ${xs.map((s) => fmt(events / s)).join(', ')})`;
     console.log(`read + fold (replayLog): ${figure(readFold)}; load average ${loads.join(', ')}`);
     console.log(`read only:               ${figure(readOnly)}`);
     console.log(`fold alone:              ${figure(foldOnly)}`);

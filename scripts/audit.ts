@@ -24,10 +24,21 @@ import { createInterface } from 'node:readline';
 import { createMessageBus, kafkaConfigFromEnv } from '@ch/kafka';
 import { consumerGroup, topicName } from '@ch/messages';
 import { createDataSource, databaseUrl, redactUrl } from '@ch/persistence';
-import { compareWithProjections, exportLogLines, parsePublicKey, parseStopTime, readAnchorsFromTopic, replayLog, verifyExportLines, verifyLog, verifyLogWithAnchors } from '@ch/audit';
+import {
+  compareWithProjections,
+  exportLogLines,
+  parsePublicKey,
+  parseStopTime,
+  readAnchorsFromTopic,
+  replayLog,
+  verifyExportLines,
+  verifyLog,
+  verifyLogWithAnchors,
+} from '@ch/audit';
 import { anchorConfigFromEnv } from '@ch/runtime/anchors';
 
-const USAGE = 'usage: audit verify [--from <seq>] | verify --file <export.jsonl> | verify --anchors <anchors.jsonl> [--public-key <pem>] | state [--seq <n> | --at <ISO>] | compare | export [--from <n>] [--to <n>] | anchors';
+const USAGE =
+  'usage: audit verify [--from <seq>] | verify --file <export.jsonl> | verify --anchors <anchors.jsonl> [--public-key <pem>] | state [--seq <n> | --at <ISO>] | compare | export [--from <n>] [--to <n>] | anchors';
 
 class UsageError extends Error {}
 

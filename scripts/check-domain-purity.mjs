@@ -7,7 +7,16 @@ import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 const PURE_LIBS = ['libs/domain/src', 'libs/matching/src', 'libs/rulebook/src', 'libs/messages/src/wire'];
-const FORBIDDEN_IMPORTS = [/^@nestjs\//, /^kafkajs$/, /^typeorm/, /^pg$/, /^node:/, /^(fs|net|http|https|child_process|os|dgram|worker_threads|crypto)$/, /^@ch\/(kafka|persistence|platform)/, /^@ch\/messages(\/(topics|envelope|index))?$/];
+const FORBIDDEN_IMPORTS = [
+  /^@nestjs\//,
+  /^kafkajs$/,
+  /^typeorm/,
+  /^pg$/,
+  /^node:/,
+  /^(fs|net|http|https|child_process|os|dgram|worker_threads|crypto)$/,
+  /^@ch\/(kafka|persistence|platform)/,
+  /^@ch\/messages(\/(topics|envelope|index))?$/,
+];
 const FORBIDDEN_CODE = [
   [/\bDate\.now\s*\(/, 'reads the wall clock (Date.now)'],
   [/\bnew Date\s*\(\s*\)/, 'reads the wall clock (new Date())'],
@@ -18,7 +27,11 @@ const FORBIDDEN_CODE = [
 
 function* files(dir) {
   let entries;
-  try { entries = readdirSync(dir); } catch { return; }
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return;
+  }
   for (const e of entries) {
     const p = join(dir, e);
     if (statSync(p).isDirectory()) yield* files(p);

@@ -69,7 +69,10 @@ class ThrowawayPostgres {
     }
     const pg = new ThrowawayPostgres(dir, await freePort(), owner);
     pg.run('initdb', ['-D', pg.data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8']);
-    writeFileSync(join(pg.data, 'postgresql.auto.conf'), `listen_addresses = '127.0.0.1'\nport = ${pg.port}\nunix_socket_directories = '${dir}'\nmax_connections = 200\nfsync = off\n`);
+    writeFileSync(
+      join(pg.data, 'postgresql.auto.conf'),
+      `listen_addresses = '127.0.0.1'\nport = ${pg.port}\nunix_socket_directories = '${dir}'\nmax_connections = 200\nfsync = off\n`,
+    );
     if (owner) chownSync(join(pg.data, 'postgresql.auto.conf'), owner.uid, owner.gid);
     pg.start();
     return pg;
@@ -130,7 +133,8 @@ class ThrowawayKafka {
   private static libs(): string {
     const libs = join(ROOT, '.cache', 'kafka', KAFKA_VERSION, 'libs');
     // Only fetches the jars (as the integration tests' setup does); starts and stops nothing.
-    if (!existsSync(join(libs, '.complete'))) execFileSync('bash', [join(ROOT, 'scripts', 'kafka.sh'), 'fetch'], { stdio: 'inherit', env: { ...process.env, KAFKA_VERSION } });
+    if (!existsSync(join(libs, '.complete')))
+      execFileSync('bash', [join(ROOT, 'scripts', 'kafka.sh'), 'fetch'], { stdio: 'inherit', env: { ...process.env, KAFKA_VERSION } });
     return libs;
   }
 
@@ -161,10 +165,28 @@ class ThrowawayKafka {
       'num.io.threads=2',
     ];
     writeFileSync(join(dir, 'server.properties'), props.join('\n') + '\n');
-    writeFileSync(join(dir, 'log4j.properties'), 'log4j.rootLogger=WARN, stdout\nlog4j.appender.stdout=org.apache.log4j.ConsoleAppender\nlog4j.appender.stdout.layout=org.apache.log4j.PatternLayout\nlog4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n\n');
+    writeFileSync(
+      join(dir, 'log4j.properties'),
+      'log4j.rootLogger=WARN, stdout\nlog4j.appender.stdout=org.apache.log4j.ConsoleAppender\nlog4j.appender.stdout.layout=org.apache.log4j.PatternLayout\nlog4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n\n',
+    );
     // A KRaft cluster id is 16 random bytes, base64url without padding.
     const clusterId = randomBytes(16).toString('base64url');
-    execFileSync('java', ['-Xmx256m', `-Dlog4j.configuration=file:${join(dir, 'log4j.properties')}`, '-cp', `${ThrowawayKafka.libs()}/*`, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', join(dir, 'server.properties')], { stdio: 'pipe' });
+    execFileSync(
+      'java',
+      [
+        '-Xmx256m',
+        `-Dlog4j.configuration=file:${join(dir, 'log4j.properties')}`,
+        '-cp',
+        `${ThrowawayKafka.libs()}/*`,
+        'kafka.tools.StorageTool',
+        'format',
+        '-t',
+        clusterId,
+        '-c',
+        join(dir, 'server.properties'),
+      ],
+      { stdio: 'pipe' },
+    );
     await k.start();
     await k.warmCoordinator();
     return k;
@@ -188,12 +210,31 @@ class ThrowawayKafka {
   async start(): Promise<void> {
     const out = join(this.dir, 'kafka.log');
     const fd = openSync(out, 'a');
-    this.proc = spawn('java', ['-Xmx384m', '-Xms384m', '-XX:+UseG1GC', `-Dlog4j.configuration=file:${join(this.dir, 'log4j.properties')}`, `-Dkafka.logs.dir=${this.dir}`, '-cp', `${ThrowawayKafka.libs()}/*`, 'kafka.Kafka', join(this.dir, 'server.properties')], { stdio: ['ignore', fd, fd] });
+    this.proc = spawn(
+      'java',
+      [
+        '-Xmx384m',
+        '-Xms384m',
+        '-XX:+UseG1GC',
+        `-Dlog4j.configuration=file:${join(this.dir, 'log4j.properties')}`,
+        `-Dkafka.logs.dir=${this.dir}`,
+        '-cp',
+        `${ThrowawayKafka.libs()}/*`,
+        'kafka.Kafka',
+        join(this.dir, 'server.properties'),
+      ],
+      { stdio: ['ignore', fd, fd] },
+    );
     const proc = this.proc;
-    await waitFor(`the throwaway broker on ${this.brokers}`, async () => {
-      if (proc.exitCode !== null) throw new Error(`the broker exited with ${proc.exitCode}: ${readFileSync(out, 'utf8').slice(-2000)}`);
-      return spawnSync(process.execPath, [join(ROOT, 'scripts', 'kafka-probe.js'), this.brokers], { timeout: 5000 }).status === 0;
-    }, 120_000, 500);
+    await waitFor(
+      `the throwaway broker on ${this.brokers}`,
+      async () => {
+        if (proc.exitCode !== null) throw new Error(`the broker exited with ${proc.exitCode}: ${readFileSync(out, 'utf8').slice(-2000)}`);
+        return spawnSync(process.execPath, [join(ROOT, 'scripts', 'kafka-probe.js'), this.brokers], { timeout: 5000 }).status === 0;
+      },
+      120_000,
+      500,
+    );
   }
 
   /** SIGKILL of the broker's JVM (this process's child: its pid, nothing else). */
@@ -269,7 +310,16 @@ async function main(): Promise<number> {
       log(`kill -9 ${s}`);
       const t0 = Date.now();
       await system.kill(s, 'SIGKILL');
-      await waitFor(`${s} back`, async () => system.running(s) && (await fetch(`http://127.0.0.1:${system.ports[s]}/health`).then((r) => r.ok).catch(() => false)), 120_000, 250);
+      await waitFor(
+        `${s} back`,
+        async () =>
+          system.running(s) &&
+          (await fetch(`http://127.0.0.1:${system.ports[s]}/health`)
+            .then((r) => r.ok)
+            .catch(() => false)),
+        120_000,
+        250,
+      );
       steps.push({ kill: s, tradesBefore, downMs: Date.now() - t0 });
     }
 
@@ -304,7 +354,12 @@ async function main(): Promise<number> {
       load.resume();
       await waitFor('a settlement logged', async () => (await countLogged(system.db.url, 'SettlementPriceSet', today)) > 0, 60_000, 20);
       await system.kill('clearing', 'SIGKILL');
-      await waitFor(`end of day ${today} completed`, async () => (await system.api('GET', `/ops/eod/${today}`, { key: system.opsKey })).body.status === 'completed', 180_000, 500);
+      await waitFor(
+        `end of day ${today} completed`,
+        async () => (await system.api('GET', `/ops/eod/${today}`, { key: system.opsKey })).body.status === 'completed',
+        180_000,
+        500,
+      );
       steps.push({ kill: 'clearing at end of day', tradesBefore, downMs: Date.now() - t0 });
     }
 
@@ -318,36 +373,63 @@ async function main(): Promise<number> {
     const accepted = [...load.accepted];
     let outcomes: OutcomeCheck = await checkOutcomes(system.db.url, accepted);
     try {
-      outcomes = await waitFor('every accepted order to have an outcome, every trade cleared', async () => {
-        const c = await checkOutcomes(system.db.url, accepted);
-        return c.withoutOutcome.length === 0 && c.tradesNotClearedOnce === 0 ? c : null;
-      }, 180_000, 1000);
+      outcomes = await waitFor(
+        'every accepted order to have an outcome, every trade cleared',
+        async () => {
+          const c = await checkOutcomes(system.db.url, accepted);
+          return c.withoutOutcome.length === 0 && c.tradesNotClearedOnce === 0 ? c : null;
+        },
+        180_000,
+        1000,
+      );
     } catch {
       outcomes = await checkOutcomes(system.db.url, accepted);
     }
     let compare: { ok?: boolean; differenceCount?: number; divergenceCount?: number; differences?: unknown[]; divergences?: unknown[]; headSeq?: number } = {};
     try {
-      compare = await waitFor('/audit/compare clean', async () => {
-        const c = await system.api('GET', '/audit/compare', { key: system.opsKey });
-        compare = c.body;
-        return c.status === 200 && c.body.ok === true ? c.body : null;
-      }, 60_000, 2000);
+      compare = await waitFor(
+        '/audit/compare clean',
+        async () => {
+          const c = await system.api('GET', '/audit/compare', { key: system.opsKey });
+          compare = c.body;
+          return c.status === 200 && c.body.ok === true ? c.body : null;
+        },
+        60_000,
+        2000,
+      );
     } catch {
       /* reported below */
     }
     const verify = (await system.api('GET', '/audit/verify', { key: system.opsKey })).body as { ok?: boolean };
     const positionsFlat = Object.values(outcomes.positionSums).every((x) => x === 0);
-    const ok = outcomes.withoutOutcome.length === 0 && outcomes.doubled.length === 0 && outcomes.tradesNotClearedOnce === 0 && positionsFlat && compare.ok === true && verify.ok === true;
+    const ok =
+      outcomes.withoutOutcome.length === 0 &&
+      outcomes.doubled.length === 0 &&
+      outcomes.tradesNotClearedOnce === 0 &&
+      positionsFlat &&
+      compare.ok === true &&
+      verify.ok === true;
     const summary = {
       ok,
       steps,
       restarts,
       orders: { accepted: accepted.length, refused: load.refused.size, retried: load.retries, withOutcome: outcomes.outcomes },
-      lostOrDoubled: { withoutOutcome: outcomes.withoutOutcome.slice(0, 20), doubled: outcomes.doubled.slice(0, 20), tradesNotClearedOnce: outcomes.tradesNotClearedOnce },
+      lostOrDoubled: {
+        withoutOutcome: outcomes.withoutOutcome.slice(0, 20),
+        doubled: outcomes.doubled.slice(0, 20),
+        tradesNotClearedOnce: outcomes.tradesNotClearedOnce,
+      },
       trades: outcomes.trades,
       positionSums: outcomes.positionSums,
       chain: verify,
-      compare: { ok: compare.ok, headSeq: compare.headSeq, differenceCount: compare.differenceCount, divergenceCount: compare.divergenceCount, differences: compare.differences?.slice(0, 10), divergences: compare.divergences?.slice(0, 10) },
+      compare: {
+        ok: compare.ok,
+        headSeq: compare.headSeq,
+        differenceCount: compare.differenceCount,
+        divergenceCount: compare.divergenceCount,
+        differences: compare.differences?.slice(0, 10),
+        divergences: compare.divergences?.slice(0, 10),
+      },
     };
     process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
     if (!ok) for (const s of SERVICES) process.stderr.write(`--- ${s}\n${system.logs(s).slice(-2000)}\n`);
@@ -370,9 +452,10 @@ async function countLogged(url: string, type: string, tradeDate?: string): Promi
   const c = new Client({ connectionString: url, connectionTimeoutMillis: 2000 });
   await c.connect();
   try {
-    const r = tradeDate === undefined
-      ? await c.query<{ n: string }>('SELECT count(*) AS n FROM event_log WHERE type = $1', [type])
-      : await c.query<{ n: string }>(`SELECT count(*) AS n FROM event_log WHERE type = $1 AND payload->>'tradeDate' = $2`, [type, tradeDate]);
+    const r =
+      tradeDate === undefined
+        ? await c.query<{ n: string }>('SELECT count(*) AS n FROM event_log WHERE type = $1', [type])
+        : await c.query<{ n: string }>(`SELECT count(*) AS n FROM event_log WHERE type = $1 AND payload->>'tradeDate' = $2`, [type, tradeDate]);
     return Number(r.rows[0].n);
   } finally {
     await c.end();

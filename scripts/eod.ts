@@ -22,18 +22,33 @@ interface Progress {
   instrumentsSettled: number;
   accountsDone: number;
   accountsWithVariationMargin: number;
-  settlements: { instrument: string; price: string; previousPrice: string; method: string; reason?: string; variationMarginPosted: boolean; marginRestated: boolean }[];
+  settlements: {
+    instrument: string;
+    price: string;
+    previousPrice: string;
+    method: string;
+    reason?: string;
+    variationMarginPosted: boolean;
+    marginRestated: boolean;
+  }[];
   failures: { instrument: string; code: string; message: string }[];
 }
 
-const USAGE = 'usage: eod run --date YYYY-MM-DD [--override SYMBOL=PRICE:REASON ...] [--at ISO-INSTANT] [--timeout SECONDS]\n       eod status --date YYYY-MM-DD';
+const USAGE =
+  'usage: eod run --date YYYY-MM-DD [--override SYMBOL=PRICE:REASON ...] [--at ISO-INSTANT] [--timeout SECONDS]\n       eod status --date YYYY-MM-DD';
 
 function fail(message: string, code = 1): never {
   process.stderr.write(`${message}\n`);
   process.exit(code);
 }
 
-export function parseArgs(argv: string[]): { command: string; date: string; overrides: Record<string, { price: string; reason: string }>; timeoutS: number; at?: string } {
+export function parseArgs(argv: string[]): {
+  command: string;
+  date: string;
+  overrides: Record<string, { price: string; reason: string }>;
+  timeoutS: number;
+  at?: string;
+} {
   const [command, ...rest] = argv;
   if (command !== 'run' && command !== 'status') fail(USAGE);
   let date = '';
@@ -68,7 +83,14 @@ function opsKey(): string {
   }
 }
 
-async function api<T>(base: string, key: string, method: string, path: string, body?: unknown, extraHeaders: Record<string, string> = {}): Promise<{ status: number; body: T }> {
+async function api<T>(
+  base: string,
+  key: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  extraHeaders: Record<string, string> = {},
+): Promise<{ status: number; body: T }> {
   let r: Response;
   try {
     r = await fetch(`${base}${path}`, {
@@ -94,7 +116,10 @@ function line(p: Progress): string {
 }
 
 function summary(p: Progress): string {
-  const rows = p.settlements.map((s) => `  ${s.instrument} ${s.previousPrice} → ${s.price} (${s.method}${s.reason ? `: ${s.reason}` : ''})${s.variationMarginPosted ? '' : ' VM pending'}${s.marginRestated ? '' : ' margin pending'}`);
+  const rows = p.settlements.map(
+    (s) =>
+      `  ${s.instrument} ${s.previousPrice} → ${s.price} (${s.method}${s.reason ? `: ${s.reason}` : ''})${s.variationMarginPosted ? '' : ' VM pending'}${s.marginRestated ? '' : ' margin pending'}`,
+  );
   const failures = p.failures.map((f) => `  ${f.instrument} FAILED ${f.code}: ${f.message}`);
   return [...rows, ...failures].join('\n');
 }
@@ -110,13 +135,22 @@ async function main(): Promise<void> {
     return;
   }
   const started = Date.now();
-  const post = await api<{ runId: string; instruments: string[] }>(base, key, 'POST', '/ops/eod', { tradeDate: args.date, overrides: args.overrides }, args.at === undefined ? {} : { 'x-event-time': args.at });
+  const post = await api<{ runId: string; instruments: string[] }>(
+    base,
+    key,
+    'POST',
+    '/ops/eod',
+    { tradeDate: args.date, overrides: args.overrides },
+    args.at === undefined ? {} : { 'x-event-time': args.at },
+  );
   if (post.status !== 202) {
     const refusal = post.body as unknown as { error?: string; message?: string; details?: { code?: string } };
     if (post.status < 500 && typeof refusal?.message === 'string') fail(`${refusal.message} (${post.status} ${refusal.details?.code ?? refusal.error})`);
     fail(`POST /ops/eod: ${post.status} ${JSON.stringify(post.body)}`);
   }
-  process.stdout.write(`end of day ${args.date} started (run ${post.body.runId}): ${post.body.instruments.length} instruments${Object.keys(args.overrides).length ? `, overrides ${Object.keys(args.overrides).join(', ')}` : ''}\n`);
+  process.stdout.write(
+    `end of day ${args.date} started (run ${post.body.runId}): ${post.body.instruments.length} instruments${Object.keys(args.overrides).length ? `, overrides ${Object.keys(args.overrides).join(', ')}` : ''}\n`,
+  );
   let last = '';
   for (;;) {
     const r = await api<Progress>(base, key, 'GET', `/ops/eod/${args.date}`);

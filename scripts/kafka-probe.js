@@ -66,10 +66,7 @@ async function probe(address) {
   const port = Number(address.slice(i + 1));
   if (!host || !Number.isInteger(port)) throw new Error(`bad address ${address}`);
   const noTopics = Buffer.alloc(4); // Metadata v2 topics array of length 0
-  const [apiVersions, metadata] = await exchange(host, port, [
-    request(18, 0, 1, Buffer.alloc(0)),
-    request(3, 2, 2, noTopics),
-  ]);
+  const [apiVersions, metadata] = await exchange(host, port, [request(18, 0, 1, Buffer.alloc(0)), request(3, 2, 2, noTopics)]);
   if (apiVersions.readInt32BE(0) !== 1) throw new Error('ApiVersions: bad correlation id');
   const errorCode = apiVersions.readInt16BE(4);
   if (errorCode !== 0) throw new Error(`ApiVersions error ${errorCode}`);

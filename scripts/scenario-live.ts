@@ -170,7 +170,8 @@ export async function runLiveScenario(text: string, options: LiveOptions = {}): 
 
   await preflight(api);
   const verify = await api.ops('GET', '/audit/verify');
-  if (verify.status !== 200 || verify.body?.ok !== true) throw new LiveScenarioError(`the event log does not verify (GET /audit/verify: ${verify.status} ${verify.text.slice(0, 300)})`);
+  if (verify.status !== 200 || verify.body?.ok !== true)
+    throw new LiveScenarioError(`the event log does not verify (GET /audit/verify: ${verify.status} ${verify.text.slice(0, 300)})`);
   const head = Number(verify.body.lastSeq ?? 0);
   if (head > 0 && !options.allowUsedSystem) {
     throw new LiveScenarioError(
@@ -204,13 +205,19 @@ export async function runLiveScenario(text: string, options: LiveOptions = {}): 
     if ('account' in req.key) {
       key = memberKeys.get(req.key.account) ?? null;
       if (key === null) {
-        errors.push({ line, message: `unknown account ${req.key.account}: no member line of this scenario admitted it, so there is no member key to send the ${c.cmd} with` });
+        errors.push({
+          line,
+          message: `unknown account ${req.key.account}: no member line of this scenario admitted it, so there is no member key to send the ${c.cmd} with`,
+        });
         continue;
       }
     }
     log(`line ${line}: ${c.cmd} at ${header}`);
     const sentAt = Date.now();
-    const answer = key === null ? await api.ops(req.method, req.path, req.body, { 'x-event-time': header }) : await api.call(req.method, req.path, key, req.body, { 'x-event-time': header });
+    const answer =
+      key === null
+        ? await api.ops(req.method, req.path, req.body, { 'x-event-time': header })
+        : await api.call(req.method, req.path, key, req.body, { 'x-event-time': header });
     if (answer.status >= 500 || answer.status === 401 || answer.status === 429) {
       throw new LiveScenarioError(`line ${line} (${c.cmd}): the API answered ${answer.status}: ${answer.text.slice(0, 500)}`);
     }
@@ -234,7 +241,8 @@ export async function runLiveScenario(text: string, options: LiveOptions = {}): 
         records.push(...(await tail()));
         const owed = [...watch.pending(), ...(accepted && !outcomeLogged(c, records, repeat) ? [`the outcome of the ${c.cmd} is not in the log yet`] : [])];
         if (owed.length === 0) return;
-        if (Date.now() > until) throw new LiveScenarioError(`line ${line} (${c.cmd}): the services did not catch up within ${timeoutMs} ms: ${owed.join('; ')}`);
+        if (Date.now() > until)
+          throw new LiveScenarioError(`line ${line} (${c.cmd}): the services did not catch up within ${timeoutMs} ms: ${owed.join('; ')}`);
         if (Date.now() > nextReport) {
           log(`line ${line}: waiting for ${owed.join('; ')}`);
           nextReport = Date.now() + 5000;
@@ -279,14 +287,21 @@ export async function runLiveScenario(text: string, options: LiveOptions = {}): 
     if (fact && lineEvents.length) lineEvents[lineEvents.length - 1].push(fact);
   }
   if (!comparison.ok) {
-    warn(`the auditor's replay does not agree with the services' projections: ${JSON.stringify({ differences: comparison.differences, divergences: comparison.divergences }).slice(0, 2000)}`);
+    warn(
+      `the auditor's replay does not agree with the services' projections: ${JSON.stringify({ differences: comparison.differences, divergences: comparison.divergences }).slice(0, 2000)}`,
+    );
   }
 
   const figures: ScenarioReport['accounts'] = {};
   for (const account of [...accounts].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) {
     const path = `/accounts/${encodeURIComponent(account)}`;
-    const [cash, margin, positions] = await Promise.all([api.ops('GET', `${path}/cash`), api.ops('GET', `${path}/margin`), api.ops('GET', `${path}/positions`)]);
-    for (const r of [cash, margin, positions]) if (r.status !== 200) throw new LiveScenarioError(`reading ${account}'s figures answered ${r.status}: ${r.text.slice(0, 300)}`);
+    const [cash, margin, positions] = await Promise.all([
+      api.ops('GET', `${path}/cash`),
+      api.ops('GET', `${path}/margin`),
+      api.ops('GET', `${path}/positions`),
+    ]);
+    for (const r of [cash, margin, positions])
+      if (r.status !== 200) throw new LiveScenarioError(`reading ${account}'s figures answered ${r.status}: ${r.text.slice(0, 300)}`);
     figures[account] = accountEntry(cash.body, margin.body, positions.body);
   }
   errors.sort((a, b) => a.line - b.line);
@@ -296,9 +311,11 @@ export async function runLiveScenario(text: string, options: LiveOptions = {}): 
 /** The services answer, accept the key, and honour x-event-time (a probe that changes nothing). */
 async function preflight(api: Api): Promise<void> {
   const health = await api.call('GET', '/health', null);
-  if (health.status !== 200) throw new LiveScenarioError(`the services at ${api.url} are not ready (GET /health answered ${health.status}: ${health.text.slice(0, 300)})`);
+  if (health.status !== 200)
+    throw new LiveScenarioError(`the services at ${api.url} are not ready (GET /health answered ${health.status}: ${health.text.slice(0, 300)})`);
   const probe = await api.ops('POST', '/ops/deposits', { account: PROBE_ACCOUNT, amount: '0.01' }, { 'x-event-time': 'not-a-time' });
-  if (probe.status === 401 || probe.status === 403) throw new LiveScenarioError(`the services refuse the operations key (${probe.status}): set CH_OPS_KEY to the key the services were started with`);
+  if (probe.status === 401 || probe.status === 403)
+    throw new LiveScenarioError(`the services refuse the operations key (${probe.status}): set CH_OPS_KEY to the key the services were started with`);
   if (probe.status === 400 && probe.body?.field === 'x-event-time') return;
   if (probe.status === 404) {
     throw new LiveScenarioError(
@@ -313,13 +330,23 @@ async function preflight(api: Api): Promise<void> {
  * reached each of its instruments' sequencers and every instrument is settled (variation margin
  * posted, margin restated, the day completed) or has failed. Returns that progress.
  */
-async function endOfDayDone(api: Api, tradeDate: string, tail: () => Promise<LiveRecord[]>, records: LiveRecord[], line: number, timeoutMs: number): Promise<Record<string, any>> {
+async function endOfDayDone(
+  api: Api,
+  tradeDate: string,
+  tail: () => Promise<LiveRecord[]>,
+  records: LiveRecord[],
+  line: number,
+  timeoutMs: number,
+): Promise<Record<string, any>> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     records.push(...(await tail()));
     const r = await api.ops('GET', `/ops/eod/${tradeDate}`);
     if (r.status === 200 && r.body.status !== 'running') return r.body as Record<string, any>;
-    if (Date.now() > until) throw new LiveScenarioError(`line ${line} (eod ${tradeDate}): the end of day did not complete within ${timeoutMs} ms (${r.status} ${r.text.slice(0, 500)})`);
+    if (Date.now() > until)
+      throw new LiveScenarioError(
+        `line ${line} (eod ${tradeDate}): the end of day did not complete within ${timeoutMs} ms (${r.status} ${r.text.slice(0, 500)})`,
+      );
     await sleep(100);
   }
 }

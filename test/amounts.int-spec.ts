@@ -59,9 +59,15 @@ describe('bounded amounts, exact totals, and no crash loop from one message', ()
   /** T1 sells one lot at 2.00 and T2 buys it: the trade goes through risk, matching and clearing. */
   async function trade(): Promise<void> {
     const n = ++orderSeq;
-    const sell = await sys.api('POST', '/orders?wait=true', { key: k1, body: { account: 'T1-H', clientOrderId: `s${n}`, instrument: SYMBOL, side: 'sell', type: 'limit', price: '2.00', qty: 1 } });
+    const sell = await sys.api('POST', '/orders?wait=true', {
+      key: k1,
+      body: { account: 'T1-H', clientOrderId: `s${n}`, instrument: SYMBOL, side: 'sell', type: 'limit', price: '2.00', qty: 1 },
+    });
     expect([sell.status, sell.body.status]).toEqual([202, 'open']);
-    const buy = await sys.api('POST', '/orders?wait=true', { key: k2, body: { account: 'T2-H', clientOrderId: `b${n}`, instrument: SYMBOL, side: 'buy', type: 'limit', price: '2.00', qty: 1 } });
+    const buy = await sys.api('POST', '/orders?wait=true', {
+      key: k2,
+      body: { account: 'T2-H', clientOrderId: `b${n}`, instrument: SYMBOL, side: 'buy', type: 'limit', price: '2.00', qty: 1 },
+    });
     expect([buy.status, buy.body.status]).toEqual([202, 'filled']);
     await waitFor(`trade ${n} to clear`, async () => Number((await q<{ n: string }>('SELECT count(*) AS n FROM trades'))[0].n) === n, 30_000, 50);
   }
@@ -76,7 +82,19 @@ describe('bounded amounts, exact totals, and no crash loop from one message', ()
 
   /** Publishes an envelope straight on a topic, from a stream of its own (as a faulty producer could). */
   async function publish(topic: string, key: string, type: string, payload: Record<string, unknown>): Promise<void> {
-    const env = { eventId: randomUUID(), type, version: 1, stream: `test-poison:${randomUUID()}`, streamSeq: 1, at: new Date().toISOString(), actor: 'test', correlationId: randomUUID(), causationId: null, source: null, payload };
+    const env = {
+      eventId: randomUUID(),
+      type,
+      version: 1,
+      stream: `test-poison:${randomUUID()}`,
+      streamSeq: 1,
+      at: new Date().toISOString(),
+      actor: 'test',
+      correlationId: randomUUID(),
+      causationId: null,
+      source: null,
+      payload,
+    };
     await producer.send(`${sys.topics.prefix}.${topic}`, [{ key, value: encodeEnvelope(env) }]);
   }
 
@@ -101,16 +119,33 @@ describe('bounded amounts, exact totals, and no crash loop from one message', ()
     await sys.start('risk');
     await trade();
     await deposit(sys, 'T1-H', '1.00');
-    await waitFor('risk to count the deposit', async () => (await q<{ value: { totalDeposits: unknown } }>(`SELECT value FROM risk_state WHERE key = 'meta'`))[0].value.totalDeposits === '10000000000200100', 30_000, 50);
+    await waitFor(
+      'risk to count the deposit',
+      async () =>
+        (await q<{ value: { totalDeposits: unknown } }>(`SELECT value FROM risk_state WHERE key = 'meta'`))[0].value.totalDeposits === '10000000000200100',
+      30_000,
+      50,
+    );
   });
 
   it('refuses a fact risk cannot apply, logs it, moves past it and keeps trading, across a restart', async () => {
-    await publish('clearing-events', 'T1-H', 'CashDeposited', { type: 'CashDeposited', at: new Date().toISOString(), account: 'T1-H', amount: '-5.00', balance: '0.00' });
-    const refused = await waitFor('risk to refuse the message', async () => {
-      if (!(await healthy()) && /exit|fatal/.test(sys.logs('risk'))) throw new Error(`risk stopped:\n${sys.logs('risk').slice(-2000)}`);
-      const r = await q<{ payload: Record<string, unknown> }>(`SELECT payload FROM event_log WHERE type = 'MessageRefused' AND stream = 'refused:risk'`);
-      return r.length ? r : null;
-    }, 30_000, 100);
+    await publish('clearing-events', 'T1-H', 'CashDeposited', {
+      type: 'CashDeposited',
+      at: new Date().toISOString(),
+      account: 'T1-H',
+      amount: '-5.00',
+      balance: '0.00',
+    });
+    const refused = await waitFor(
+      'risk to refuse the message',
+      async () => {
+        if (!(await healthy()) && /exit|fatal/.test(sys.logs('risk'))) throw new Error(`risk stopped:\n${sys.logs('risk').slice(-2000)}`);
+        const r = await q<{ payload: Record<string, unknown> }>(`SELECT payload FROM event_log WHERE type = 'MessageRefused' AND stream = 'refused:risk'`);
+        return r.length ? r : null;
+      },
+      30_000,
+      100,
+    );
     expect(refused).toHaveLength(1);
     expect(refused[0].payload).toMatchObject({ consumer: 'risk', topic: `${sys.topics.prefix}.clearing-events`, messageType: 'CashDeposited' });
     expect(String(refused[0].payload.error)).toMatch(/deposit amount must be a positive integer/);
@@ -121,8 +156,22 @@ describe('bounded amounts, exact totals, and no crash loop from one message', ()
 
     // A message whose effects Postgres refuses (a NUL byte in an account id, past intake's
     // validation): refused the same way, not a crash loop.
-    await publish('orders', 'X', 'SubmitOrder', { account: 'X\u0000', clientOrderId: 'n1', instrument: SYMBOL, side: 'buy', type: 'limit', price: '2.00', qty: 1, tif: 'GTC' });
-    await waitFor('risk to refuse the order', async () => (await q(`SELECT 1 FROM event_log WHERE type = 'MessageRefused' AND payload->>'messageType' = 'SubmitOrder'`)).length === 1, 30_000, 100);
+    await publish('orders', 'X', 'SubmitOrder', {
+      account: 'X\u0000',
+      clientOrderId: 'n1',
+      instrument: SYMBOL,
+      side: 'buy',
+      type: 'limit',
+      price: '2.00',
+      qty: 1,
+      tif: 'GTC',
+    });
+    await waitFor(
+      'risk to refuse the order',
+      async () => (await q(`SELECT 1 FROM event_log WHERE type = 'MessageRefused' AND payload->>'messageType' = 'SubmitOrder'`)).length === 1,
+      30_000,
+      100,
+    );
     expect(await healthy()).toBe(true);
     await trade();
 
@@ -138,10 +187,15 @@ describe('bounded amounts, exact totals, and no crash loop from one message', ()
     const reference = `deposit-${randomUUID()}`;
     await publish('clearing-commands', 'T1-H', 'Deposit', { account: 'T1-H', amount: '99999999999999.99', reference });
     await publish('clearing-commands', 'BIG-1', 'Deposit', { account: 'BIG-1', amount: '0.01', reference: `${reference}-2` });
-    const rejected = await waitFor('clearing to refuse both deposits', async () => {
-      const r = await q<{ payload: Record<string, unknown> }>(`SELECT payload FROM event_log WHERE type = 'DepositRejected' ORDER BY seq`);
-      return r.length === 2 ? r : null;
-    }, 30_000, 100);
+    const rejected = await waitFor(
+      'clearing to refuse both deposits',
+      async () => {
+        const r = await q<{ payload: Record<string, unknown> }>(`SELECT payload FROM event_log WHERE type = 'DepositRejected' ORDER BY seq`);
+        return r.length === 2 ? r : null;
+      },
+      30_000,
+      100,
+    );
     expect(rejected.map((r) => [r.payload.account, r.payload.reason, r.payload.detail])).toEqual([
       ['T1-H', 'INVALID_REQUEST', 'amount'],
       ['BIG-1', 'INVALID_REQUEST', 'balance'],

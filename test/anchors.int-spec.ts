@@ -23,15 +23,20 @@ const SYMBOL = listedContracts(SIT, new Date().toISOString().slice(0, 10))[2];
 
 function audit(args: string[], databaseUrl: string, env: Record<string, string> = {}): Promise<{ code: number; out: any; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['-r', join(ROOT, 'scripts', 'register-paths.js'), join(ROOT, 'dist', 'scripts', 'audit.js'), ...args], { env: { ...process.env, DATABASE_URL: databaseUrl, ...env }, cwd: ROOT, timeout: 120_000 }, (err, stdout, stderr) => {
-      let out: unknown = stdout;
-      try {
-        out = JSON.parse(stdout);
-      } catch {
-        /* not JSON */
-      }
-      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, out, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      ['-r', join(ROOT, 'scripts', 'register-paths.js'), join(ROOT, 'dist', 'scripts', 'audit.js'), ...args],
+      { env: { ...process.env, DATABASE_URL: databaseUrl, ...env }, cwd: ROOT, timeout: 120_000 },
+      (err, stdout, stderr) => {
+        let out: unknown = stdout;
+        try {
+          out = JSON.parse(stdout);
+        } catch {
+          /* not JSON */
+        }
+        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, out, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -44,7 +49,11 @@ describe('chain anchors outside the database', () => {
   const published: string[] = [];
 
   const head = async (): Promise<number> => Number((await sql<{ s: string }>(ds, 'SELECT last_seq AS s FROM event_log_head')).rows[0].s);
-  const anchors = (): Anchor[] => readFileSync(anchorsFile, 'utf8').split('\n').filter((l) => l !== '').map(parseAnchor);
+  const anchors = (): Anchor[] =>
+    readFileSync(anchorsFile, 'utf8')
+      .split('\n')
+      .filter((l) => l !== '')
+      .map(parseAnchor);
   /** The file's complete lines after the line `torn`. */
   const anchorLinesAfter = (torn: string): string[] => {
     const lines = readFileSync(anchorsFile, 'utf8').split('\n');
@@ -53,12 +62,17 @@ describe('chain anchors outside the database', () => {
   /** The log is quiet and the anchorer has anchored its head. */
   const anchoredHead = async (): Promise<number> => {
     let last = -1;
-    return waitFor('the head anchored', async () => {
-      const now = await head();
-      const stable = now === last;
-      last = now;
-      return stable && anchors().at(-1)?.seq === now ? now : false;
-    }, 30_000, 700);
+    return waitFor(
+      'the head anchored',
+      async () => {
+        const now = await head();
+        const stable = now === last;
+        last = now;
+        return stable && anchors().at(-1)?.seq === now ? now : false;
+      },
+      30_000,
+      700,
+    );
   };
 
   beforeAll(async () => {
@@ -102,7 +116,9 @@ describe('chain anchors outside the database', () => {
       expect(r.rows[0].hash).toBe(a.hash);
     }
     await waitFor('every anchor on the topic', async () => published.length >= written.length, 30_000);
-    const fileLines = readFileSync(anchorsFile, 'utf8').split('\n').filter((l) => l !== '');
+    const fileLines = readFileSync(anchorsFile, 'utf8')
+      .split('\n')
+      .filter((l) => l !== '');
     expect(published.slice(0, written.length)).toEqual(fileLines);
     // An auditor's copy of the topic.
     const dumped = await audit(['anchors'], sys.db.url, { TOPIC_PREFIX: sys.topics.prefix });
@@ -121,7 +137,10 @@ describe('chain anchors outside the database', () => {
     // The API checks the topic's copy.
     const api = await sys.api('GET', '/audit/verify?anchors=topic', { key: sys.opsKey });
     expect(api).toMatchObject({ status: 200, body: { ok: true, chain: { ok: true }, anchors: { ok: true, anchors: written.length } } });
-    expect(await sys.api('GET', '/audit/verify?anchors=file', { key: sys.opsKey })).toMatchObject({ status: 400, body: { error: 'INVALID_REQUEST', field: 'anchors' } });
+    expect(await sys.api('GET', '/audit/verify?anchors=file', { key: sys.opsKey })).toMatchObject({
+      status: 400,
+      body: { error: 'INVALID_REQUEST', field: 'anchors' },
+    });
   });
 
   it('refuses a signing key that others may read', () => {
@@ -142,7 +161,9 @@ describe('chain anchors outside the database', () => {
     beforeAll(async () => {
       anchored = anchors();
       // The first deposit after the first anchor: its amount becomes 100 times larger.
-      const target = (await sql<{ seq: string }>(ds, `SELECT seq FROM event_log WHERE seq > $1 AND payload::text LIKE '%"amount"%' ORDER BY seq LIMIT 1`, [anchored[0].seq])).rows[0];
+      const target = (
+        await sql<{ seq: string }>(ds, `SELECT seq FROM event_log WHERE seq > $1 AND payload::text LIKE '%"amount"%' ORDER BY seq LIMIT 1`, [anchored[0].seq])
+      ).rows[0];
       rewrittenSeq = Number(target.seq);
       broken = anchored.findIndex((a) => a.seq >= rewrittenSeq);
       expect(broken).toBeGreaterThanOrEqual(1);
@@ -163,7 +184,9 @@ describe('chain anchors outside the database', () => {
     });
 
     it('the chain alone still verifies: the rewrite is invisible to it', async () => {
-      expect((await sql<{ payload: { amount: string } }>(ds, 'SELECT payload FROM event_log WHERE seq = $1', [rewrittenSeq])).rows[0].payload.amount).toBe('100000.00');
+      expect((await sql<{ payload: { amount: string } }>(ds, 'SELECT payload FROM event_log WHERE seq = $1', [rewrittenSeq])).rows[0].payload.amount).toBe(
+        '100000.00',
+      );
       expect((await sys.api('GET', '/audit/verify', { key: sys.opsKey })).body).toMatchObject({ ok: true, lastSeq: await head() });
       const plain = await audit(['verify'], sys.db.url);
       expect(plain).toMatchObject({ code: 0, out: { ok: true } });
@@ -175,11 +198,22 @@ describe('chain anchors outside the database', () => {
       expect(v.out).toMatchObject({
         ok: false,
         chain: { ok: true },
-        anchors: { ok: false, kind: 'hash-mismatch', line: broken + 1, seq: anchored[broken].seq, anchoredAt: anchored[broken].at, expected: anchored[broken].hash, checked: broken },
+        anchors: {
+          ok: false,
+          kind: 'hash-mismatch',
+          line: broken + 1,
+          seq: anchored[broken].seq,
+          anchoredAt: anchored[broken].at,
+          expected: anchored[broken].hash,
+          checked: broken,
+        },
       });
       expect(v.out.anchors.message).toContain(`the log no longer matches the anchor at line ${broken + 1} (seq ${anchored[broken].seq}`);
       const api = await sys.api('GET', '/audit/verify?anchors=topic', { key: sys.opsKey });
-      expect(api).toMatchObject({ status: 200, body: { ok: false, chain: { ok: true }, anchors: { ok: false, kind: 'hash-mismatch', line: broken + 1, seq: anchored[broken].seq } } });
+      expect(api).toMatchObject({
+        status: 200,
+        body: { ok: false, chain: { ok: true }, anchors: { ok: false, kind: 'hash-mismatch', line: broken + 1, seq: anchored[broken].seq } },
+      });
     });
 
     it('refuses anchors forged to fit the rewritten log', async () => {
@@ -193,7 +227,9 @@ describe('chain anchors outside the database', () => {
       expect(e.out.anchors).toMatchObject({ ok: false, kind: 'bad-signature', line: broken + 1, seq: anchored[broken].seq });
       // ...or re-signs them all with a key of their own.
       const own = generateKeyPairSync('ed25519');
-      const resigned = await Promise.all(anchored.map(async (a) => anchorLine(signAnchor(own.privateKey, { seq: a.seq, hash: await hashAt(a.seq), at: a.at }))));
+      const resigned = await Promise.all(
+        anchored.map(async (a) => anchorLine(signAnchor(own.privateKey, { seq: a.seq, hash: await hashAt(a.seq), at: a.at }))),
+      );
       const resignedFile = join(sys.anchorDir, 'resigned.jsonl');
       writeFileSync(resignedFile, resigned.join('\n') + '\n');
       const r = await audit(['verify', '--anchors', resignedFile, '--public-key', publicKeyFile], sys.db.url);

@@ -36,9 +36,31 @@ async function generate(): Promise<void> {
     out.push(event(stream, n, type, at, payload));
   };
   const accounts = ['A0', 'A1', 'A2', 'Ä3', 'A"4'];
-  accounts.forEach((a, i) => push('reference-data', 'MemberAdmitted', T0, { type: 'MemberAdmitted', at: formatInstant(T0), member: i === 4 ? 'M\\4 "quoted" ✓' : `M${i}`, accounts: [a] }));
-  push(`matching:${SYM}`, 'InstrumentListed', T0, { type: 'InstrumentListed', at: formatInstant(T0), instrument: SYM, product: 'SIT', referencePrice: formatTicks(20_000), lastTradingDay: '2027-03-17', source: 'operations' });
-  for (const a of accounts) push('clearing', 'CashDeposited', T0, { type: 'CashDeposited', at: formatInstant(T0), account: a, amount: formatCents(100_000_000), balance: formatCents(100_000_000) });
+  accounts.forEach((a, i) =>
+    push('reference-data', 'MemberAdmitted', T0, {
+      type: 'MemberAdmitted',
+      at: formatInstant(T0),
+      member: i === 4 ? 'M\\4 "quoted" ✓' : `M${i}`,
+      accounts: [a],
+    }),
+  );
+  push(`matching:${SYM}`, 'InstrumentListed', T0, {
+    type: 'InstrumentListed',
+    at: formatInstant(T0),
+    instrument: SYM,
+    product: 'SIT',
+    referencePrice: formatTicks(20_000),
+    lastTradingDay: '2027-03-17',
+    source: 'operations',
+  });
+  for (const a of accounts)
+    push('clearing', 'CashDeposited', T0, {
+      type: 'CashDeposited',
+      at: formatInstant(T0),
+      account: a,
+      amount: formatCents(100_000_000),
+      balance: formatCents(100_000_000),
+    });
   let collected: MatchingEvent[] = [];
   const engine = new MatchingEngine({ instrument: SYM, referencePrice: 20_000, sink: (e) => collected.push(e) });
   let rng = 7;
@@ -51,7 +73,19 @@ async function generate(): Promise<void> {
     const account = accounts[next(accounts.length)];
     const side: Side = next(2) ? 'buy' : 'sell';
     const r = next(10);
-    if (r < 6) engine.submit({ account, clientOrderId: `c${i}${i % 7 === 0 ? '\\é' : ''}`, side, type: 'limit', tif: r < 4 ? 'GTC' : 'IOC', price: 19_990 + next(20), qty: 1 + next(9) }, at);
+    if (r < 6)
+      engine.submit(
+        {
+          account,
+          clientOrderId: `c${i}${i % 7 === 0 ? '\\é' : ''}`,
+          side,
+          type: 'limit',
+          tif: r < 4 ? 'GTC' : 'IOC',
+          price: 19_990 + next(20),
+          qty: 1 + next(9),
+        },
+        at,
+      );
     else if (r < 8) engine.submit({ account, clientOrderId: `m${i}`, side, type: 'market', qty: 1 + next(5) }, at);
     else engine.cancel(account, `c${i - 1 - next(20)}`, at);
     for (const e of collected) {
@@ -81,7 +115,12 @@ async function generate(): Promise<void> {
   // Event times far from now (before 1970, after 2255) take the reader's exact slow path.
   push('statements', 'StatementIssued', Date.UTC(1969, 11, 31, 23, 59, 59, 999), { type: 'StatementIssued', n: 1 });
   push('statements', 'StatementIssued', Date.UTC(2300, 0, 1, 0, 0, 0, 1), { type: 'StatementIssued', n: 2 });
-  push('statements', 'StatementIssued', last, { type: 'StatementIssued', at: formatInstant(last), text: 'line 1\nline 2\t"tab" \\ back ✓', nested: { deep: [1, -5, 2 ** 53 - 1, null, 'x'] } });
+  push('statements', 'StatementIssued', last, {
+    type: 'StatementIssued',
+    at: formatInstant(last),
+    text: 'line 1\nline 2\t"tab" \\ back ✓',
+    nested: { deep: [1, -5, 2 ** 53 - 1, null, 'x'] },
+  });
   await ds.transaction((m) => appendEvents(m, out));
 }
 
@@ -172,7 +211,10 @@ describe('the log reader in a worker thread', () => {
     }
     expect(n).toBe(head);
     await new Promise((resolve) => setTimeout(resolve, 200));
-    const readers = await sql<{ n: string }>(ds, `SELECT count(*) AS n FROM pg_stat_activity WHERE application_name LIKE '%:log-reader' AND datname = current_database()`);
+    const readers = await sql<{ n: string }>(
+      ds,
+      `SELECT count(*) AS n FROM pg_stat_activity WHERE application_name LIKE '%:log-reader' AND datname = current_database()`,
+    );
     expect(Number(readers.rows[0].n)).toBe(0);
   });
 

@@ -36,7 +36,10 @@ describe('auditor tools', () => {
   const settled = async (m1: number, m2: number, im: string): Promise<void> => {
     await waitFor(`positions ${m1}/${m2} and margin ${im}`, async () => {
       if ((await positionOf(k1, 'M1-H')) !== m1 || (await positionOf(k2, 'M2-H')) !== m2) return false;
-      for (const [account, key] of [['M1-H', k1], ['M2-H', k2]] as const) {
+      for (const [account, key] of [
+        ['M1-H', k1],
+        ['M2-H', k2],
+      ] as const) {
         if ((await sys.api('GET', `/accounts/${account}/margin`, { key })).body.initialMargin !== im) return false;
       }
       return true;
@@ -45,12 +48,17 @@ describe('auditor tools', () => {
   const quiet = async (): Promise<void> => {
     // Nothing appended for a while: the services have consumed what the last request caused.
     let last = -1;
-    await waitFor('a quiet log', async () => {
-      const now = await head();
-      if (now === last) return true;
-      last = now;
-      return false;
-    }, 20_000, 700);
+    await waitFor(
+      'a quiet log',
+      async () => {
+        const now = await head();
+        if (now === last) return true;
+        last = now;
+        return false;
+      },
+      20_000,
+      700,
+    );
   };
 
   beforeAll(async () => {
@@ -69,7 +77,11 @@ describe('auditor tools', () => {
     await settled(-4, 4, '0.86');
     await quiet();
     firstTradeSeq = await head();
-    firstTradeAt = (await sql<{ at: string }>(ds, `SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at FROM event_log WHERE seq = $1`, [firstTradeSeq])).rows[0].at;
+    firstTradeAt = (
+      await sql<{ at: string }>(ds, `SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at FROM event_log WHERE seq = $1`, [
+        firstTradeSeq,
+      ])
+    ).rows[0].at;
     await new Promise((r) => setTimeout(r, 20)); // later events are stamped later
 
     // Then: a bid rests at 1.98 and is replaced to 1.99 (losing priority); M2 buys 3 more; a cancel; a deposit.
@@ -111,7 +123,15 @@ describe('auditor tools', () => {
 
     const state = (await sys.api('GET', '/audit/state', { key: auditorKey })).body;
     expect(state).toMatchObject({ complete: true, divergenceCount: 0, stateHash: r.body.stateHash });
-    expect(state.accounts['M1-H']).toMatchObject({ member: 'M1', cash: '1500.00', equity: '1500.00', initialMargin: '1.50', maintenanceMargin: '1.13', positions: { [SYMBOL]: -7 }, stateHash: r.body.accounts['M1-H'].replayHash });
+    expect(state.accounts['M1-H']).toMatchObject({
+      member: 'M1',
+      cash: '1500.00',
+      equity: '1500.00',
+      initialMargin: '1.50',
+      maintenanceMargin: '1.13',
+      positions: { [SYMBOL]: -7 },
+      stateHash: r.body.accounts['M1-H'].replayHash,
+    });
     expect(state.accounts['M2-H']).toMatchObject({ member: 'M2', cash: '1000.00', positions: { [SYMBOL]: 7 } });
     expect(state.books[SYMBOL].orders.map((o: { clientOrderId: string; price: string; openQty: number }) => [o.clientOrderId, o.price, o.openQty])).toEqual([
       ['b2', '1.99', 5],
@@ -145,7 +165,12 @@ describe('auditor tools', () => {
     expect(lines).toHaveLength(await head());
     expect(await verifyExportLines(lines)).toMatchObject({ ok: true, count: lines.length });
     const part = await sys.api('GET', '/audit/export?fromSeq=3&toSeq=5', { key: auditorKey });
-    expect(String(part.body).trim().split('\n').map((l) => JSON.parse(l).seq)).toEqual([3, 4, 5]);
+    expect(
+      String(part.body)
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).seq),
+    ).toEqual([3, 4, 5]);
   });
 
   it('(e) auditors and operations read; members cannot; auditors cannot write', async () => {
@@ -182,7 +207,9 @@ describe('auditor tools', () => {
   }
 
   it('(d) names an event whose payload was altered directly in Postgres', async () => {
-    const trade = (await sql<{ seq: string; payload: Record<string, unknown> }>(ds, `SELECT seq, payload FROM event_log WHERE type = 'Trade' ORDER BY seq LIMIT 1`)).rows[0];
+    const trade = (
+      await sql<{ seq: string; payload: Record<string, unknown> }>(ds, `SELECT seq, payload FROM event_log WHERE type = 'Trade' ORDER BY seq LIMIT 1`)
+    ).rows[0];
     const seq = Number(trade.seq);
     await tamper('UPDATE event_log SET payload = $2::json WHERE seq = $1', [seq, JSON.stringify({ ...trade.payload, qty: 40 })]);
     try {

@@ -31,7 +31,12 @@ const SIT_LATER = listedContracts(SIT, DAY)[2];
 const SCU_NEXT = listedContracts(SCU, DAY)[1];
 
 const AT_THRESHOLD = { mmlu: 86, humaneval: 67, gsm8k: 92 };
-const tpi = (provider: string, price: string, volume: string, scores: { mmlu: number; humaneval: number; gsm8k: number } = AT_THRESHOLD) => ({ provider, price, volume, ...scores });
+const tpi = (provider: string, price: string, volume: string, scores: { mmlu: number; humaneval: number; gsm8k: number } = AT_THRESHOLD) => ({
+  provider,
+  price,
+  volume,
+  ...scores,
+});
 
 const TPI_CAPPED = [
   tpi('A', '2.00', '5000'),
@@ -72,7 +77,11 @@ describe('indices, listings from the index, position limits and hedge exemptions
   const publish = (index: string, providers: unknown, when: string, key = sys.opsKey) =>
     sys.api('POST', `/ops/indices/${index}`, { key, headers: { 'x-event-time': when }, body: { providers } });
   const list = (symbol: string, when: string, referencePrice?: string) =>
-    sys.api('POST', '/ops/instruments', { key: sys.opsKey, headers: { 'x-event-time': when }, body: { symbol, ...(referencePrice ? { referencePrice } : {}) } });
+    sys.api('POST', '/ops/instruments', {
+      key: sys.opsKey,
+      headers: { 'x-event-time': when },
+      body: { symbol, ...(referencePrice ? { referencePrice } : {}) },
+    });
 
   beforeAll(async () => {
     sys = await startSystem('contracts', { CH_ALLOW_EVENT_TIME: '1' });
@@ -86,7 +95,14 @@ describe('indices, listings from the index, position limits and hedge exemptions
   describe('index publication (SPEC §8)', () => {
     it('a listing without a reference price before any index value is refused (422, field referencePrice)', async () => {
       const r = await list(SCU_NEXT, at('08:30'));
-      expect(r).toMatchObject({ status: 422, body: { error: 'INVALID_REQUEST', field: 'referencePrice', message: expect.stringContaining('no GCI value published at or before 2027-01-04T08:30:00.000Z') } });
+      expect(r).toMatchObject({
+        status: 422,
+        body: {
+          error: 'INVALID_REQUEST',
+          field: 'referencePrice',
+          message: expect.stringContaining('no GCI value published at or before 2027-01-04T08:30:00.000Z'),
+        },
+      });
       expect(await count(`instruments`)).toBe(0);
     });
 
@@ -109,11 +125,35 @@ describe('indices, listings from the index, position limits and hedge exemptions
       expect(event).toMatchObject({ stream: 'indices', stream_seq: '1', actor: expect.stringMatching(/^operations:/) });
       expect(event.at.toISOString()).toBe(at('09:00'));
       expect(Number(event.seq)).toBe(r.body.seq);
-      expect(event.payload).toMatchObject({ type: 'IndexPublished', at: at('09:00'), index: 'TPI', valueE4: 23521, providers: 5, qualified: 4, value: '2.3521' });
+      expect(event.payload).toMatchObject({
+        type: 'IndexPublished',
+        at: at('09:00'),
+        index: 'TPI',
+        valueE4: 23521,
+        providers: 5,
+        qualified: 4,
+        value: '2.3521',
+      });
       // The auditor's replay and the report read the RulebookEvent fields from the wire form.
-      expect(eventFromWire(event.payload)).toMatchObject({ type: 'IndexPublished', at: Date.parse(at('09:00')), index: 'TPI', valueE4: 23521, providers: 5, qualified: 4 });
+      expect(eventFromWire(event.payload)).toMatchObject({
+        type: 'IndexPublished',
+        at: Date.parse(at('09:00')),
+        index: 'TPI',
+        valueE4: 23521,
+        providers: 5,
+        qualified: 4,
+      });
 
-      const rows = await q<{ index_code: string; seq: string; at: Date; value_e4: string; providers: number; qualified: number; inputs: unknown[]; published_by: string }>(`SELECT * FROM index_values`);
+      const rows = await q<{
+        index_code: string;
+        seq: string;
+        at: Date;
+        value_e4: string;
+        providers: number;
+        qualified: number;
+        inputs: unknown[];
+        published_by: string;
+      }>(`SELECT * FROM index_values`);
       expect(rows).toHaveLength(1);
       expect(rows[0]).toMatchObject({ index_code: 'TPI', seq: event.seq, value_e4: '23521', providers: 5, qualified: 4, published_by: event.actor });
       expect(rows[0].at.toISOString()).toBe(at('09:00'));
@@ -123,7 +163,11 @@ describe('indices, listings from the index, position limits and hedge exemptions
     it('refuses a TPI with only 3 qualified providers (422 INDEX_NOT_PUBLISHED) and writes nothing', async () => {
       const logBefore = await count('event_log');
       const valuesBefore = await count('index_values');
-      const r = await publish('TPI', [tpi('A', '2.00', '5000'), tpi('B', '2.10', '4000', { mmlu: 80, humaneval: 70, gsm8k: 95 }), tpi('C', '2.20', '3000'), tpi('D', '2.30', '2000')], at('09:10'));
+      const r = await publish(
+        'TPI',
+        [tpi('A', '2.00', '5000'), tpi('B', '2.10', '4000', { mmlu: 80, humaneval: 70, gsm8k: 95 }), tpi('C', '2.20', '3000'), tpi('D', '2.30', '2000')],
+        at('09:10'),
+      );
       expect(r).toEqual({
         status: 422,
         body: {
@@ -154,7 +198,11 @@ describe('indices, listings from the index, position limits and hedge exemptions
       const unknown = await publish('GCI', [...GCI_MIXED, { provider: 'U', gpu: 'MI300X', price: '2.50', volume: '100' }], at('09:40'));
       expect(unknown).toEqual({
         status: 422,
-        body: { error: 'INDEX_NOT_PUBLISHED', message: 'GPU "MI300X" (provider "U") is not in the equivalence table', details: { code: 'UNKNOWN_GPU', gpu: 'MI300X', provider: 'U' } },
+        body: {
+          error: 'INDEX_NOT_PUBLISHED',
+          message: 'GPU "MI300X" (provider "U") is not in the equivalence table',
+          details: { code: 'UNKNOWN_GPU', gpu: 'MI300X', provider: 'U' },
+        },
       });
       const duplicate = await publish('GCI', [...GCI_MIXED, { ...GCI_MIXED[1], gpu: 'H100-80GB-SXM' }], at('09:40'));
       expect(duplicate).toMatchObject({ status: 422, body: { error: 'INDEX_NOT_PUBLISHED', details: { code: 'DUPLICATE_PROVIDER', provider: 'Y' } } });
@@ -163,8 +211,14 @@ describe('indices, listings from the index, position limits and hedge exemptions
 
     it('refuses a malformed publication with the field (400), an unknown index, a member (403) and no key (401)', async () => {
       expect(await publish('SIT', TPI_CAPPED, at('09:45'))).toMatchObject({ status: 400, body: { error: 'INVALID_REQUEST', field: 'index' } });
-      expect(await publish('TPI', [{ ...TPI_CAPPED[0], price: 2 }], at('09:45'))).toMatchObject({ status: 400, body: { error: 'INVALID_REQUEST', field: 'providers.0.price' } });
-      expect(await publish('TPI', [TPI_CAPPED[0], { ...TPI_CAPPED[1], mmlu: 101 }], at('09:45'))).toMatchObject({ status: 400, body: { field: 'providers.1.mmlu' } });
+      expect(await publish('TPI', [{ ...TPI_CAPPED[0], price: 2 }], at('09:45'))).toMatchObject({
+        status: 400,
+        body: { error: 'INVALID_REQUEST', field: 'providers.0.price' },
+      });
+      expect(await publish('TPI', [TPI_CAPPED[0], { ...TPI_CAPPED[1], mmlu: 101 }], at('09:45'))).toMatchObject({
+        status: 400,
+        body: { field: 'providers.1.mmlu' },
+      });
       expect(await publish('GCI', [{ ...GCI_MIXED[0], gpu: undefined }], at('09:45'))).toMatchObject({ status: 400, body: { field: 'providers.0.gpu' } });
       expect(await publish('TPI', 'many', at('09:45'))).toMatchObject({ status: 400, body: { error: 'INVALID_REQUEST', field: 'providers' } });
       expect(await publish('TPI', TPI_CAPPED, at('09:45'), memberKey)).toMatchObject({ status: 403, body: { error: 'FORBIDDEN' } });
@@ -193,10 +247,19 @@ describe('indices, listings from the index, position limits and hedge exemptions
         ],
       });
       expect((await sys.api('GET', '/indices/TPI?limit=1', { key: memberKey })).body.map((e: { value: string }) => e.value)).toEqual(['2.0890']);
-      expect((await sys.api('GET', `/indices/TPI?to=${encodeURIComponent(at('09:30'))}`, { key: memberKey })).body.map((e: { value: string }) => e.value)).toEqual(['2.3521']);
-      expect((await sys.api('GET', `/indices/TPI?from=${encodeURIComponent(at('09:00'))}&to=${encodeURIComponent(at('10:00'))}`, { key: memberKey })).body).toHaveLength(2);
-      expect((await sys.api('GET', `/indices/TPI?from=${encodeURIComponent('2027-01-04T09:00:00.001Z')}`, { key: memberKey })).body.map((e: { at: string }) => e.at)).toEqual([at('10:00')]);
-      expect(await sys.api('GET', '/indices/GCI/latest', { key: memberKey })).toEqual({ status: 200, body: { index: 'GCI', at: at('09:30'), value: '3.0313', providers: 5, qualified: 5 } });
+      expect(
+        (await sys.api('GET', `/indices/TPI?to=${encodeURIComponent(at('09:30'))}`, { key: memberKey })).body.map((e: { value: string }) => e.value),
+      ).toEqual(['2.3521']);
+      expect(
+        (await sys.api('GET', `/indices/TPI?from=${encodeURIComponent(at('09:00'))}&to=${encodeURIComponent(at('10:00'))}`, { key: memberKey })).body,
+      ).toHaveLength(2);
+      expect(
+        (await sys.api('GET', `/indices/TPI?from=${encodeURIComponent('2027-01-04T09:00:00.001Z')}`, { key: memberKey })).body.map((e: { at: string }) => e.at),
+      ).toEqual([at('10:00')]);
+      expect(await sys.api('GET', '/indices/GCI/latest', { key: memberKey })).toEqual({
+        status: 200,
+        body: { index: 'GCI', at: at('09:30'), value: '3.0313', providers: 5, qualified: 5 },
+      });
       expect((await sys.api('GET', '/indices/TPI/latest', { key: sys.opsKey })).body).toMatchObject({ value: '2.0890' });
       expect(await sys.api('GET', '/indices/TPI?limit=0', { key: memberKey })).toMatchObject({ status: 400, body: { field: 'limit' } });
       expect(await sys.api('GET', '/indices/TPI?from=yesterday', { key: memberKey })).toMatchObject({ status: 400, body: { field: 'from' } });
@@ -206,7 +269,10 @@ describe('indices, listings from the index, position limits and hedge exemptions
     it('the auditor’s replay reads the publications: the latest value per index, no divergence', async () => {
       const state = await sys.api('GET', '/audit/state', { key: sys.opsKey });
       expect(state.status).toBe(200);
-      expect(state.body).toMatchObject({ divergenceCount: 0, indices: { GCI: { at: at('09:30'), value: '3.0313' }, TPI: { at: at('10:00'), value: '2.0890' } } });
+      expect(state.body).toMatchObject({
+        divergenceCount: 0,
+        indices: { GCI: { at: at('09:30'), value: '3.0313' }, TPI: { at: at('10:00'), value: '2.0890' } },
+      });
       expect((await sys.api('GET', '/audit/verify', { key: sys.opsKey })).body).toMatchObject({ ok: true });
     });
   });
@@ -214,14 +280,23 @@ describe('indices, listings from the index, position limits and hedge exemptions
   describe('listing from the index (SPEC §3)', () => {
     it('takes the latest value at or before the listing time, rounded half up to the tick; InstrumentListed has source index', async () => {
       const sit = await list(SIT_NEXT, at('11:00'));
-      expect(sit).toMatchObject({ status: 201, body: { symbol: SIT_NEXT, referencePrice: '2.09', source: 'index', indexValue: { index: 'TPI', at: at('10:00'), value: '2.0890' }, status: 'listed' } });
+      expect(sit).toMatchObject({
+        status: 201,
+        body: { symbol: SIT_NEXT, referencePrice: '2.09', source: 'index', indexValue: { index: 'TPI', at: at('10:00'), value: '2.0890' }, status: 'listed' },
+      });
       const scu = await list(SCU_NEXT, at('11:00'));
       expect(scu).toMatchObject({ status: 201, body: { symbol: SCU_NEXT, referencePrice: '3.03', source: 'index', status: 'listed' } });
 
-      const listed = await waitFor('both InstrumentListed events', async () => {
-        const rows = await q<{ payload: Record<string, unknown> }>(`SELECT payload FROM event_log WHERE type = 'InstrumentListed' ORDER BY payload->>'instrument'`);
-        return rows.length === 2 ? rows.map((r) => r.payload) : null;
-      }, 10_000);
+      const listed = await waitFor(
+        'both InstrumentListed events',
+        async () => {
+          const rows = await q<{ payload: Record<string, unknown> }>(
+            `SELECT payload FROM event_log WHERE type = 'InstrumentListed' ORDER BY payload->>'instrument'`,
+          );
+          return rows.length === 2 ? rows.map((r) => r.payload) : null;
+        },
+        10_000,
+      );
       expect(listed).toEqual([
         expect.objectContaining({ instrument: SCU_NEXT, referencePrice: '3.03', source: 'index', at: at('11:00') }),
         expect.objectContaining({ instrument: SIT_NEXT, referencePrice: '2.09', source: 'index', at: at('11:00') }),
@@ -235,7 +310,14 @@ describe('indices, listings from the index, position limits and hedge exemptions
 
     it('refuses a listing without a reference price when no value was published at or before its time', async () => {
       const r = await list(SIT_LATER, at('08:45'));
-      expect(r).toMatchObject({ status: 422, body: { error: 'INVALID_REQUEST', field: 'referencePrice', message: expect.stringContaining('no TPI value published at or before 2027-01-04T08:45:00.000Z') } });
+      expect(r).toMatchObject({
+        status: 422,
+        body: {
+          error: 'INVALID_REQUEST',
+          field: 'referencePrice',
+          message: expect.stringContaining('no TPI value published at or before 2027-01-04T08:45:00.000Z'),
+        },
+      });
       expect((await q(`SELECT 1 FROM instruments WHERE symbol = $1`, [SIT_LATER])).length).toBe(0);
     });
   });
@@ -243,9 +325,15 @@ describe('indices, listings from the index, position limits and hedge exemptions
   describe('position limits per account and hedge exemptions (SPEC §2, §4)', () => {
     let l2Key = '';
     const order = (key: string, account: string, clientOrderId: string, price: string, qty: number, when: string, wait = true) =>
-      sys.api('POST', `/orders${wait ? '?wait=true' : ''}`, { key, headers: { 'x-event-time': when }, body: { account, clientOrderId, instrument: SPOT, side: 'buy', type: 'limit', price, qty, tif: 'GTC' } });
-    const setLimits = (body: Record<string, unknown>, when: string, key = sys.opsKey) => sys.api('POST', '/ops/position-limits?wait=true', { key, headers: { 'x-event-time': when }, body });
-    const exempt = (body: Record<string, unknown>, when: string) => sys.api('POST', '/ops/hedge-exemptions?wait=true', { key: sys.opsKey, headers: { 'x-event-time': when }, body });
+      sys.api('POST', `/orders${wait ? '?wait=true' : ''}`, {
+        key,
+        headers: { 'x-event-time': when },
+        body: { account, clientOrderId, instrument: SPOT, side: 'buy', type: 'limit', price, qty, tif: 'GTC' },
+      });
+    const setLimits = (body: Record<string, unknown>, when: string, key = sys.opsKey) =>
+      sys.api('POST', '/ops/position-limits?wait=true', { key, headers: { 'x-event-time': when }, body });
+    const exempt = (body: Record<string, unknown>, when: string) =>
+      sys.api('POST', '/ops/hedge-exemptions?wait=true', { key: sys.opsKey, headers: { 'x-event-time': when }, body });
     const limitsOf = async (account: string, key: string) => (await sys.api('GET', `/accounts/${account}/position-limits`, { key })).body;
 
     beforeAll(async () => {
@@ -260,7 +348,14 @@ describe('indices, listings from the index, position limits and hedge exemptions
       expect(await limitsOf('L1-H', memberKey)).toEqual({
         account: 'L1-H',
         products: [
-          { product: 'SIT', allMonths: 10_000_000, spotMonth: 2_500_000, defaults: { allMonths: 10_000_000, spotMonth: 2_500_000 }, configured: false, hedgeExempt: false },
+          {
+            product: 'SIT',
+            allMonths: 10_000_000,
+            spotMonth: 2_500_000,
+            defaults: { allMonths: 10_000_000, spotMonth: 2_500_000 },
+            configured: false,
+            hedgeExempt: false,
+          },
           { product: 'SCU', allMonths: 50_000, spotMonth: 10_000, defaults: { allMonths: 50_000, spotMonth: 10_000 }, configured: false, hedgeExempt: false },
         ],
         hedgeExemptions: [],
@@ -268,23 +363,58 @@ describe('indices, listings from the index, position limits and hedge exemptions
       const r = await setLimits({ account: 'L1-H', product: 'SIT', spotMonth: 5 }, at('12:00'));
       expect(r).toEqual({
         status: 202,
-        body: { account: 'L1-H', product: 'SIT', requested: { spotMonth: 5 }, status: 'applied', at: at('12:00'), limits: { allMonths: 10_000_000, spotMonth: 5 } },
+        body: {
+          account: 'L1-H',
+          product: 'SIT',
+          requested: { spotMonth: 5 },
+          status: 'applied',
+          at: at('12:00'),
+          limits: { allMonths: 10_000_000, spotMonth: 5 },
+        },
       });
-      const events = await q<{ stream: string; actor: string; payload: Record<string, unknown> }>(`SELECT stream, actor, payload FROM event_log WHERE type = 'PositionLimitsSet'`);
+      const events = await q<{ stream: string; actor: string; payload: Record<string, unknown> }>(
+        `SELECT stream, actor, payload FROM event_log WHERE type = 'PositionLimitsSet'`,
+      );
       expect(events).toEqual([
-        { stream: 'risk', actor: expect.stringMatching(/^operations:/), payload: { type: 'PositionLimitsSet', at: at('12:00'), account: 'L1-H', product: 'SIT', allMonths: 10_000_000, spotMonth: 5 } },
+        {
+          stream: 'risk',
+          actor: expect.stringMatching(/^operations:/),
+          payload: { type: 'PositionLimitsSet', at: at('12:00'), account: 'L1-H', product: 'SIT', allMonths: 10_000_000, spotMonth: 5 },
+        },
       ]);
-      expect((await limitsOf('L1-H', sys.opsKey)).products[0]).toEqual({ product: 'SIT', allMonths: 10_000_000, spotMonth: 5, defaults: { allMonths: 10_000_000, spotMonth: 2_500_000 }, configured: true, hedgeExempt: false });
+      expect((await limitsOf('L1-H', sys.opsKey)).products[0]).toEqual({
+        product: 'SIT',
+        allMonths: 10_000_000,
+        spotMonth: 5,
+        defaults: { allMonths: 10_000_000, spotMonth: 2_500_000 },
+        configured: true,
+        hedgeExempt: false,
+      });
     });
 
     it('refuses malformed or misdirected limit changes', async () => {
-      expect(await setLimits({ account: 'L1-H', product: 'SIT' }, at('12:00'))).toMatchObject({ status: 400, body: { error: 'INVALID_REQUEST', field: 'allMonths' } });
+      expect(await setLimits({ account: 'L1-H', product: 'SIT' }, at('12:00'))).toMatchObject({
+        status: 400,
+        body: { error: 'INVALID_REQUEST', field: 'allMonths' },
+      });
       expect(await setLimits({ account: 'L1-H', product: 'SIT', spotMonth: 0 }, at('12:00'))).toMatchObject({ status: 400, body: { field: 'spotMonth' } });
       expect(await setLimits({ account: 'L1-H', product: 'SIT', allMonths: 2.5 }, at('12:00'))).toMatchObject({ status: 400, body: { field: 'allMonths' } });
-      expect(await setLimits({ account: 'L1-H', product: 'XYZ', spotMonth: 5 }, at('12:00'))).toMatchObject({ status: 400, body: { error: 'INVALID_REQUEST', field: 'product' } });
-      expect(await setLimits({ account: 'NOPE-H', product: 'SIT', spotMonth: 5 }, at('12:00'))).toMatchObject({ status: 404, body: { error: 'NOT_FOUND', field: 'account' } });
-      expect(await exempt({ account: 'NOPE-H', product: 'SIT', allMonths: 10, spotMonth: 10 }, at('12:00'))).toMatchObject({ status: 404, body: { error: 'NOT_FOUND' } });
-      expect(await exempt({ account: 'L1-H', product: 'XYZ', allMonths: 10, spotMonth: 10 }, at('12:00'))).toMatchObject({ status: 400, body: { field: 'product' } });
+      expect(await setLimits({ account: 'L1-H', product: 'XYZ', spotMonth: 5 }, at('12:00'))).toMatchObject({
+        status: 400,
+        body: { error: 'INVALID_REQUEST', field: 'product' },
+      });
+      expect(await setLimits({ account: 'NOPE-H', product: 'SIT', spotMonth: 5 }, at('12:00'))).toMatchObject({
+        status: 404,
+        body: { error: 'NOT_FOUND', field: 'account' },
+      });
+      expect(await exempt({ account: 'NOPE-H', product: 'SIT', allMonths: 10, spotMonth: 10 }, at('12:00'))).toMatchObject({
+        status: 404,
+        body: { error: 'NOT_FOUND' },
+      });
+      expect(await exempt({ account: 'L1-H', product: 'XYZ', allMonths: 10, spotMonth: 10 }, at('12:00'))).toMatchObject({
+        status: 400,
+        body: { field: 'product' },
+      });
       expect(await setLimits({ account: 'L1-H', product: 'SIT', spotMonth: 500 }, at('12:00'), memberKey)).toMatchObject({ status: 403 });
       expect((await sys.api('GET', '/accounts/L1-H/position-limits', { key: l2Key })).status).toBe(403);
       expect(await count(`event_log WHERE type = 'PositionLimitsSet'`)).toBe(1);
@@ -292,7 +422,10 @@ describe('indices, listings from the index, position limits and hedge exemptions
 
     it('6 spot-month lots are refused POSITION_LIMIT, 5 pass; a replace raising the quantity is refused, one keeping it passes', async () => {
       expect(await order(memberKey, 'L1-H', 'l1-six', '2.00', 6, at('12:01'))).toMatchObject({ status: 422, body: { error: 'POSITION_LIMIT' } });
-      expect(await order(memberKey, 'L1-H', 'l1-five', '2.00', 5, at('12:02'))).toMatchObject({ status: 202, body: { clientOrderId: 'l1-five', status: 'open', qty: 5, openQty: 5 } });
+      expect(await order(memberKey, 'L1-H', 'l1-five', '2.00', 5, at('12:02'))).toMatchObject({
+        status: 202,
+        body: { clientOrderId: 'l1-five', status: 'open', qty: 5, openQty: 5 },
+      });
       const replace = (qty: number, price: string, when: string) =>
         sys.api('POST', '/orders/l1-five/replace?wait=true', { key: memberKey, headers: { 'x-event-time': when }, body: { account: 'L1-H', price, qty } });
       expect(await replace(6, '2.00', at('12:03'))).toMatchObject({ status: 422, body: { error: 'POSITION_LIMIT' } });
@@ -311,21 +444,41 @@ describe('indices, listings from the index, position limits and hedge exemptions
       // SPEC §17: the exemption carries both scopes; per scope the larger of limit and exemption applies.
       const ex = { allMonths: 1_000, spotMonth: 15 };
       expect(await exempt({ account: 'L1-H', product: 'SIT' }, at('12:04'))).toMatchObject({ status: 400, body: { field: 'allMonths' } });
-      expect(await exempt({ account: 'L1-H', product: 'SIT', ...ex }, at('12:05'))).toEqual({ status: 202, body: { account: 'L1-H', product: 'SIT', ...ex, status: 'applied', at: at('12:05') } });
+      expect(await exempt({ account: 'L1-H', product: 'SIT', ...ex }, at('12:05'))).toEqual({
+        status: 202,
+        body: { account: 'L1-H', product: 'SIT', ...ex, status: 'applied', at: at('12:05') },
+      });
       expect(await order(memberKey, 'L1-H', 'l1-ten', '2.00', 10, at('12:06'))).toMatchObject({ status: 202, body: { status: 'open', openQty: 10 } });
       expect(await order(memberKey, 'L1-H', 'l1-one', '2.00', 1, at('12:06'))).toMatchObject({ status: 422, body: { error: 'POSITION_LIMIT' } });
-      expect(await exempt({ account: 'L1-H', product: 'SIT', ...ex }, at('12:07'))).toEqual({ status: 202, body: { account: 'L1-H', product: 'SIT', ...ex, status: 'applied', alreadyGranted: true } });
+      expect(await exempt({ account: 'L1-H', product: 'SIT', ...ex }, at('12:07'))).toEqual({
+        status: 202,
+        body: { account: 'L1-H', product: 'SIT', ...ex, status: 'applied', alreadyGranted: true },
+      });
 
-      const granted = await q<{ stream: string; actor: string; payload: Record<string, unknown> }>(`SELECT stream, actor, payload FROM event_log WHERE type = 'HedgeExemptionGranted'`);
-      expect(granted).toEqual([{ stream: 'risk', actor: expect.stringMatching(/^operations:/), payload: { type: 'HedgeExemptionGranted', at: at('12:05'), account: 'L1-H', product: 'SIT', ...ex } }]);
+      const granted = await q<{ stream: string; actor: string; payload: Record<string, unknown> }>(
+        `SELECT stream, actor, payload FROM event_log WHERE type = 'HedgeExemptionGranted'`,
+      );
+      expect(granted).toEqual([
+        {
+          stream: 'risk',
+          actor: expect.stringMatching(/^operations:/),
+          payload: { type: 'HedgeExemptionGranted', at: at('12:05'), account: 'L1-H', product: 'SIT', ...ex },
+        },
+      ]);
       expect(await limitsOf('L1-H', memberKey)).toMatchObject({
-        products: [expect.objectContaining({ product: 'SIT', allMonths: 10_000_000, spotMonth: 15, hedgeExempt: true, exemption: ex }), expect.objectContaining({ product: 'SCU', hedgeExempt: false })],
+        products: [
+          expect.objectContaining({ product: 'SIT', allMonths: 10_000_000, spotMonth: 15, hedgeExempt: true, exemption: ex }),
+          expect.objectContaining({ product: 'SCU', hedgeExempt: false }),
+        ],
         hedgeExemptions: ['SIT'],
       });
     });
 
     it('risk keeps the limits across a restart (risk_state limits:<account>)', async () => {
-      expect(await setLimits({ account: 'L2-H', product: 'SIT', spotMonth: 9 }, at('12:10'))).toMatchObject({ status: 202, body: { status: 'applied', limits: { allMonths: 10_000_000, spotMonth: 9 } } });
+      expect(await setLimits({ account: 'L2-H', product: 'SIT', spotMonth: 9 }, at('12:10'))).toMatchObject({
+        status: 202,
+        body: { status: 'applied', limits: { allMonths: 10_000_000, spotMonth: 9 } },
+      });
       const [stored] = await q<{ value: unknown }>(`SELECT value FROM risk_state WHERE key = 'limits:L2-H'`);
       expect(stored.value).toEqual({ overrides: { SIT: { allMonths: 10_000_000, spotMonth: 9 } }, exemptions: {} });
       await sys.kill('risk', 'SIGKILL');
@@ -334,11 +487,15 @@ describe('indices, listings from the index, position limits and hedge exemptions
       await order(l2Key, 'L2-H', 'l2-four', '1.99', 4, at('12:11'), false);
       await order(l2Key, 'L2-H', 'l2-three', '1.99', 3, at('12:12'), false);
       const status = (id: string) =>
-        waitFor(`${id} decided`, async () => {
-          // The row exists once risk rejected the order or matching accepted it.
-          const r = await sys.api('GET', `/accounts/L2-H/orders/${id}`, { key: l2Key });
-          return r.status === 200 ? r.body : null;
-        }, 60_000);
+        waitFor(
+          `${id} decided`,
+          async () => {
+            // The row exists once risk rejected the order or matching accepted it.
+            const r = await sys.api('GET', `/accounts/L2-H/orders/${id}`, { key: l2Key });
+            return r.status === 200 ? r.body : null;
+          },
+          60_000,
+        );
       expect(await status('l2-four')).toMatchObject({ status: 'rejected', reason: 'POSITION_LIMIT' });
       expect(await status('l2-three')).toMatchObject({ status: 'open', openQty: 3 });
     });

@@ -45,8 +45,18 @@ describe('effectively-once processing across SIGKILL', () => {
     const sends: Promise<unknown>[] = [];
     const sending = (async () => {
       for (let i = 0; i < PAIRS; i++) {
-        sends.push(sys.api('POST', '/orders', { key: k1, body: { account: 'S1-A', clientOrderId: `s${i}`, instrument: SYMBOL, side: 'sell', type: 'limit', price: '2.00', qty: 1 } }));
-        sends.push(sys.api('POST', '/orders', { key: k2, body: { account: 'B1-A', clientOrderId: `b${i}`, instrument: SYMBOL, side: 'buy', type: 'limit', price: '2.00', qty: 1 } }));
+        sends.push(
+          sys.api('POST', '/orders', {
+            key: k1,
+            body: { account: 'S1-A', clientOrderId: `s${i}`, instrument: SYMBOL, side: 'sell', type: 'limit', price: '2.00', qty: 1 },
+          }),
+        );
+        sends.push(
+          sys.api('POST', '/orders', {
+            key: k2,
+            body: { account: 'B1-A', clientOrderId: `b${i}`, instrument: SYMBOL, side: 'buy', type: 'limit', price: '2.00', qty: 1 },
+          }),
+        );
         if (i % 10 === 9) await new Promise((r) => setTimeout(r, 800));
       }
     })();
@@ -88,8 +98,15 @@ describe('effectively-once processing across SIGKILL', () => {
       ['B1-A', 10_000_000],
       ['S1-A', 10_000_000],
     ]);
-    const counts = await q<{ type: string; n: string }>(`SELECT type, count(*) AS n FROM event_log WHERE type IN ('Trade', 'TradeCleared', 'OrderAccepted', 'CashDeposited') GROUP BY type ORDER BY type`);
-    expect(Object.fromEntries(counts.map((c) => [c.type, Number(c.n)]))).toEqual({ CashDeposited: 2, OrderAccepted: 2 * PAIRS, Trade: PAIRS, TradeCleared: PAIRS });
+    const counts = await q<{ type: string; n: string }>(
+      `SELECT type, count(*) AS n FROM event_log WHERE type IN ('Trade', 'TradeCleared', 'OrderAccepted', 'CashDeposited') GROUP BY type ORDER BY type`,
+    );
+    expect(Object.fromEntries(counts.map((c) => [c.type, Number(c.n)]))).toEqual({
+      CashDeposited: 2,
+      OrderAccepted: 2 * PAIRS,
+      Trade: PAIRS,
+      TradeCleared: PAIRS,
+    });
     const dupTrades = await q(`SELECT payload->>'tradeId' FROM event_log WHERE type = 'TradeCleared' GROUP BY 1 HAVING count(*) > 1`);
     expect(dupTrades).toEqual([]);
     // Every order filled exactly once; the books are empty.

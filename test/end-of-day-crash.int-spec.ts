@@ -76,7 +76,12 @@ describe('end of day during trading, with services killed at each step', () => {
   }
 
   async function completed(tradeDate: string): Promise<void> {
-    await waitFor(`end of day ${tradeDate} completed`, async () => (await sys.api('GET', `/ops/eod/${tradeDate}`, { key: sys.opsKey })).body.status === 'completed', 90_000, 200).catch((e) => {
+    await waitFor(
+      `end of day ${tradeDate} completed`,
+      async () => (await sys.api('GET', `/ops/eod/${tradeDate}`, { key: sys.opsKey })).body.status === 'completed',
+      90_000,
+      200,
+    ).catch((e) => {
       dump();
       throw e;
     });
@@ -86,7 +91,11 @@ describe('end of day during trading, with services killed at each step', () => {
     const accounts: LoadAccount[] = [];
     for (const [i, account] of ACCOUNTS.entries()) accounts.push({ account, key: await admitMember(sys, `E${i + 1}`, [account]) });
     for (const symbol of [SYM, SYM2]) {
-      const r = await sys.api('POST', '/ops/instruments', { key: sys.opsKey, headers: { 'x-event-time': `${DAYS[0]}T08:00:00.000Z` }, body: { symbol, referencePrice: '2.00' } });
+      const r = await sys.api('POST', '/ops/instruments', {
+        key: sys.opsKey,
+        headers: { 'x-event-time': `${DAYS[0]}T08:00:00.000Z` },
+        body: { symbol, referencePrice: '2.00' },
+      });
       expect(r.body.status).toBe('listed');
     }
     for (const account of ACCOUNTS) await deposit(sys, account, '100000.00');
@@ -136,10 +145,15 @@ describe('end of day during trading, with services killed at each step', () => {
 
     const accepted = [...load.accepted];
     expect(accepted.length).toBeGreaterThan(200);
-    const outcomes = await waitFor('every accepted order to have an outcome and every trade to clear', async () => {
-      const c = await checkOutcomes(sys.db.url, accepted);
-      return c.withoutOutcome.length === 0 && c.tradesNotClearedOnce === 0 ? c : null;
-    }, 60_000, 250).catch(async (e) => {
+    const outcomes = await waitFor(
+      'every accepted order to have an outcome and every trade to clear',
+      async () => {
+        const c = await checkOutcomes(sys.db.url, accepted);
+        return c.withoutOutcome.length === 0 && c.tradesNotClearedOnce === 0 ? c : null;
+      },
+      60_000,
+      250,
+    ).catch(async (e) => {
       process.stderr.write(`${JSON.stringify(await checkOutcomes(sys.db.url, accepted)).slice(0, 2000)}\n`);
       throw e;
     });
@@ -147,10 +161,15 @@ describe('end of day during trading, with services killed at each step', () => {
     for (const [instrument, sum] of Object.entries(outcomes.positionSums)) expect({ instrument, sum }).toEqual({ instrument, sum: 0 });
 
     // Quiet: the projections have consumed everything; the replay agrees with all of them.
-    const compare = await waitFor('/audit/compare clean', async () => {
-      const r = await sys.api('GET', '/audit/compare', { key: sys.opsKey });
-      return r.status === 200 && r.body.ok === true ? r.body : null;
-    }, 30_000, 1000).catch(async (e) => {
+    const compare = await waitFor(
+      '/audit/compare clean',
+      async () => {
+        const r = await sys.api('GET', '/audit/compare', { key: sys.opsKey });
+        return r.status === 200 && r.body.ok === true ? r.body : null;
+      },
+      30_000,
+      1000,
+    ).catch(async (e) => {
       const r = await sys.api('GET', '/audit/compare', { key: sys.opsKey });
       process.stderr.write(`${JSON.stringify({ differences: r.body.differences?.slice(0, 10), divergences: r.body.divergences?.slice(0, 10) }, null, 1)}\n`);
       throw e;

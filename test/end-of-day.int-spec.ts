@@ -103,10 +103,14 @@ describe('end of day through the services', () => {
     // GET routes never write: the progress is computed from the facts, the run's row stays as asked.
     const runs = () => q('SELECT * FROM eod_runs WHERE trade_date = $1 ORDER BY run_id', [tradeDate]);
     const asked = await runs();
-    const body = await waitFor(`end of day ${tradeDate}`, async () => {
-      const r = await sys.api('GET', `/ops/eod/${tradeDate}`, { key: sys.opsKey });
-      return r.body.status === 'completed' ? r.body : null;
-    }, 30_000);
+    const body = await waitFor(
+      `end of day ${tradeDate}`,
+      async () => {
+        const r = await sys.api('GET', `/ops/eod/${tradeDate}`, { key: sys.opsKey });
+        return r.body.status === 'completed' ? r.body : null;
+      },
+      30_000,
+    );
     expect(await runs()).toEqual(asked);
     return body;
   }
@@ -122,10 +126,14 @@ describe('end of day through the services', () => {
     for (const account of ['M1-H', 'M2-H', 'M3-H']) {
       const v = run.rulebook.accountView(account);
       const want = { cash: cents(v.cash), equity: cents(v.equity), im: cents(v.im), mm: cents(v.mm) };
-      await waitFor(`${account} figures as the rulebook's`, async () => {
-        const got = await figures(account);
-        return JSON.stringify(got) === JSON.stringify(want) ? got : null;
-      }, 15_000).catch(async (e) => {
+      await waitFor(
+        `${account} figures as the rulebook's`,
+        async () => {
+          const got = await figures(account);
+          return JSON.stringify(got) === JSON.stringify(want) ? got : null;
+        },
+        15_000,
+      ).catch(async (e) => {
         expect({ account, ...(await figures(account)) }).toEqual({ account, ...want });
         throw e;
       });
@@ -156,10 +164,20 @@ describe('end of day through the services', () => {
       ]),
     );
 
-    const vm = await q<{ account_id: string; amount: string }>(`SELECT account_id, amount FROM variation_margin WHERE trade_date = $1 AND instrument = $2 ORDER BY account_id`, [DAY1, SYM]);
-    expect(vm.map((r) => [r.account_id, Number(r.amount)])).toEqual([['M1-H', 1910], ['M2-H', -10], ['M3-H', -1900]]);
+    const vm = await q<{ account_id: string; amount: string }>(
+      `SELECT account_id, amount FROM variation_margin WHERE trade_date = $1 AND instrument = $2 ORDER BY account_id`,
+      [DAY1, SYM],
+    );
+    expect(vm.map((r) => [r.account_id, Number(r.amount)])).toEqual([
+      ['M1-H', 1910],
+      ['M2-H', -10],
+      ['M3-H', -1900],
+    ]);
     expect(vm.reduce((s, r) => s + Number(r.amount), 0)).toBe(0);
-    const posted = await q<{ payload: Record<string, unknown> }>(`SELECT payload FROM event_log WHERE type = 'VariationMarginPosted' AND payload->>'tradeDate' = $1 ORDER BY payload->>'account'`, [DAY1]);
+    const posted = await q<{ payload: Record<string, unknown> }>(
+      `SELECT payload FROM event_log WHERE type = 'VariationMarginPosted' AND payload->>'tradeDate' = $1 ORDER BY payload->>'account'`,
+      [DAY1],
+    );
     expect(posted.map((r) => [r.payload.account, r.payload.instrument, r.payload.amount])).toEqual([
       ['M1-H', SYM, '19.10'],
       ['M2-H', SYM, '-0.10'],
@@ -179,7 +197,10 @@ describe('end of day through the services', () => {
 
     // The in-process rulebook on the same commands: the same prices, postings, calls and figures.
     const run = reference([...day1, eod1]);
-    const sps = await q<{ payload: Record<string, unknown> }>(`SELECT payload FROM event_log WHERE type = 'SettlementPriceSet' AND payload->>'tradeDate' = $1 ORDER BY payload->>'instrument'`, [DAY1]);
+    const sps = await q<{ payload: Record<string, unknown> }>(
+      `SELECT payload FROM event_log WHERE type = 'SettlementPriceSet' AND payload->>'tradeDate' = $1 ORDER BY payload->>'instrument'`,
+      [DAY1],
+    );
     expect(sps.map((r) => [r.payload.instrument, r.payload.price, r.payload.previousPrice, r.payload.method])).toEqual(
       eventsOf(run.events, 'SettlementPriceSet').map((e) => [e.instrument, (e.price / 100).toFixed(2), (e.previousPrice / 100).toFixed(2), e.method]),
     );
@@ -188,7 +209,10 @@ describe('end of day through the services', () => {
         .sort((a, b) => a.account.localeCompare(b.account))
         .map((e) => [e.account, cents(e.amount)]),
     );
-    const calls = await q<{ account_id: string; amount: string }>(`SELECT account_id, amount FROM margin_calls WHERE trade_date = $1 AND NOT intraday ORDER BY account_id`, [DAY1]);
+    const calls = await q<{ account_id: string; amount: string }>(
+      `SELECT account_id, amount FROM margin_calls WHERE trade_date = $1 AND NOT intraday ORDER BY account_id`,
+      [DAY1],
+    );
     expect(calls.map((c) => [c.account_id, Number(c.amount)])).toEqual(
       eventsOf(run.events, 'MarginCallIssued')
         .filter((c) => !c.intraday)
@@ -209,7 +233,11 @@ describe('end of day through the services', () => {
     }
     const md = (await sys.api('GET', `/instruments/${SYM}`, { key: sys.opsKey })).body;
     expect(md).toMatchObject({ referencePrice: '1.81', band: { tier: 1, low: '1.54', high: '2.08' } });
-    const r = await sys.api('POST', '/ops/eod', { key: sys.opsKey, headers: { 'x-event-time': eod1.at }, body: { tradeDate: DAY1, overrides: eod1.overrides } });
+    const r = await sys.api('POST', '/ops/eod', {
+      key: sys.opsKey,
+      headers: { 'x-event-time': eod1.at },
+      body: { tradeDate: DAY1, overrides: eod1.overrides },
+    });
     expect(r.status).toBe(202);
     // Give anything wrongly produced time to land before counting.
     await new Promise((res) => setTimeout(res, 3000));
@@ -271,13 +299,29 @@ describe('end of day through the services', () => {
         expect.objectContaining({ instrument: SYM2, price: '2.05', previousPrice: '2.05', method: 'previous' }),
       ]),
     );
-    const vm = await q<{ account_id: string; amount: string }>(`SELECT account_id, amount FROM variation_margin WHERE trade_date = $1 AND instrument = $2 ORDER BY account_id`, [DAY2, SYM]);
-    expect(vm.map((r) => [r.account_id, Number(r.amount)])).toEqual([['M1-H', -320], ['M2-H', -80], ['M3-H', 400]]);
+    const vm = await q<{ account_id: string; amount: string }>(
+      `SELECT account_id, amount FROM variation_margin WHERE trade_date = $1 AND instrument = $2 ORDER BY account_id`,
+      [DAY2, SYM],
+    );
+    expect(vm.map((r) => [r.account_id, Number(r.amount)])).toEqual([
+      ['M1-H', -320],
+      ['M2-H', -80],
+      ['M3-H', 400],
+    ]);
     const run = reference([...day1, eod1, ...day2, eod2]);
-    expect(eventsOf(run.events, 'VariationMarginPosted').filter((e) => e.tradeDate === DAY2).map((e) => [e.account, e.amount]).sort()).toEqual(vm.map((r) => [r.account_id, Number(r.amount)]).sort());
+    expect(
+      eventsOf(run.events, 'VariationMarginPosted')
+        .filter((e) => e.tradeDate === DAY2)
+        .map((e) => [e.account, e.amount])
+        .sort(),
+    ).toEqual(vm.map((r) => [r.account_id, Number(r.amount)]).sort());
     await expectSameFiguresAs(run);
     const calls = await q(`SELECT 1 FROM margin_calls WHERE trade_date = $1`, [DAY2]);
-    expect(calls).toEqual(eventsOf(run.events, 'MarginCallIssued').filter((c) => c.tradeDate === DAY2).map(() => ({ '?column?': 1 })));
+    expect(calls).toEqual(
+      eventsOf(run.events, 'MarginCallIssued')
+        .filter((c) => c.tradeDate === DAY2)
+        .map(() => ({ '?column?': 1 })),
+    );
   });
 
   it("on a contract's last trading day without an index value its end of day fails and says why, the others settle; again changes nothing", async () => {
@@ -286,10 +330,14 @@ describe('end of day through the services', () => {
     const eod3: Cmd = { at: `${ltd}T21:00:00.000Z`, cmd: 'eod', tradeDate: ltd, overrides: {} };
     const r = await sys.api('POST', '/ops/eod', { key: sys.opsKey, headers: { 'x-event-time': eod3.at }, body: { tradeDate: ltd } });
     expect(r.status).toBe(202);
-    const progress = await waitFor('end of day with a failure', async () => {
-      const p = (await sys.api('GET', `/ops/eod/${ltd}`, { key: sys.opsKey })).body;
-      return p.status === 'completed_with_failures' ? p : null;
-    }, 30_000);
+    const progress = await waitFor(
+      'end of day with a failure',
+      async () => {
+        const p = (await sys.api('GET', `/ops/eod/${ltd}`, { key: sys.opsKey })).body;
+        return p.status === 'completed_with_failures' ? p : null;
+      },
+      30_000,
+    );
     expect(progress.settlements).toEqual([expect.objectContaining({ instrument: SYM2, price: '2.05', method: 'previous' })]);
     expect(progress.failures).toEqual([
       { instrument: SYM, code: 'NO_FINAL_PRICE', message: `${SYM}: no TPI value published this session on its last trading day ${ltd}; nothing posted` },
@@ -299,7 +347,11 @@ describe('end of day through the services', () => {
     // the accounts' figures agree.
     const run = runScenario([...day1, eod1, ...day2, eod2, eod3].map((c) => JSON.stringify(c)).join('\n'), sha256);
     expect(eventsOf(run.events, 'EndOfDayFailed').map((e) => e.instrument)).toEqual([SYM]);
-    expect(eventsOf(run.events, 'SettlementPriceSet').filter((e) => e.tradeDate === ltd).map((e) => [e.instrument, e.method])).toEqual([[SYM2, 'previous']]);
+    expect(
+      eventsOf(run.events, 'SettlementPriceSet')
+        .filter((e) => e.tradeDate === ltd)
+        .map((e) => [e.instrument, e.method]),
+    ).toEqual([[SYM2, 'previous']]);
     await expectSameFiguresAs(run);
     const count = async () => Number((await q<{ n: string }>('SELECT count(*) AS n FROM event_log'))[0].n);
     const before = await count();

@@ -90,14 +90,10 @@ async function tamper(url: string, statements: string[]): Promise<void> {
 
 function runCli(url: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ['-r', 'ts-node/register', '-r', 'tsconfig-paths/register', path.join(ROOT, 'scripts/verify-log.ts')],
-      {
-        cwd: ROOT,
-        env: { ...process.env, DATABASE_URL: url, TS_NODE_TRANSPILE_ONLY: 'true', TS_NODE_PROJECT: path.join(ROOT, 'tsconfig.json') },
-      },
-    );
+    const child = spawn(process.execPath, ['-r', 'ts-node/register', '-r', 'tsconfig-paths/register', path.join(ROOT, 'scripts/verify-log.ts')], {
+      cwd: ROOT,
+      env: { ...process.env, DATABASE_URL: url, TS_NODE_TRANSPILE_ONLY: 'true', TS_NODE_PROJECT: path.join(ROOT, 'tsconfig.json') },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -420,9 +416,7 @@ describe('tamper detection (auditor view)', () => {
   it('an altered event whose hash was recomputed breaks the next link', async () => {
     const forged = { ...original[6], payload: { ...(original[6].payload as object), price: '0.01' } };
     const forgedHash = computeEventHash(forged);
-    await tamper(db.url, [
-      `UPDATE event_log SET payload = jsonb_set(payload::jsonb, '{price}', '"0.01"'), hash = '${forgedHash}' WHERE seq = 7`,
-    ]);
+    await tamper(db.url, [`UPDATE event_log SET payload = jsonb_set(payload::jsonb, '{price}', '"0.01"'), hash = '${forgedHash}' WHERE seq = 7`]);
     expect(await verifyChain(ds)).toMatchObject({
       ok: false,
       brokenAt: 8,

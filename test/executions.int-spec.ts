@@ -18,7 +18,16 @@ interface SseEvent {
 }
 
 /** A live SSE subscription read with fetch's streaming body: events are collected as they arrive. */
-async function subscribe(url: string, key?: string): Promise<{ status: number; body?: unknown; events: SseEvent[]; next: (pred: (e: SseEvent) => boolean, timeoutMs?: number) => Promise<SseEvent>; close: () => void }> {
+async function subscribe(
+  url: string,
+  key?: string,
+): Promise<{
+  status: number;
+  body?: unknown;
+  events: SseEvent[];
+  next: (pred: (e: SseEvent) => boolean, timeoutMs?: number) => Promise<SseEvent>;
+  close: () => void;
+}> {
   const controller = new AbortController();
   const res = await fetch(url, { headers: { accept: 'text/event-stream', ...(key ? { 'x-api-key': key } : {}) }, signal: controller.signal });
   const events: SseEvent[] = [];
@@ -95,7 +104,16 @@ describe('execution reports over SSE; cancel and replace with wait=true', () => 
   });
 
   const post = (key: string, path: string, body: unknown) => sys.api('POST', path, { key, body });
-  const limit = (account: string, clientOrderId: string, side: 'buy' | 'sell', price: string, qty: number) => ({ account, clientOrderId, instrument: SYMBOL, side, type: 'limit', price, qty, tif: 'GTC' });
+  const limit = (account: string, clientOrderId: string, side: 'buy' | 'sell', price: string, qty: number) => ({
+    account,
+    clientOrderId,
+    instrument: SYMBOL,
+    side,
+    type: 'limit',
+    price,
+    qty,
+    tif: 'GTC',
+  });
 
   it('pushes a member its own fill as it happens', async () => {
     const m1 = await subscribe(`${sys.url}/accounts/M1-H/executions`, k1);
@@ -124,11 +142,17 @@ describe('execution reports over SSE; cancel and replace with wait=true', () => 
   it('ignores x-event-time when the deployment has not switched the facility on', async () => {
     const before = Date.now();
     for (const header of ['2020-01-01T00:00:00.000Z', 'not a time']) {
-      const r = await sys.api('POST', '/orders?wait=true', { key: k1, headers: { 'x-event-time': header }, body: limit('M1-H', `et-${header.length}`, 'buy', '1.80', 1) });
+      const r = await sys.api('POST', '/orders?wait=true', {
+        key: k1,
+        headers: { 'x-event-time': header },
+        body: limit('M1-H', `et-${header.length}`, 'buy', '1.80', 1),
+      });
       expect(r).toMatchObject({ status: 202, body: { status: 'open' } });
       // Stamped by the wall clock, not by the header.
       expect(Date.parse(r.body.updatedAt)).toBeGreaterThanOrEqual(before - 1000);
-      expect(await sys.api('POST', `/orders/et-${header.length}/cancel?wait=true`, { key: k1, headers: { 'x-event-time': header }, body: { account: 'M1-H' } })).toMatchObject({ status: 202, body: { status: 'cancelled' } });
+      expect(
+        await sys.api('POST', `/orders/et-${header.length}/cancel?wait=true`, { key: k1, headers: { 'x-event-time': header }, body: { account: 'M1-H' } }),
+      ).toMatchObject({ status: 202, body: { status: 'cancelled' } });
     }
   });
 
@@ -147,11 +171,26 @@ describe('execution reports over SSE; cancel and replace with wait=true', () => 
     expect(less).toMatchObject({ status: 202, body: { clientOrderId: 'r1', status: 'open', price: '2.10', openQty: 4 } });
     const moved = await post(k1, '/orders/r1/replace?wait=true', { account: 'M1-H', price: '2.05', qty: 6 });
     expect(moved).toMatchObject({ status: 202, body: { status: 'open', price: '2.05', openQty: 6 } });
-    expect(await post(k1, '/orders/r1/replace?wait=true', { account: 'M1-H', price: '2.40', qty: 6 })).toMatchObject({ status: 422, body: { error: 'PRICE_OUTSIDE_LIMIT' } });
-    expect(await post(k1, '/orders/nope/replace?wait=true', { account: 'M1-H', price: '2.05', qty: 6 })).toMatchObject({ status: 404, body: { error: 'UNKNOWN_ORDER' } });
-    expect(await post(k1, '/orders/r1/replace?wait=true', { account: 'M1-H', price: '2.055', qty: 6 })).toMatchObject({ status: 400, body: { error: 'INVALID_TICK', field: 'price' } });
-    expect(await post(k1, '/orders/r1/replace?wait=true', { account: 'M1-H', price: '2.05', qty: 0 })).toMatchObject({ status: 400, body: { error: 'INVALID_ORDER', field: 'qty' } });
-    expect(await post(k2, '/orders/r1/replace?wait=true', { account: 'M1-H', price: '2.05', qty: 6 })).toMatchObject({ status: 403, body: { error: 'FORBIDDEN' } });
+    expect(await post(k1, '/orders/r1/replace?wait=true', { account: 'M1-H', price: '2.40', qty: 6 })).toMatchObject({
+      status: 422,
+      body: { error: 'PRICE_OUTSIDE_LIMIT' },
+    });
+    expect(await post(k1, '/orders/nope/replace?wait=true', { account: 'M1-H', price: '2.05', qty: 6 })).toMatchObject({
+      status: 404,
+      body: { error: 'UNKNOWN_ORDER' },
+    });
+    expect(await post(k1, '/orders/r1/replace?wait=true', { account: 'M1-H', price: '2.055', qty: 6 })).toMatchObject({
+      status: 400,
+      body: { error: 'INVALID_TICK', field: 'price' },
+    });
+    expect(await post(k1, '/orders/r1/replace?wait=true', { account: 'M1-H', price: '2.05', qty: 0 })).toMatchObject({
+      status: 400,
+      body: { error: 'INVALID_ORDER', field: 'qty' },
+    });
+    expect(await post(k2, '/orders/r1/replace?wait=true', { account: 'M1-H', price: '2.05', qty: 6 })).toMatchObject({
+      status: 403,
+      body: { error: 'FORBIDDEN' },
+    });
     // A replace that crosses trades at once: the answer shows the fill.
     expect((await post(k2, '/orders?wait=true', limit('M2-H', 'r2', 'buy', '1.99', 2))).body).toMatchObject({ status: 'open' });
     const crossing = await post(k2, '/orders/r2/replace?wait=true', { account: 'M2-H', price: '2.05', qty: 2 });
@@ -166,7 +205,10 @@ describe('execution reports over SSE; cancel and replace with wait=true', () => 
     expect(cancelled).toMatchObject({ status: 202, body: { clientOrderId: 'c1', status: 'cancelled', reason: 'CANCELLED_BY_MEMBER', openQty: 0 } });
     expect(await post(k1, '/orders/c1/cancel?wait=true', { account: 'M1-H' })).toMatchObject({ status: 404, body: { error: 'UNKNOWN_ORDER' } });
     expect(await post(k2, '/orders/c1/cancel?wait=true', { account: 'M1-H' })).toMatchObject({ status: 403, body: { error: 'FORBIDDEN' } });
-    expect(await post(k1, `/orders/${encodeURIComponent('bad id!')}/cancel?wait=true`, { account: 'M1-H' })).toMatchObject({ status: 400, body: { error: 'INVALID_ORDER', field: 'clientOrderId' } });
+    expect(await post(k1, `/orders/${encodeURIComponent('bad id!')}/cancel?wait=true`, { account: 'M1-H' })).toMatchObject({
+      status: 400,
+      body: { error: 'INVALID_ORDER', field: 'clientOrderId' },
+    });
     expect(await post(k1, '/orders/c1/cancel', { account: 'M1-H' })).toMatchObject({ status: 202, body: { status: 'received' } });
   });
 
@@ -197,10 +239,14 @@ describe('execution reports over SSE; cancel and replace with wait=true', () => 
       });
       expect(fill.data.orderId).not.toBe(theirs.orderId);
       // Clearing registers the trade a moment after matching reports it.
-      const trades = await waitFor('the trade in M1’s register', async () => {
-        const r = (await sys.api('GET', '/accounts/M1-H/trades', { key: k1 })).body;
-        return r.some((t: any) => t.clientOrderId === 'leak-s1') && r;
-      }, 10_000);
+      const trades = await waitFor(
+        'the trade in M1’s register',
+        async () => {
+          const r = (await sys.api('GET', '/accounts/M1-H/trades', { key: k1 })).body;
+          return r.some((t: any) => t.clientOrderId === 'leak-s1') && r;
+        },
+        10_000,
+      );
       const trade = trades.find((t: any) => t.clientOrderId === 'leak-s1');
       expect(trade).toEqual({ ...fill.data, orderId: undefined, leavesQty: undefined });
       const orders = (await sys.api('GET', '/accounts/M1-H/orders', { key: k1 })).body;
@@ -229,12 +275,17 @@ describe('execution reports over SSE; cancel and replace with wait=true', () => 
       other.close();
       // A closed stream gives its slot back.
       open.shift()!.close();
-      const again = await waitFor('a stream slot to be released', async () => {
-        const s = await subscribe(`${sys.url}/accounts/M1-H/executions`, k1);
-        if (s.status === 200) return s;
-        expect(s.body).toMatchObject({ error: 'TOO_MANY_STREAMS' });
-        return null;
-      }, 10_000, 200);
+      const again = await waitFor(
+        'a stream slot to be released',
+        async () => {
+          const s = await subscribe(`${sys.url}/accounts/M1-H/executions`, k1);
+          if (s.status === 200) return s;
+          expect(s.body).toMatchObject({ error: 'TOO_MANY_STREAMS' });
+          return null;
+        },
+        10_000,
+        200,
+      );
       open.push(again);
       // The streams still work.
       expect(await post(k1, '/orders', limit('M1-H', 'cap-1', 'buy', '1.90', 1))).toMatchObject({ status: 202 });

@@ -71,7 +71,8 @@ const eod1Again: ScenarioCmd = { at: t(D1, '22:30'), cmd: 'eod', tradeDate: D1, 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 const cents = (n: number) => (n / 100).toFixed(2);
 const reference = (cmds: ScenarioCmd[]) => runScenario(cmds.map((c) => JSON.stringify(c)).join('\n'), sha256);
-const ofType = <T extends RulebookEvent['type']>(events: RulebookEvent[], type: T) => events.filter((e) => e.type === type) as Extract<RulebookEvent, { type: T }>[];
+const ofType = <T extends RulebookEvent['type']>(events: RulebookEvent[], type: T) =>
+  events.filter((e) => e.type === type) as Extract<RulebookEvent, { type: T }>[];
 
 describe('a full expiry cycle through the services', () => {
   let sys: System;
@@ -88,18 +89,30 @@ describe('a full expiry cycle through the services', () => {
 
   /** Runs an eod command and waits until the run has decided every instrument downstream. */
   async function endOfDay(c: ScenarioCmd, until: (p: Record<string, any>) => boolean) {
-    const r = await sys.api('POST', '/ops/eod', { key: sys.opsKey, headers: { 'x-event-time': c.at }, body: { tradeDate: c.tradeDate, overrides: c.overrides } });
+    const r = await sys.api('POST', '/ops/eod', {
+      key: sys.opsKey,
+      headers: { 'x-event-time': c.at },
+      body: { tradeDate: c.tradeDate, overrides: c.overrides },
+    });
     expect(r.status).toBe(202);
-    return waitFor(`end of day ${String(c.tradeDate)}`, async () => {
-      const p = (await sys.api('GET', `/ops/eod/${String(c.tradeDate)}`, { key: sys.opsKey })).body;
-      return p.status !== 'running' && until(p) ? p : null;
-    }, 30_000);
+    return waitFor(
+      `end of day ${String(c.tradeDate)}`,
+      async () => {
+        const p = (await sys.api('GET', `/ops/eod/${String(c.tradeDate)}`, { key: sys.opsKey })).body;
+        return p.status !== 'running' && until(p) ? p : null;
+      },
+      30_000,
+    );
   }
 
   async function drive(c: ScenarioCmd): Promise<void> {
     if (await driver.drive(c)) return;
     if (c.cmd === 'index') {
-      const r = await sys.api('POST', `/ops/indices/${String(c.index)}`, { key: sys.opsKey, headers: { 'x-event-time': c.at }, body: { providers: c.providers } });
+      const r = await sys.api('POST', `/ops/indices/${String(c.index)}`, {
+        key: sys.opsKey,
+        headers: { 'x-event-time': c.at },
+        body: { providers: c.providers },
+      });
       expect({ status: r.status, body: r.body }).toEqual({ status: 201, body: expect.objectContaining({ index: c.index }) });
       return;
     }
@@ -115,7 +128,13 @@ describe('a full expiry cycle through the services', () => {
     const cash = (await sys.api('GET', `/accounts/${account}/cash`, { key })).body;
     const margin = (await sys.api('GET', `/accounts/${account}/margin`, { key })).body;
     const positions = (await sys.api('GET', `/accounts/${account}/positions`, { key })).body.positions as { instrument: string; qty: number }[];
-    return { cash: cash.balance, equity: margin.equity, im: margin.initialMargin, mm: margin.maintenanceMargin, positions: positions.map((p) => [p.instrument, p.qty] as [string, number]) };
+    return {
+      cash: cash.balance,
+      equity: margin.equity,
+      im: margin.initialMargin,
+      mm: margin.maintenanceMargin,
+      positions: positions.map((p) => [p.instrument, p.qty] as [string, number]),
+    };
   }
 
   async function expectFigures(account: string, want: Awaited<ReturnType<typeof figures>>) {
@@ -147,16 +166,26 @@ describe('a full expiry cycle through the services', () => {
   it('on the last trading day SIT settles against the TPI, closes and lists its successor; SCU without a GCI fails and posts nothing', async () => {
     for (const c of day1) await drive(c);
     const p = await endOfDay(eod1, (x) => x.status === 'completed_with_failures');
-    expect(p.settlements).toEqual([expect.objectContaining({ instrument: SIT1, price: '2.23', previousPrice: '2.00', method: 'final', variationMarginPosted: true, marginRestated: true })]);
-    expect(p.failures).toEqual([{ instrument: SCU1, code: 'NO_FINAL_PRICE', message: `${SCU1}: no GCI value published this session on its last trading day ${D1}; nothing posted` }]);
+    expect(p.settlements).toEqual([
+      expect.objectContaining({ instrument: SIT1, price: '2.23', previousPrice: '2.00', method: 'final', variationMarginPosted: true, marginRestated: true }),
+    ]);
+    expect(p.failures).toEqual([
+      { instrument: SCU1, code: 'NO_FINAL_PRICE', message: `${SCU1}: no GCI value published this session on its last trading day ${D1}; nothing posted` },
+    ]);
 
-    const vm = await q<{ account_id: string; instrument: string; amount: string }>(`SELECT account_id, instrument, amount FROM variation_margin WHERE trade_date = $1 ORDER BY instrument, account_id`, [D1]);
+    const vm = await q<{ account_id: string; instrument: string; amount: string }>(
+      `SELECT account_id, instrument, amount FROM variation_margin WHERE trade_date = $1 ORDER BY instrument, account_id`,
+      [D1],
+    );
     expect(vm.map((r) => [r.account_id, r.instrument, Number(r.amount)])).toEqual([
       ['M1-H', SIT1, 295],
       ['M2-H', SIT1, -295],
     ]);
     // Positions closed at the final price: recorded by clearing, gone from the books of record.
-    const closes = await q<{ account_id: string; qty: string; price: string }>(`SELECT account_id, qty, price FROM position_closes WHERE instrument = $1 ORDER BY account_id`, [SIT1]);
+    const closes = await q<{ account_id: string; qty: string; price: string }>(
+      `SELECT account_id, qty, price FROM position_closes WHERE instrument = $1 ORDER BY account_id`,
+      [SIT1],
+    );
     expect(closes.map((c) => [c.account_id, Number(c.qty), Number(c.price)])).toEqual([
       ['M1-H', 15, 223],
       ['M2-H', -15, 223],
@@ -177,24 +206,39 @@ describe('a full expiry cycle through the services', () => {
     expect(stream[3].payload).toMatchObject({ instrument: SIT1, tradeDate: D1, finalPrice: '2.23' });
     // The successor, listed from the index at the cut-off.
     const listed = await waitFor('SIT-2027-07 listed', async () => {
-      const r = await q<{ payload: Record<string, unknown> }>(`SELECT payload FROM event_log WHERE type = 'InstrumentListed' AND payload->>'instrument' = 'SIT-2027-07'`);
+      const r = await q<{ payload: Record<string, unknown> }>(
+        `SELECT payload FROM event_log WHERE type = 'InstrumentListed' AND payload->>'instrument' = 'SIT-2027-07'`,
+      );
       return r[0]?.payload ?? null;
     });
     expect(listed).toMatchObject({ referencePrice: '2.23', source: 'index', listedAfterEndOfDay: D1, lastTradingDay: '2027-07-21', at: t(D1, '21:00') });
     const instruments = (await sys.api('GET', '/instruments', { key: driver.keyOf('M1-H') })).body as { symbol: string; status: string }[];
-    expect(instruments.filter((i) => [SIT1, SCU1, 'SIT-2027-07'].includes(i.symbol)).map((i) => [i.symbol, i.status]).sort()).toEqual([
+    expect(
+      instruments
+        .filter((i) => [SIT1, SCU1, 'SIT-2027-07'].includes(i.symbol))
+        .map((i) => [i.symbol, i.status])
+        .sort(),
+    ).toEqual([
       [SCU1, 'listed'],
       [SIT1, 'expired'],
       ['SIT-2027-07', 'listed'],
     ]);
     // An order on the expired contract is refused, as SPEC §4 orders the checks.
-    const refused = await sys.api('POST', '/orders?wait=true', { key: driver.keyOf('M1-H'), headers: { 'x-event-time': t(D1, '21:05') }, body: { account: 'M1-H', clientOrderId: 'late', instrument: SIT1, side: 'buy', type: 'limit', price: '2.23', qty: 1, tif: 'GTC' } });
+    const refused = await sys.api('POST', '/orders?wait=true', {
+      key: driver.keyOf('M1-H'),
+      headers: { 'x-event-time': t(D1, '21:05') },
+      body: { account: 'M1-H', clientOrderId: 'late', instrument: SIT1, side: 'buy', type: 'limit', price: '2.23', qty: 1, tif: 'GTC' },
+    });
     expect({ status: refused.status, error: refused.body.error }).toEqual({ status: 422, error: 'INSTRUMENT_EXPIRED' });
     // SCU is untouched: positions kept, nothing posted.
-    const m1 = await waitFor('M1 after the SIT settlement', async () => {
-      const f = await figures('M1-H');
-      return f.cash === '1002.95' ? f : null;
-    }, 15_000);
+    const m1 = await waitFor(
+      'M1 after the SIT settlement',
+      async () => {
+        const f = await figures('M1-H');
+        return f.cash === '1002.95' ? f : null;
+      },
+      15_000,
+    );
     expect(m1.positions).toEqual([[SCU1, 2]]);
   });
 
@@ -206,18 +250,26 @@ describe('a full expiry cycle through the services', () => {
       [SCU1, '3.05', 'final'],
       [SIT1, '2.23', 'final'],
     ]);
-    const vm = await q<{ account_id: string; amount: string }>(`SELECT account_id, amount FROM variation_margin WHERE trade_date = $1 AND instrument = $2 ORDER BY account_id`, [D1, SCU1]);
+    const vm = await q<{ account_id: string; amount: string }>(
+      `SELECT account_id, amount FROM variation_margin WHERE trade_date = $1 AND instrument = $2 ORDER BY account_id`,
+      [D1, SCU1],
+    );
     expect(vm.map((r) => [r.account_id, Number(r.amount)])).toEqual([
       ['M1-H', 1000],
       ['M2-H', -1000],
     ]);
     await waitFor('SCU-2027-07 listed at 3.05', async () => {
-      const r = await q<{ payload: Record<string, unknown> }>(`SELECT payload FROM event_log WHERE type = 'InstrumentListed' AND payload->>'instrument' = 'SCU-2027-07'`);
+      const r = await q<{ payload: Record<string, unknown> }>(
+        `SELECT payload FROM event_log WHERE type = 'InstrumentListed' AND payload->>'instrument' = 'SCU-2027-07'`,
+      );
       return r[0]?.payload.referencePrice === '3.05';
     });
     // The day completed again, over both instruments, after the new settlement.
     const done = await waitFor('EndOfDayCompleted again', async () => {
-      const r = await q<{ payload: Record<string, unknown> }>(`SELECT payload FROM event_log WHERE type = 'EndOfDayCompleted' AND payload->>'tradeDate' = $1 ORDER BY seq`, [D1]);
+      const r = await q<{ payload: Record<string, unknown> }>(
+        `SELECT payload FROM event_log WHERE type = 'EndOfDayCompleted' AND payload->>'tradeDate' = $1 ORDER BY seq`,
+        [D1],
+      );
       return r.length === 2 ? r : null;
     });
     expect(done.map((r) => [...(r.payload.instruments as string[])].sort())).toEqual([[SIT1], [SCU1, SIT1]]);
@@ -244,7 +296,13 @@ describe('a full expiry cycle through the services', () => {
     ]);
     for (const account of ['M1-H', 'M2-H']) {
       const a = run.report.accounts[account];
-      expect(await figures(account)).toEqual({ cash: a.cash, equity: a.equity, im: a.initialMargin, mm: a.maintenanceMargin, positions: Object.entries(a.positions) });
+      expect(await figures(account)).toEqual({
+        cash: a.cash,
+        equity: a.equity,
+        im: a.initialMargin,
+        mm: a.maintenanceMargin,
+        positions: Object.entries(a.positions),
+      });
     }
   });
 

@@ -42,10 +42,18 @@ describe('halts end to end, in event time', () => {
     k1 = await admitMember(sys, 'M1', ['M1-H']);
     k2 = await admitMember(sys, 'M2', ['M2-H']);
     for (const account of ['M1-H', 'M2-H']) {
-      const r = await sys.api('POST', '/ops/deposits?wait=true', { key: sys.opsKey, body: { account, amount: '1000000.00' }, headers: { 'x-event-time': iso(B0 - 1000) } });
+      const r = await sys.api('POST', '/ops/deposits?wait=true', {
+        key: sys.opsKey,
+        body: { account, amount: '1000000.00' },
+        headers: { 'x-event-time': iso(B0 - 1000) },
+      });
       expect(r.body).toMatchObject({ status: 'posted' });
     }
-    const listed = await sys.api('POST', '/ops/instruments', { key: sys.opsKey, body: { symbol: SYM_B, referencePrice: '2.00' }, headers: { 'x-event-time': iso(B0) } });
+    const listed = await sys.api('POST', '/ops/instruments', {
+      key: sys.opsKey,
+      body: { symbol: SYM_B, referencePrice: '2.00' },
+      headers: { 'x-event-time': iso(B0) },
+    });
     expect(listed.body).toMatchObject({ status: 'listed' });
   });
 
@@ -65,13 +73,21 @@ describe('halts end to end, in event time', () => {
   }
 
   function amend(at: number, what: 'cancel' | 'replace', account: string, clientOrderId: string, body: Record<string, unknown> = {}) {
-    return sys.api('POST', `/orders/${clientOrderId}/${what}?wait=true`, { key: keyOf(account), headers: { 'x-event-time': iso(at) }, body: { account, ...body } });
+    return sys.api('POST', `/orders/${clientOrderId}/${what}?wait=true`, {
+      key: keyOf(account),
+      headers: { 'x-event-time': iso(at) },
+      body: { account, ...body },
+    });
   }
 
   const market = async (symbol: string) => (await sys.api('GET', `/instruments/${symbol}`, { key: k1 })).body;
 
   async function logged(symbol: string, type: string): Promise<{ at: string; actor: string; payload: Record<string, unknown> }[]> {
-    const r = await sql<{ at: Date; actor: string; payload: Record<string, unknown> }>(ds, 'SELECT at, actor, payload FROM event_log WHERE stream = $1 AND type = $2 ORDER BY seq', [`matching:${symbol}`, type]);
+    const r = await sql<{ at: Date; actor: string; payload: Record<string, unknown> }>(
+      ds,
+      'SELECT at, actor, payload FROM event_log WHERE stream = $1 AND type = $2 ORDER BY seq',
+      [`matching:${symbol}`, type],
+    );
     return r.rows.map((x) => ({ at: x.at.toISOString(), actor: x.actor, payload: x.payload }));
   }
 
@@ -87,12 +103,20 @@ describe('halts end to end, in event time', () => {
     expect((await order(start, 'M2-H', 'bb1', SYM_B, 'buy', '2.30', 4)).body).toMatchObject({ status: 'filled', filledQty: 4 });
 
     // The end is in the past on the wall clock: the timer sequences the resumption at once, at exactly the end.
-    const resumed = await waitFor('the resumption of B', async () => {
-      const r = await logged(SYM_B, 'MarketResumed');
-      return r.length ? r : null;
-    }, 20_000);
-    expect(resumed).toEqual([{ at: iso(end), actor: 'system:matching', payload: expect.objectContaining({ at: iso(end), tier: 2, band: { lo: '1.50', hi: '2.50' } }) }]);
-    expect(await logged(SYM_B, 'MarketHalted')).toEqual([{ at: iso(start), actor: 'member:M2', payload: expect.objectContaining({ tier: 1, start: iso(start), end: iso(end) }) }]);
+    const resumed = await waitFor(
+      'the resumption of B',
+      async () => {
+        const r = await logged(SYM_B, 'MarketResumed');
+        return r.length ? r : null;
+      },
+      20_000,
+    );
+    expect(resumed).toEqual([
+      { at: iso(end), actor: 'system:matching', payload: expect.objectContaining({ at: iso(end), tier: 2, band: { lo: '1.50', hi: '2.50' } }) },
+    ]);
+    expect(await logged(SYM_B, 'MarketHalted')).toEqual([
+      { at: iso(start), actor: 'member:M2', payload: expect.objectContaining({ tier: 1, start: iso(start), end: iso(end) }) },
+    ]);
     const open = await waitFor('B’s market data to show the resumption', async () => {
       const m = await market(SYM_B);
       return m.sessionState === 'OPEN' && m.band.tier === 2 ? m : null;
@@ -114,14 +138,21 @@ describe('halts end to end, in event time', () => {
     expect(halted).toMatchObject({ band: { tier: 2, low: '1.50', high: '2.50' }, halt: { tier: 2, start: iso(start2), end: null } });
     // Long after: still halted for new orders and replaces; a cancel goes through.
     expect(await order(start2 + 30 * MIN, 'M2-H', 'bb4', SYM_B, 'buy', '2.00', 1)).toMatchObject({ status: 422, body: { error: 'MARKET_HALTED' } });
-    expect(await amend(start2 + 30 * MIN, 'replace', 'M1-H', 'bs2', { price: '2.40', qty: 3 })).toMatchObject({ status: 422, body: { error: 'MARKET_HALTED' } });
+    expect(await amend(start2 + 30 * MIN, 'replace', 'M1-H', 'bs2', { price: '2.40', qty: 3 })).toMatchObject({
+      status: 422,
+      body: { error: 'MARKET_HALTED' },
+    });
     expect(await amend(start2 + 31 * MIN, 'cancel', 'M1-H', 'bs2')).toMatchObject({ status: 202, body: { status: 'cancelled', openQty: 0, filledQty: 5 } });
     expect(await logged(SYM_B, 'MarketResumed')).toHaveLength(1);
   });
 
   it('A (now): during the tier-1 halt new orders and replaces are MARKET_HALTED, cancels accepted; an order at exactly the end resumes it', async () => {
     const A0 = Math.ceil(Date.now() / 1000) * 1000;
-    const listed = await sys.api('POST', '/ops/instruments', { key: sys.opsKey, body: { symbol: SYM_A, referencePrice: '2.00' }, headers: { 'x-event-time': iso(A0) } });
+    const listed = await sys.api('POST', '/ops/instruments', {
+      key: sys.opsKey,
+      body: { symbol: SYM_A, referencePrice: '2.00' },
+      headers: { 'x-event-time': iso(A0) },
+    });
     expect(listed.body).toMatchObject({ status: 'listed' });
     expect((await order(A0 + 1000, 'M1-H', 'as1', SYM_A, 'sell', '2.30', 10)).body).toMatchObject({ status: 'open' });
     expect((await order(A0 + 1000, 'M1-H', 'ar1', SYM_A, 'buy', '1.90', 3)).body).toMatchObject({ status: 'open' });
@@ -130,11 +161,21 @@ describe('halts end to end, in event time', () => {
     expect((await order(start, 'M2-H', 'ab1', SYM_A, 'buy', '2.30', 4)).body).toMatchObject({ status: 'filled' });
 
     // 10 minutes of event time, 10 minutes of wall clock too: the test is inside the halt.
-    expect(await order(start + MIN, 'M2-H', 'ab2', SYM_A, 'buy', '2.00', 1)).toMatchObject({ status: 422, body: { error: 'MARKET_HALTED', message: expect.stringContaining('MARKET_HALTED') } });
+    expect(await order(start + MIN, 'M2-H', 'ab2', SYM_A, 'buy', '2.00', 1)).toMatchObject({
+      status: 422,
+      body: { error: 'MARKET_HALTED', message: expect.stringContaining('MARKET_HALTED') },
+    });
     expect(await amend(start + 2 * MIN, 'replace', 'M1-H', 'as1', { price: '2.20', qty: 6 })).toMatchObject({ status: 422, body: { error: 'MARKET_HALTED' } });
-    expect(await amend(start + 3 * MIN, 'cancel', 'M1-H', 'ar1')).toMatchObject({ status: 202, body: { status: 'cancelled', reason: 'CANCELLED_BY_MEMBER', openQty: 0 } });
+    expect(await amend(start + 3 * MIN, 'cancel', 'M1-H', 'ar1')).toMatchObject({
+      status: 202,
+      body: { status: 'cancelled', reason: 'CANCELLED_BY_MEMBER', openQty: 0 },
+    });
     const during = await market(SYM_A);
-    expect(during).toMatchObject({ sessionState: 'HALTED_TIER1', band: { tier: 1, low: '1.70', high: '2.30' }, halt: { tier: 1, start: iso(start), end: iso(end) } });
+    expect(during).toMatchObject({
+      sessionState: 'HALTED_TIER1',
+      band: { tier: 1, low: '1.70', high: '2.30' },
+      halt: { tier: 1, start: iso(start), end: iso(end) },
+    });
     // Nothing traded, the resting sell kept its price and quantity.
     expect((await sys.api('GET', '/accounts/M1-H/orders/as1', { key: k1 })).body).toMatchObject({ price: '2.30', openQty: 6, filledQty: 4 });
 
@@ -169,8 +210,14 @@ describe('halts end to end, in event time', () => {
       expect((await sys.api('GET', `/instruments/${symbol}/halts`, { key: sys.opsKey })).body).toEqual(expected[symbol]);
     }
     // Logged by risk, on its own stream, one per halt.
-    const derived = await sql<{ at: Date; actor: string; payload: Record<string, unknown> }>(ds, `SELECT at, actor, payload FROM event_log WHERE type = 'HaltDerived' AND stream = 'risk' ORDER BY seq`);
-    expect(derived.rows.map((r) => ({ instrument: r.payload.instrument, tier: r.payload.tier, start: r.payload.start, end: r.payload.end }))).toEqual([...expected[SYM_B], ...expected[SYM_A]]);
+    const derived = await sql<{ at: Date; actor: string; payload: Record<string, unknown> }>(
+      ds,
+      `SELECT at, actor, payload FROM event_log WHERE type = 'HaltDerived' AND stream = 'risk' ORDER BY seq`,
+    );
+    expect(derived.rows.map((r) => ({ instrument: r.payload.instrument, tier: r.payload.tier, start: r.payload.start, end: r.payload.end }))).toEqual([
+      ...expected[SYM_B],
+      ...expected[SYM_A],
+    ]);
     expect(derived.rows.every((r) => r.actor === 'system:risk' && r.at.toISOString() === r.payload.start)).toBe(true);
 
     // Authenticated; an unknown instrument is a 404.
@@ -179,9 +226,17 @@ describe('halts end to end, in event time', () => {
   });
 
   it('refuses a malformed x-event-time with a 400 naming the header', async () => {
-    const r = await sys.api('POST', '/orders', { key: k1, headers: { 'x-event-time': 'yesterday' }, body: { account: 'M1-H', clientOrderId: 'bad-time', instrument: SYM_A, side: 'buy', type: 'limit', price: '2.00', qty: 1, tif: 'GTC' } });
+    const r = await sys.api('POST', '/orders', {
+      key: k1,
+      headers: { 'x-event-time': 'yesterday' },
+      body: { account: 'M1-H', clientOrderId: 'bad-time', instrument: SYM_A, side: 'buy', type: 'limit', price: '2.00', qty: 1, tif: 'GTC' },
+    });
     expect(r).toMatchObject({ status: 400, body: { error: 'INVALID_ORDER', field: 'x-event-time' } });
-    const d = await sys.api('POST', '/ops/deposits', { key: sys.opsKey, headers: { 'x-event-time': '2027-01-04 14:00' }, body: { account: 'M1-H', amount: '1.00' } });
+    const d = await sys.api('POST', '/ops/deposits', {
+      key: sys.opsKey,
+      headers: { 'x-event-time': '2027-01-04 14:00' },
+      body: { account: 'M1-H', amount: '1.00' },
+    });
     expect(d).toMatchObject({ status: 400, body: { error: 'INVALID_REQUEST', field: 'x-event-time' } });
   });
 });

@@ -34,10 +34,12 @@ describe('hostile input: NUL bytes, unpaired surrogates and deep nesting are 4xx
     }
   }
   const written = async () =>
-    (await q<{ log: string; members: string; accounts: string; keys: string }>(
-      `SELECT (SELECT count(*) FROM event_log) AS log, (SELECT count(*) FROM members) AS members,
+    (
+      await q<{ log: string; members: string; accounts: string; keys: string }>(
+        `SELECT (SELECT count(*) FROM event_log) AS log, (SELECT count(*) FROM members) AS members,
               (SELECT count(*) FROM accounts) AS accounts, (SELECT count(*) FROM api_keys) AS keys`,
-    ))[0];
+      )
+    )[0];
 
   const keyFor = (path: string) => (path.startsWith('/ops/') ? sys.opsKey : memberKey);
   const reasonFor = (path: string) => (path.startsWith('/orders') ? 'INVALID_ORDER' : 'INVALID_REQUEST');
@@ -63,7 +65,16 @@ describe('hostile input: NUL bytes, unpaired surrogates and deep nesting are 4xx
       });
     // the routes of issue 11: orders, cancel, replace, withdrawals, and the operations' writes
     expect(writes.map((r) => r.path)).toEqual(
-      expect.arrayContaining(['/orders', '/orders/{clientOrderId}/cancel', '/orders/{clientOrderId}/replace', '/accounts/{accountId}/withdrawals', '/ops/members', '/ops/instruments', '/ops/deposits', '/ops/eod']),
+      expect.arrayContaining([
+        '/orders',
+        '/orders/{clientOrderId}/cancel',
+        '/orders/{clientOrderId}/replace',
+        '/accounts/{accountId}/withdrawals',
+        '/ops/members',
+        '/ops/instruments',
+        '/ops/deposits',
+        '/ops/eod',
+      ]),
     );
     await new Promise((r) => setTimeout(r, 1500)); // let the set-up's trailing facts land
   });
@@ -117,7 +128,8 @@ describe('hostile input: NUL bytes, unpaired surrogates and deep nesting are 4xx
     for (const [path, reason, field] of reads) {
       for (const key of [memberKey, sys.opsKey]) {
         const res = await sys.api('GET', path, { key });
-        if (res.status !== 400 || res.body?.error !== reason || res.body?.field !== field) failures.push(`GET ${path}: ${res.status} ${JSON.stringify(res.body)}`);
+        if (res.status !== 400 || res.body?.error !== reason || res.body?.field !== field)
+          failures.push(`GET ${path}: ${res.status} ${JSON.stringify(res.body)}`);
       }
     }
     expect(failures).toEqual([]);

@@ -1,16 +1,7 @@
 /**
  * libs/kafka against the real broker (scripts/kafka.sh, or KAFKA_BROKERS).
  */
-import {
-  createMessageBus,
-  type Admin,
-  type Batch,
-  type Consumer,
-  type ConsumerOptions,
-  type LogEntry,
-  type MessageBus,
-  type Producer,
-} from '@ch/kafka';
+import { createMessageBus, type Admin, type Batch, type Consumer, type ConsumerOptions, type LogEntry, type MessageBus, type Producer } from '@ch/kafka';
 import { createTestTopics, ensureKafka, uniqueTopicPrefix, type TestTopics } from './support/kafka';
 
 // jest 29 ignores testTimeout in a project's config (it is a global option): set it here.
@@ -63,11 +54,7 @@ async function waitFor(what: string, ok: () => boolean | Promise<boolean>, timeo
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function consume(
-  topic: string,
-  options: ConsumerOptions,
-  eachBatch: (b: Batch) => Promise<void>,
-): Promise<Consumer> {
+async function consume(topic: string, options: ConsumerOptions, eachBatch: (b: Batch) => Promise<void>): Promise<Consumer> {
   const consumer = await bus.consumer(options);
   open.push(consumer);
   await consumer.subscribe([topic]);
@@ -171,7 +158,11 @@ describe('producer and consumer', () => {
       for (const { partition, offset } of await admin.topicOffsets(T.resume)) {
         const key = partition === pA ? 'k-a' : keyB;
         const n = upTo - Number(offset);
-        if (n > 0) await producer.send(T.resume, range(0, n).map((i) => ({ key, value: `m${i}` })));
+        if (n > 0)
+          await producer.send(
+            T.resume,
+            range(0, n).map((i) => ({ key, value: `m${i}` })),
+          );
       }
       for (const { offset } of await admin.topicOffsets(T.resume)) expect(offset).toBe(String(upTo));
     };
@@ -191,7 +182,12 @@ describe('producer and consumer', () => {
     let c = await consume(T.resume, { groupId: group, startOffset: fromStore }, applying(got));
     await waitFor('first 20', () => store.get(0) === '10' && store.get(1) === '10');
     await c.disconnect();
-    expect(offsetsOf(got)).toEqual(new Map([[0, range(0, 10)], [1, range(0, 10)]]));
+    expect(offsetsOf(got)).toEqual(
+      new Map([
+        [0, range(0, 10)],
+        [1, range(0, 10)],
+      ]),
+    );
 
     // 2. Restart after more messages: resumes at the stored offsets, nothing repeated or lost.
     await fill(20);
@@ -200,7 +196,12 @@ describe('producer and consumer', () => {
     await waitFor('next 20', () => store.get(0) === '20' && store.get(1) === '20');
     await sleep(500);
     await c.disconnect();
-    expect(offsetsOf(got)).toEqual(new Map([[0, range(10, 20)], [1, range(10, 20)]]));
+    expect(offsetsOf(got)).toEqual(
+      new Map([
+        [0, range(10, 20)],
+        [1, range(10, 20)],
+      ]),
+    );
 
     // 3. The store is behind Kafka's committed offsets (20): the store wins, per partition.
     store.set(0, '15');
@@ -210,11 +211,19 @@ describe('producer and consumer', () => {
     await waitFor('replayed tail', () => store.get(0) === '20' && store.get(1) === '20');
     await sleep(500);
     await c.disconnect();
-    expect(offsetsOf(got)).toEqual(new Map([[0, range(15, 20)], [1, range(12, 20)]]));
+    expect(offsetsOf(got)).toEqual(
+      new Map([
+        [0, range(15, 20)],
+        [1, range(12, 20)],
+      ]),
+    );
 
     // 4. A new group (no commits, from the beginning) whose store is ahead, answering slowly so that
     //    a fetch from offset 0 is already under way: that batch must not reach the handler.
-    const store2 = new Map<number, string>([[0, '7'], [1, '18']]);
+    const store2 = new Map<number, string>([
+      [0, '7'],
+      [1, '18'],
+    ]);
     got = [];
     const slow = async (_t: string, p: number) => {
       await sleep(1500);
@@ -226,17 +235,30 @@ describe('producer and consumer', () => {
     });
     await waitFor('new group caught up', () => store2.get(0) === '20' && store2.get(1) === '20');
     await sleep(500);
-    expect(offsetsOf(got)).toEqual(new Map([[0, range(7, 20)], [1, range(18, 20)]]));
+    expect(offsetsOf(got)).toEqual(
+      new Map([
+        [0, range(7, 20)],
+        [1, range(18, 20)],
+      ]),
+    );
 
     // 5. Messages produced while it runs arrive once, in order.
     await fill(25);
     await waitFor('live tail', () => store2.get(0) === '25' && store2.get(1) === '25');
     await sleep(300);
-    expect(offsetsOf(got)).toEqual(new Map([[0, range(7, 25)], [1, range(18, 25)]]));
+    expect(offsetsOf(got)).toEqual(
+      new Map([
+        [0, range(7, 25)],
+        [1, range(18, 25)],
+      ]),
+    );
   });
 
   it('does not commit a failed batch and delivers it again', async () => {
-    await producer.send(T.fail, range(0, 5).map((i) => ({ key: 'k', value: `v${i}` })));
+    await producer.send(
+      T.fail,
+      range(0, 5).map((i) => ({ key: 'k', value: `v${i}` })),
+    );
     const group = `${prefix}-fail`;
     const attempts: string[][] = [];
     let failuresLeft = 2;
@@ -265,7 +287,10 @@ describe('producer and consumer', () => {
   });
 
   it('restarts after the retries run out and resumes from the start offset', async () => {
-    await producer.send(T.crash, range(0, 3).map((i) => ({ key: 'k', value: `v${i}` })));
+    await producer.send(
+      T.crash,
+      range(0, 3).map((i) => ({ key: 'k', value: `v${i}` })),
+    );
     const group = `${prefix}-crash`;
     const attempts: string[][] = [];
     const crashes: Error[] = [];

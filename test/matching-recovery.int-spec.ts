@@ -51,7 +51,10 @@ describe('matching recovers its books exactly after SIGKILL', () => {
   });
 
   async function order(account: string, clientOrderId: string, side: 'buy' | 'sell', price: string, qty: number, tif = 'GTC') {
-    const r = await sys.api('POST', '/orders?wait=true', { key: keys[account], body: { account, clientOrderId, instrument: SYMBOL, side, type: 'limit', price, qty, tif } });
+    const r = await sys.api('POST', '/orders?wait=true', {
+      key: keys[account],
+      body: { account, clientOrderId, instrument: SYMBOL, side, type: 'limit', price, qty, tif },
+    });
     expect({ clientOrderId, status: r.status }).toEqual({ clientOrderId, status: 202 });
     return r.body;
   }
@@ -123,7 +126,10 @@ describe('matching recovers its books exactly after SIGKILL', () => {
 
     const tail = await positions();
     expect(tail.snapshot).toBe(snapAt.snapshot); // no snapshot since: recovery must re-drive all of it
-    const types = await sql<{ type: string }>(ds, 'SELECT type FROM event_log WHERE stream = $1 AND stream_seq > $2 ORDER BY stream_seq', [stream, tail.snapshot]);
+    const types = await sql<{ type: string }>(ds, 'SELECT type FROM event_log WHERE stream = $1 AND stream_seq > $2 ORDER BY stream_seq', [
+      stream,
+      tail.snapshot,
+    ]);
     expect(types.rows.map((r) => r.type)).toEqual(['OrderCancelled', 'OrderReplaced', 'OrderReplaced', 'OrderAccepted', 'OrderAccepted', 'Trade']);
 
     const r = await readBook();
@@ -165,7 +171,10 @@ describe('matching recovers its books exactly after SIGKILL', () => {
   it('goes on matching in price-time priority', async () => {
     const book = (await readBook()).body;
     // A5 sweeps the asks up to 2.03 for 30 lots, then the bids down to 1.97 for 25 lots.
-    for (const [clientOrderId, side, limit, qty] of [['sweep-buy', 'buy', '2.03', 30], ['sweep-sell', 'sell', '1.97', 25]] as const) {
+    for (const [clientOrderId, side, limit, qty] of [
+      ['sweep-buy', 'buy', '2.03', 30],
+      ['sweep-sell', 'sell', '1.97', 25],
+    ] as const) {
       const current = (await readBook()).body;
       const expected = sweep(current, side, limit, qty);
       expect(expected.length).toBeGreaterThan(5);

@@ -57,18 +57,26 @@ describe('operations guards (issue 11 items 2 and 10)', () => {
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   /** The log's length once the services have stopped appending (what the setup's commands cause, downstream). */
   const quietLog = () =>
-    waitFor('the log to be quiet', async () => {
-      const a = await count('event_log');
-      await sleep(1000);
-      return (await count('event_log')) === a ? a : null;
-    }, 30_000);
+    waitFor(
+      'the log to be quiet',
+      async () => {
+        const a = await count('event_log');
+        await sleep(1000);
+        return (await count('event_log')) === a ? a : null;
+      },
+      30_000,
+    );
   const postEod = (c: ScenarioCmd, headers: Record<string, string> = { 'x-event-time': c.at }) =>
     sys.api('POST', '/ops/eod', { key: sys.opsKey, headers, body: { tradeDate: c.tradeDate, overrides: c.overrides } });
   const progress = (tradeDate: string, status: string) =>
-    waitFor(`end of day ${tradeDate} ${status}`, async () => {
-      const p = (await sys.api('GET', `/ops/eod/${tradeDate}`, { key: sys.opsKey })).body;
-      return p.status === status ? p : null;
-    }, 60_000);
+    waitFor(
+      `end of day ${tradeDate} ${status}`,
+      async () => {
+        const p = (await sys.api('GET', `/ops/eod/${tradeDate}`, { key: sys.opsKey })).body;
+        return p.status === status ? p : null;
+      },
+      60_000,
+    );
   /** The in-process rulebook's error for the last of these commands (undefined: none). */
   const rulebookError = (cmds: ScenarioCmd[]) => {
     const { report } = runScenario(cmds.map((c) => JSON.stringify(c)).join('\n'), sha256);
@@ -93,7 +101,8 @@ describe('operations guards (issue 11 items 2 and 10)', () => {
         body: {
           error: 'INVALID_REQUEST',
           field: 'tradeDate',
-          message: 'end of day for 2026-12-11 refused: the current session is of trade date 2026-12-04; a later trade date cannot be settled before its session',
+          message:
+            'end of day for 2026-12-11 refused: the current session is of trade date 2026-12-04; a later trade date cannot be settled before its session',
           details: { code: 'TRADE_DATE_IN_FUTURE' },
         },
       });
@@ -112,7 +121,10 @@ describe('operations guards (issue 11 items 2 and 10)', () => {
       expect(await count('eod_runs')).toBe(0);
       expect(await count(`event_log WHERE type IN ('SettlementPriceSet', 'EndOfDayFailed', 'ContractExpired')`)).toBe(0);
       expect((await q<{ status: string }>(`SELECT status FROM instruments WHERE symbol = $1`, [SPOT]))[0].status).toBe('listed');
-      const positions = (await sys.api('GET', '/accounts/M1-H/positions', { key: driver.keyOf('M1-H') })).body.positions as { instrument: string; qty: number }[];
+      const positions = (await sys.api('GET', '/accounts/M1-H/positions', { key: driver.keyOf('M1-H') })).body.positions as {
+        instrument: string;
+        qty: number;
+      }[];
       expect(positions.map((p) => [p.instrument, p.qty])).toEqual([[SPOT, 10]]);
     });
 
@@ -139,7 +151,10 @@ describe('operations guards (issue 11 items 2 and 10)', () => {
         },
       });
       const more = await postEod(added);
-      expect(more).toMatchObject({ status: 409, body: { error: 'CONFLICT', field: `overrides.${SPOT}`, details: { code: 'RERUN_DIFFERS', instrument: SPOT } } });
+      expect(more).toMatchObject({
+        status: 409,
+        body: { error: 'CONFLICT', field: `overrides.${SPOT}`, details: { code: 'RERUN_DIFFERS', instrument: SPOT } },
+      });
       expect(more.body.message).toContain(`${SPOT} is already settled for ${D} without an override, and this run asks for it with the override 2.50`);
       const none = await postEod(eod(t(D, '21:13'), D));
       expect(none).toMatchObject({ status: 409, body: { field: `overrides.${NEXT}` } });
@@ -179,31 +194,60 @@ describe('operations guards (issue 11 items 2 and 10)', () => {
   });
 
   describe('POST /ops/position-limits (item 10)', () => {
-    const setLimits = (body: Record<string, unknown>) => sys.api('POST', '/ops/position-limits?wait=true', { key: sys.opsKey, headers: { 'x-event-time': t(D2, '22:00') }, body });
+    const setLimits = (body: Record<string, unknown>) =>
+      sys.api('POST', '/ops/position-limits?wait=true', { key: sys.opsKey, headers: { 'x-event-time': t(D2, '22:00') }, body });
 
     it('refuses spotMonth above allMonths, and a null limit, with 400 and the field; changes nothing', async () => {
       const before = await quietLog();
       expect(await setLimits({ account: 'M1-H', product: 'SCU', allMonths: 100, spotMonth: 101 })).toEqual({
         status: 400,
-        body: { error: 'INVALID_REQUEST', field: 'spotMonth', message: 'spotMonth 101 would be above allMonths 100 for M1-H in SCU: the spot-month limit must not exceed the all-months limit' },
+        body: {
+          error: 'INVALID_REQUEST',
+          field: 'spotMonth',
+          message: 'spotMonth 101 would be above allMonths 100 for M1-H in SCU: the spot-month limit must not exceed the all-months limit',
+        },
       });
       // Against the limit in force: SCU's defaults are 50,000 all months and 10,000 spot month.
-      expect(await setLimits({ account: 'M1-H', product: 'SCU', spotMonth: 50_001 })).toMatchObject({ status: 400, body: { error: 'INVALID_REQUEST', field: 'spotMonth' } });
-      expect(await setLimits({ account: 'M1-H', product: 'SCU', allMonths: 9_999 })).toMatchObject({ status: 400, body: { error: 'INVALID_REQUEST', field: 'allMonths' } });
+      expect(await setLimits({ account: 'M1-H', product: 'SCU', spotMonth: 50_001 })).toMatchObject({
+        status: 400,
+        body: { error: 'INVALID_REQUEST', field: 'spotMonth' },
+      });
+      expect(await setLimits({ account: 'M1-H', product: 'SCU', allMonths: 9_999 })).toMatchObject({
+        status: 400,
+        body: { error: 'INVALID_REQUEST', field: 'allMonths' },
+      });
       // null is not "left out": both fields are positive whole lots when given (SPEC §17).
-      expect(await setLimits({ account: 'M1-H', product: 'SIT', spotMonth: null })).toMatchObject({ status: 400, body: { error: 'INVALID_REQUEST', field: 'spotMonth' } });
-      expect(await setLimits({ account: 'M1-H', product: 'SIT', allMonths: null, spotMonth: 5 })).toMatchObject({ status: 400, body: { error: 'INVALID_REQUEST', field: 'allMonths' } });
+      expect(await setLimits({ account: 'M1-H', product: 'SIT', spotMonth: null })).toMatchObject({
+        status: 400,
+        body: { error: 'INVALID_REQUEST', field: 'spotMonth' },
+      });
+      expect(await setLimits({ account: 'M1-H', product: 'SIT', allMonths: null, spotMonth: 5 })).toMatchObject({
+        status: 400,
+        body: { error: 'INVALID_REQUEST', field: 'allMonths' },
+      });
       // A hedge exemption carries both scopes, positive whole lots (SPEC §17): one left out, or not lots, is refused.
       const exempt = (body: Record<string, unknown>) => sys.api('POST', '/ops/hedge-exemptions?wait=true', { key: sys.opsKey, body });
-      expect(await exempt({ account: 'M1-H', product: 'SIT', allMonths: 5 })).toMatchObject({ status: 400, body: { error: 'INVALID_REQUEST', field: 'spotMonth' } });
-      expect(await exempt({ account: 'M1-H', product: 'SIT', allMonths: 0, spotMonth: 10 })).toMatchObject({ status: 400, body: { error: 'INVALID_REQUEST', field: 'allMonths' } });
-      expect(await exempt({ account: 'M1-H', product: 'SIT', allMonths: 5, spotMonth: null })).toMatchObject({ status: 400, body: { error: 'INVALID_REQUEST', field: 'spotMonth' } });
+      expect(await exempt({ account: 'M1-H', product: 'SIT', allMonths: 5 })).toMatchObject({
+        status: 400,
+        body: { error: 'INVALID_REQUEST', field: 'spotMonth' },
+      });
+      expect(await exempt({ account: 'M1-H', product: 'SIT', allMonths: 0, spotMonth: 10 })).toMatchObject({
+        status: 400,
+        body: { error: 'INVALID_REQUEST', field: 'allMonths' },
+      });
+      expect(await exempt({ account: 'M1-H', product: 'SIT', allMonths: 5, spotMonth: null })).toMatchObject({
+        status: 400,
+        body: { error: 'INVALID_REQUEST', field: 'spotMonth' },
+      });
       expect(await quietLog()).toBe(before);
       expect(await count(`risk_state WHERE key = 'limits:M1-H'`)).toBe(0);
     });
 
     it('accepts spotMonth equal to allMonths', async () => {
-      expect(await setLimits({ account: 'M1-H', product: 'SCU', allMonths: 100, spotMonth: 100 })).toMatchObject({ status: 202, body: { status: 'applied', limits: { allMonths: 100, spotMonth: 100 } } });
+      expect(await setLimits({ account: 'M1-H', product: 'SCU', allMonths: 100, spotMonth: 100 })).toMatchObject({
+        status: 202,
+        body: { status: 'applied', limits: { allMonths: 100, spotMonth: 100 } },
+      });
       // And one limit given alone is checked against the other as it now stands.
       expect(await setLimits({ account: 'M1-H', product: 'SCU', spotMonth: 101 })).toMatchObject({ status: 400, body: { field: 'spotMonth' } });
       expect(await count(`event_log WHERE type = 'PositionLimitsSet'`)).toBe(1);

@@ -14,7 +14,8 @@ const ROOT = join(__dirname, '..');
 const SCRIPT = join(ROOT, 'scripts', 'ops-key.js');
 const mode = (path: string) => statSync(path).mode & 0o777;
 /** Runs scripts/ops-key.js under a umask (through sh, as up.sh runs it); returns what it prints. */
-const opsKey = (runDir: string, umask = '022') => execFileSync('sh', ['-c', `umask ${umask} && exec "$0" "$1" "$2"`, process.execPath, SCRIPT, runDir], { encoding: 'utf8' });
+const opsKey = (runDir: string, umask = '022') =>
+  execFileSync('sh', ['-c', `umask ${umask} && exec "$0" "$1" "$2"`, process.execPath, SCRIPT, runDir], { encoding: 'utf8' });
 
 describe('.run/ops-api-key is private', () => {
   let tmp: string;

@@ -35,13 +35,17 @@ describe('outages answer 503 with Retry-After, fast; /health names the dependenc
   beforeAll(async () => {
     broker = await startOwnBroker();
     proxy = await startTcpProxy(Number(new URL(testServerUrl()).port || 5432));
-    sys = await startSystem('outages', { KAFKA_BROKERS: broker.address }, {
-      'order-intake': (env) => {
-        const url = new URL(String(env.DATABASE_URL));
-        url.host = `127.0.0.1:${proxy.port}`;
-        return { DATABASE_URL: url.toString() };
+    sys = await startSystem(
+      'outages',
+      { KAFKA_BROKERS: broker.address },
+      {
+        'order-intake': (env) => {
+          const url = new URL(String(env.DATABASE_URL));
+          url.host = `127.0.0.1:${proxy.port}`;
+          return { DATABASE_URL: url.toString() };
+        },
       },
-    });
+    );
     k1 = await admitMember(sys, 'M1', ['M1-H']);
     await listInstrument(sys, SYMBOL, '2.00');
   });
@@ -88,17 +92,26 @@ describe('outages answer 503 with Retry-After, fast; /health names the dependenc
 
     await broker.start();
     await waitFor('intake to take orders again', async () => (await call('POST', '/orders', k1, order())).status === 202, 60_000, 500);
-    await waitFor('intake /health to say kafka is up', async () => {
-      const r = await health();
-      return r.body?.details?.kafka?.status === 'up';
-    }, 30_000, 500);
+    await waitFor(
+      'intake /health to say kafka is up',
+      async () => {
+        const r = await health();
+        return r.body?.details?.kafka?.status === 'up';
+      },
+      30_000,
+      500,
+    );
   });
 
   it('Postgres out of reach: reads and unknown keys answer 503 naming postgres at once, /health says postgres; back once it is', async () => {
     expect(await call('GET', '/accounts/M1-H/positions', k1)).toMatchObject({ status: 200 });
 
     await proxy.close();
-    const reads = [await call('GET', '/accounts/M1-H/positions', k1), await call('GET', '/accounts/M1-H/orders', k1), await call('GET', `/instruments/${SYMBOL}`, k1)];
+    const reads = [
+      await call('GET', '/accounts/M1-H/positions', k1),
+      await call('GET', '/accounts/M1-H/orders', k1),
+      await call('GET', `/instruments/${SYMBOL}`, k1),
+    ];
     // A key not in the auth cache must be looked up in the store, which is down.
     const unknownKey = await call('GET', '/accounts/M1-H/positions', 'chk_not_a_key_the_cache_has_seen_000000000');
     // An order needs the instrument's status (cached for 500 ms).

@@ -44,13 +44,29 @@ describe('exact retries of an order add nothing to the log and answer the origin
 
   const q = async <T = Record<string, string>>(text: string, params: unknown[] = []) => (await sql<T>(ds, text, params)).rows;
   const logSize = async () => Number((await q<{ n: string }>('SELECT count(*) AS n FROM event_log'))[0].n);
-  const order = (clientOrderId: string, qty: number, price = '1.90') => ({ account: 'R1-H', clientOrderId, instrument: SYMBOL, side: 'buy', type: 'limit', price, qty, tif: 'GTC' });
+  const order = (clientOrderId: string, qty: number, price = '1.90') => ({
+    account: 'R1-H',
+    clientOrderId,
+    instrument: SYMBOL,
+    side: 'buy',
+    type: 'limit',
+    price,
+    qty,
+    tif: 'GTC',
+  });
   /** Risk has applied everything published on `orders` so far (its progress is at the topic's end). */
   async function riskCaughtUp(): Promise<void> {
-    await waitFor('risk to apply the orders topic', async () => {
-      const r = await q<{ n: string }>(`SELECT coalesce(sum(next_offset), 0) AS n FROM consumer_progress WHERE consumer = 'risk' AND topic = $1`, [`${sys.topics.prefix}.orders`]);
-      return Number(r[0].n) >= published;
-    }, 30_000, 50);
+    await waitFor(
+      'risk to apply the orders topic',
+      async () => {
+        const r = await q<{ n: string }>(`SELECT coalesce(sum(next_offset), 0) AS n FROM consumer_progress WHERE consumer = 'risk' AND topic = $1`, [
+          `${sys.topics.prefix}.orders`,
+        ]);
+        return Number(r[0].n) >= published;
+      },
+      30_000,
+      50,
+    );
   }
   let published = 0;
 

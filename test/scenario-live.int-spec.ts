@@ -48,13 +48,29 @@ import { startSystem, type System } from './support/system';
 const ROOT = join(__dirname, '..');
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 const FULL_CYCLE = readFileSync(join(ROOT, 'examples', 'full-cycle.jsonl'), 'utf8');
-const FIELDS: (keyof ScenarioReport)[] = ['trades', 'rejections', 'halts', 'indices', 'settlements', 'variationMargin', 'marginCalls', 'accounts', 'errors', 'stateHash'];
+const FIELDS: (keyof ScenarioReport)[] = [
+  'trades',
+  'rejections',
+  'halts',
+  'indices',
+  'settlements',
+  'variationMargin',
+  'marginCalls',
+  'accounts',
+  'errors',
+  'stateHash',
+];
 
 function cli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['-r', join(ROOT, 'scripts', 'register-paths.js'), join(ROOT, 'dist', 'scripts', 'scenario.js'), ...args], { env: { ...process.env, ...env }, cwd: ROOT, timeout: 120_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      ['-r', join(ROOT, 'scripts', 'register-paths.js'), join(ROOT, 'dist', 'scripts', 'scenario.js'), ...args],
+      { env: { ...process.env, ...env }, cwd: ROOT, timeout: 120_000 },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -98,7 +114,12 @@ describe('scenario --live: the same report from the running services as from the
       ['M2-H', 'order', 'INSTRUMENT_EXPIRED'],
       ['M1-C', 'cancel', 'INSTRUMENT_EXPIRED'],
     ]);
-    expect(Object.fromEntries(Object.entries(inProcess.accounts).map(([a, f]) => [a, f.cash]))).toEqual({ 'M1-C': '989.50', 'M1-H': '5018.50', 'M2-H': '4267.00', 'M3-H': '296.05' });
+    expect(Object.fromEntries(Object.entries(inProcess.accounts).map(([a, f]) => [a, f.cash]))).toEqual({
+      'M1-C': '989.50',
+      'M1-H': '5018.50',
+      'M2-H': '4267.00',
+      'M3-H': '296.05',
+    });
     expect(inProcess.accounts['M3-H']).toMatchObject({ initialMargin: '184.42', maintenanceMargin: '138.32' });
     expect(inProcess.errors).toEqual([
       { line: 17, message: 'unknown cmd "fill"' },
@@ -120,11 +141,19 @@ describe('scenario --live: the same report from the running services as from the
       ['M1-H', 'SIT-2026-06', '-3.90'],
       ['M2-H', 'SIT-2026-06', '4.10'],
     ]);
-    expect(live.report.variationMargin.filter((v) => v.instrument === 'SIT-2026-03' && v.tradeDate === '2026-03-18').map((v) => [v.account, v.amount])).toEqual([
-      ['M1-H', '-7.80'],
-      ['M2-H', '7.80'],
-    ]);
-    expect(live.report.accounts['M3-H']).toEqual({ cash: '296.05', equity: '296.05', initialMargin: '184.42', maintenanceMargin: '138.32', positions: { 'SCU-2026-06': 5 } });
+    expect(live.report.variationMargin.filter((v) => v.instrument === 'SIT-2026-03' && v.tradeDate === '2026-03-18').map((v) => [v.account, v.amount])).toEqual(
+      [
+        ['M1-H', '-7.80'],
+        ['M2-H', '7.80'],
+      ],
+    );
+    expect(live.report.accounts['M3-H']).toEqual({
+      cash: '296.05',
+      equity: '296.05',
+      initialMargin: '184.42',
+      maintenanceMargin: '138.32',
+      positions: { 'SCU-2026-06': 5 },
+    });
   });
 
   it("the report's state hash is the auditor's replay of the log, which agrees with every projection", async () => {
@@ -136,7 +165,9 @@ describe('scenario --live: the same report from the running services as from the
 
   it('refuses a system whose log is not empty (the report would not be the scenario alone)', async () => {
     await expect(runLiveScenario(FULL_CYCLE, { url: sys.url, opsKey: sys.opsKey })).rejects.toThrow(LiveScenarioError);
-    await expect(runLiveScenario(FULL_CYCLE, { url: sys.url, opsKey: sys.opsKey })).rejects.toThrow(/already holds \d+ events: run the scenario on a fresh system/);
+    await expect(runLiveScenario(FULL_CYCLE, { url: sys.url, opsKey: sys.opsKey })).rejects.toThrow(
+      /already holds \d+ events: run the scenario on a fresh system/,
+    );
   });
 
   it('the CLI: a report on stdout (here on the used system, allowed explicitly); clear failures otherwise', async () => {

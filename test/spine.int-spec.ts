@@ -38,10 +38,16 @@ describe('the clearinghouse spine', () => {
   }
 
   it('crossing orders trade once, leave equal and opposite positions, and margin as SPEC §6', async () => {
-    const sell = await sys.api('POST', '/orders?wait=true', { key: k1, body: { account: 'M1-H', clientOrderId: 's1', instrument: SYMBOL, side: 'sell', type: 'limit', price: '2.00', qty: 10, tif: 'GTC' } });
+    const sell = await sys.api('POST', '/orders?wait=true', {
+      key: k1,
+      body: { account: 'M1-H', clientOrderId: 's1', instrument: SYMBOL, side: 'sell', type: 'limit', price: '2.00', qty: 10, tif: 'GTC' },
+    });
     expect(sell.status).toBe(202);
     expect(sell.body).toMatchObject({ status: 'open', openQty: 10, price: '2.00' });
-    const buy = await sys.api('POST', '/orders?wait=true', { key: k2, body: { account: 'M2-H', clientOrderId: 'b1', instrument: SYMBOL, side: 'buy', type: 'limit', price: '2.00', qty: 10, tif: 'GTC' } });
+    const buy = await sys.api('POST', '/orders?wait=true', {
+      key: k2,
+      body: { account: 'M2-H', clientOrderId: 'b1', instrument: SYMBOL, side: 'buy', type: 'limit', price: '2.00', qty: 10, tif: 'GTC' },
+    });
     expect(buy.status).toBe(202);
 
     const p1 = await waitFor('M1 position', async () => {
@@ -56,7 +62,10 @@ describe('the clearinghouse spine', () => {
     expect(trades1).toEqual([expect.objectContaining({ instrument: SYMBOL, side: 'sell', price: '2.00', qty: 10, counterparty: 'CCP', clientOrderId: 's1' })]);
 
     // 10 lots of SIT at $2.00 with σ = 0.40: IM 2.14, MM 1.61 (SPEC §6).
-    for (const [account, key, lots] of [['M1-H', k1, -10], ['M2-H', k2, 10]] as const) {
+    for (const [account, key, lots] of [
+      ['M1-H', k1, -10],
+      ['M2-H', k2, 10],
+    ] as const) {
       const m = await waitFor(`${account} margin`, async () => {
         const r = await sys.api('GET', `/accounts/${account}/margin`, { key });
         return r.body.initialMargin === '2.14' ? r.body : null;
@@ -73,18 +82,46 @@ describe('the clearinghouse spine', () => {
     await deposit(sys, 'M3-H', '1000.00');
     // M2 holds +10 at 2.00 and takes no part in this trade at 2.10: its equity moves to
     // 1000.00 + 10 × (2.10 − 2.00) × 1 = 1001.00 all the same.
-    expect((await sys.api('POST', '/orders?wait=true', { key: k1, body: { account: 'M1-H', clientOrderId: 's2', instrument: SYMBOL, side: 'sell', type: 'limit', price: '2.10', qty: 1, tif: 'GTC' } })).status).toBe(202);
-    expect((await sys.api('POST', '/orders?wait=true', { key: k3, body: { account: 'M3-H', clientOrderId: 'b1', instrument: SYMBOL, side: 'buy', type: 'limit', price: '2.10', qty: 1, tif: 'GTC' } })).status).toBe(202);
-    const m2 = await waitFor('M2 equity at the new mark', async () => {
-      const r = await sys.api('GET', '/accounts/M2-H/margin', { key: k2 });
-      return r.body.equity === '1001.00' ? r.body : null;
-    }, 15_000);
+    expect(
+      (
+        await sys.api('POST', '/orders?wait=true', {
+          key: k1,
+          body: { account: 'M1-H', clientOrderId: 's2', instrument: SYMBOL, side: 'sell', type: 'limit', price: '2.10', qty: 1, tif: 'GTC' },
+        })
+      ).status,
+    ).toBe(202);
+    expect(
+      (
+        await sys.api('POST', '/orders?wait=true', {
+          key: k3,
+          body: { account: 'M3-H', clientOrderId: 'b1', instrument: SYMBOL, side: 'buy', type: 'limit', price: '2.10', qty: 1, tif: 'GTC' },
+        })
+      ).status,
+    ).toBe(202);
+    const m2 = await waitFor(
+      'M2 equity at the new mark',
+      async () => {
+        const r = await sys.api('GET', '/accounts/M2-H/margin', { key: k2 });
+        return r.body.equity === '1001.00' ? r.body : null;
+      },
+      15_000,
+    );
     expect(m2).toMatchObject({ equity: '1001.00', initialMargin: '2.14' });
   });
 
   it('refuses bad input with a 4xx and a reason, and writes nothing', async () => {
     const before = await logCount();
-    const order = (o: Record<string, unknown>) => ({ account: 'M1-H', clientOrderId: 'bad', instrument: SYMBOL, side: 'buy', type: 'limit', price: '2.00', qty: 1, tif: 'GTC', ...o });
+    const order = (o: Record<string, unknown>) => ({
+      account: 'M1-H',
+      clientOrderId: 'bad',
+      instrument: SYMBOL,
+      side: 'buy',
+      type: 'limit',
+      price: '2.00',
+      qty: 1,
+      tif: 'GTC',
+      ...o,
+    });
     const cases: [string, { key?: string; body?: unknown; raw?: string }, number, string, string?][] = [
       ['malformed JSON', { key: k1, raw: '{"account":' }, 400, 'INVALID_ORDER'],
       ['missing qty', { key: k1, body: { ...order({}), qty: undefined } }, 400, 'INVALID_ORDER', 'qty'],

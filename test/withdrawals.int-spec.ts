@@ -69,7 +69,11 @@ describe('withdrawals through the order path, and outstanding margin calls', () 
   }
 
   const withdraw = (c: Cmd) =>
-    sys.api('POST', `/accounts/${String(c.account)}/withdrawals?wait=true`, { key: keyOf(String(c.account)), headers: { 'x-event-time': c.at }, body: { amount: c.amount } });
+    sys.api('POST', `/accounts/${String(c.account)}/withdrawals?wait=true`, {
+      key: keyOf(String(c.account)),
+      headers: { 'x-event-time': c.at },
+      body: { amount: c.amount },
+    });
 
   async function drive(c: Cmd): Promise<void> {
     if (!(await driver.drive(c))) throw new Error(`unknown command ${c.cmd}`);
@@ -116,10 +120,14 @@ describe('withdrawals through the order path, and outstanding margin calls', () 
     expect((await sys.api('GET', '/accounts/W2-H/cash', { key: keyOf('W2-H') })).body.balance).toBe('1000.00');
 
     // Risk deducted the withdrawal once (clearing's CashWithdrawn is not applied again).
-    const m = await waitFor('W1 margin after the withdrawal', async () => {
-      const x = await margin('W1-H');
-      return x.equity === '21.39' ? x : null;
-    }, 10_000);
+    const m = await waitFor(
+      'W1 margin after the withdrawal',
+      async () => {
+        const x = await margin('W1-H');
+        return x.equity === '21.39' ? x : null;
+      },
+      10_000,
+    );
     expect(m).toMatchObject({ equity: '21.39', initialMargin: '21.39', maintenanceMargin: '16.05' });
 
     const rejected = await q<{ payload: Record<string, unknown> }>(`SELECT payload FROM event_log WHERE type = 'WithdrawalRejected' ORDER BY seq`);
@@ -134,7 +142,9 @@ describe('withdrawals through the order path, and outstanding margin calls', () 
     // The in-process rulebook decides the same.
     const run = runScenario([...setup, ...withdrawals].map((c) => JSON.stringify(c)).join('\n'), sha256);
     expect(run.report.errors).toEqual([]);
-    const decided = run.events.filter((e): e is Extract<RulebookEvent, { type: 'CashWithdrawn' | 'WithdrawalRejected' }> => e.type === 'CashWithdrawn' || e.type === 'WithdrawalRejected');
+    const decided = run.events.filter(
+      (e): e is Extract<RulebookEvent, { type: 'CashWithdrawn' | 'WithdrawalRejected' }> => e.type === 'CashWithdrawn' || e.type === 'WithdrawalRejected',
+    );
     expect(decided.map((e) => [e.type, e.account, e.amount])).toEqual([
       ['WithdrawalRejected', 'W1-H', 99000],
       ['CashWithdrawn', 'W1-H', 97861],
@@ -145,23 +155,40 @@ describe('withdrawals through the order path, and outstanding margin calls', () 
 
   it('an intraday call is outstanding for operations and its member; a deposit pays part of it', async () => {
     for (const c of call) await drive(c);
-    const owed = await waitFor('W1 call outstanding', async () => {
-      const r = await sys.api('GET', '/ops/calls', { key: sys.opsKey });
-      return r.status === 200 && r.body.length ? r.body : null;
-    }, 15_000);
-    expect(owed).toEqual([expect.objectContaining({ account: 'W1-H', outstanding: '8.00', calls: [{ tradeDate: null, intraday: true, called: '8.00', remaining: '8.00' }], equity: '13.39' })]);
+    const owed = await waitFor(
+      'W1 call outstanding',
+      async () => {
+        const r = await sys.api('GET', '/ops/calls', { key: sys.opsKey });
+        return r.status === 200 && r.body.length ? r.body : null;
+      },
+      15_000,
+    );
+    expect(owed).toEqual([
+      expect.objectContaining({
+        account: 'W1-H',
+        outstanding: '8.00',
+        calls: [{ tradeDate: null, intraday: true, called: '8.00', remaining: '8.00' }],
+        equity: '13.39',
+      }),
+    ]);
     const mine = await sys.api('GET', '/accounts/W1-H/calls', { key: keyOf('W1-H') });
     expect(mine).toMatchObject({ status: 200, body: { account: 'W1-H', outstanding: '8.00' } });
     expect((await sys.api('GET', '/accounts/W2-H/calls', { key: keyOf('W2-H') })).body).toMatchObject({ account: 'W2-H', outstanding: '0.00', calls: [] });
     expect((await margin('W1-H')).calls).toEqual([expect.objectContaining({ tradeDate: DAY, amount: '8.00', intraday: true })]);
 
     for (const c of pay) await drive(c);
-    const paid = await waitFor('W1 call part-paid', async () => {
-      const r = await sys.api('GET', '/accounts/W1-H/calls', { key: sys.opsKey });
-      return r.body.outstanding === '6.00' ? r.body : null;
-    }, 15_000);
+    const paid = await waitFor(
+      'W1 call part-paid',
+      async () => {
+        const r = await sys.api('GET', '/accounts/W1-H/calls', { key: sys.opsKey });
+        return r.body.outstanding === '6.00' ? r.body : null;
+      },
+      15_000,
+    );
     expect(paid.calls).toEqual([{ tradeDate: null, intraday: true, called: '8.00', remaining: '6.00' }]);
-    expect((await sys.api('GET', '/ops/calls', { key: sys.opsKey })).body.map((x: { account: string; outstanding: string }) => [x.account, x.outstanding])).toEqual([['W1-H', '6.00']]);
+    expect(
+      (await sys.api('GET', '/ops/calls', { key: sys.opsKey })).body.map((x: { account: string; outstanding: string }) => [x.account, x.outstanding]),
+    ).toEqual([['W1-H', '6.00']]);
 
     const run = runScenario([...setup, ...withdrawals, ...call, ...pay].map((c) => JSON.stringify(c)).join('\n'), sha256);
     const calls = run.events.filter((e): e is Extract<RulebookEvent, { type: 'MarginCallIssued' }> => e.type === 'MarginCallIssued');
@@ -181,9 +208,17 @@ describe('withdrawals through the order path, and outstanding margin calls', () 
     }
     for (const [i, tradeDate] of days.entries()) {
       const price = i % 2 === 0 ? '2.10' : '2.00';
-      const r = await sys.api('POST', '/ops/eod', { key: sys.opsKey, headers: { 'x-event-time': `${tradeDate}T21:00:00.000Z` }, body: { tradeDate, overrides: { [SYM]: { price, reason: 'alert rehearsal' } } } });
+      const r = await sys.api('POST', '/ops/eod', {
+        key: sys.opsKey,
+        headers: { 'x-event-time': `${tradeDate}T21:00:00.000Z` },
+        body: { tradeDate, overrides: { [SYM]: { price, reason: 'alert rehearsal' } } },
+      });
       expect(r.status).toBe(202);
-      await waitFor(`end of day ${tradeDate}`, async () => ((await sys.api('GET', `/ops/eod/${tradeDate}`, { key: sys.opsKey })).body.status === 'completed' ? true : null), 30_000);
+      await waitFor(
+        `end of day ${tradeDate}`,
+        async () => ((await sys.api('GET', `/ops/eod/${tradeDate}`, { key: sys.opsKey })).body.status === 'completed' ? true : null),
+        30_000,
+      );
       const alerts = await q(`SELECT 1 FROM event_log WHERE type = 'MarginRateAlert'`);
       expect({ tradeDate, alerts: alerts.length }).toEqual({ tradeDate, alerts: i < 19 ? 0 : 1 });
     }
@@ -191,7 +226,9 @@ describe('withdrawals through the order path, and outstanding margin calls', () 
     expect(alert.stream).toBe('risk');
     expect(alert.payload).toMatchObject({ instrument: SYM });
     expect(Number(alert.payload.ratePpb)).toBeGreaterThan(120_000_000);
-    const sps = await q<{ payload: Record<string, unknown> }>(`SELECT payload FROM event_log WHERE type = 'MarginRequirementStated' AND payload->>'account' = 'W1-H' ORDER BY seq DESC LIMIT 1`);
+    const sps = await q<{ payload: Record<string, unknown> }>(
+      `SELECT payload FROM event_log WHERE type = 'MarginRequirementStated' AND payload->>'account' = 'W1-H' ORDER BY seq DESC LIMIT 1`,
+    );
     expect(sps[0].payload.instruments).toEqual([expect.objectContaining({ instrument: SYM, ratePpb: alert.payload.ratePpb })]);
   });
 
@@ -199,15 +236,31 @@ describe('withdrawals through the order path, and outstanding margin calls', () 
     const cli = (args: string[]) =>
       new Promise<{ code: number; out: string }>((resolve) => {
         const root = join(__dirname, '..');
-        execFile(process.execPath, ['-r', join(root, 'scripts', 'register-paths.js'), join(root, 'dist', 'scripts', 'eod.js'), ...args], { env: { ...process.env, API: sys.url, OPS_API_KEY: sys.opsKey } }, (err, stdout, stderr) =>
-          resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
+        execFile(
+          process.execPath,
+          ['-r', join(root, 'scripts', 'register-paths.js'), join(root, 'dist', 'scripts', 'eod.js'), ...args],
+          { env: { ...process.env, API: sys.url, OPS_API_KEY: sys.opsKey } },
+          (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
         );
       });
     const tradeDate = '2027-02-01';
     // A trade date after the current session's (the books are at 2027-01-29 21:00) is refused, and says why (ADR 0014).
     const early = await cli(['run', '--date', tradeDate, '--override', `${SYM}=2.05:set by the CLI test`, '--timeout', '30']);
-    expect(early).toEqual({ code: 1, out: `end of day for ${tradeDate} refused: the current session is of trade date 2027-01-29; a later trade date cannot be settled before its session (422 TRADE_DATE_IN_FUTURE)\n` });
-    const run = await cli(['run', '--date', tradeDate, '--at', `${tradeDate}T21:00:00.000Z`, '--override', `${SYM}=2.05:set by the CLI test`, '--timeout', '30']);
+    expect(early).toEqual({
+      code: 1,
+      out: `end of day for ${tradeDate} refused: the current session is of trade date 2027-01-29; a later trade date cannot be settled before its session (422 TRADE_DATE_IN_FUTURE)\n`,
+    });
+    const run = await cli([
+      'run',
+      '--date',
+      tradeDate,
+      '--at',
+      `${tradeDate}T21:00:00.000Z`,
+      '--override',
+      `${SYM}=2.05:set by the CLI test`,
+      '--timeout',
+      '30',
+    ]);
     expect(run).toMatchObject({ code: 0 });
     expect(run.out).toContain(`end of day ${tradeDate} started`);
     expect(run.out).toMatch(/completed: instruments 1\/1 settled, accounts \d+ restated/);

@@ -117,7 +117,16 @@ export function startOrderLoad(sys: System, opts: OrderLoadOptions): OrderLoad {
         const instrument = opts.instruments[k % opts.instruments.length];
         const price = (opts.pricesTicks[Math.floor(k / 2) % opts.pricesTicks.length] / 100).toFixed(2);
         const qty = 1 + (k % 3);
-        const order = (side: string, id: string) => ({ account: side === 'sell' ? seller.account : buyer.account, clientOrderId: id, instrument, side, type: 'limit', price, qty, tif: 'GTC' });
+        const order = (side: string, id: string) => ({
+          account: side === 'sell' ? seller.account : buyer.account,
+          clientOrderId: id,
+          instrument,
+          side,
+          type: 'limit',
+          price,
+          qty,
+          tif: 'GTC',
+        });
         wave.push(
           (async () => {
             await send(seller, order('sell', `${prefix}${k}s`));
@@ -157,7 +166,10 @@ export async function checkOutcomes(databaseUrl: string, accepted: Iterable<stri
     );
     const count = new Map(outcomes.rows.map((r) => [r.id, Number(r.n)]));
     const withoutOutcome = [...accepted].filter((id) => !count.has(id)).sort();
-    const doubled = [...count].filter(([, n]) => n > 1).map(([id]) => id).sort();
+    const doubled = [...count]
+      .filter(([, n]) => n > 1)
+      .map(([id]) => id)
+      .sort();
     const trades = await c.query<{ n: string; cleared: string; distinct_cleared: string }>(
       `SELECT (SELECT count(*) FROM event_log WHERE type = 'Trade') AS n,
               (SELECT count(*) FROM event_log WHERE type = 'TradeCleared') AS cleared,

@@ -75,10 +75,7 @@ export interface TestTopics {
  * Creates topics under `prefix`: by default the project's topics (libs/messages) with their
  * partition counts; or the given `${prefix}.`-less specs.
  */
-export async function createTestTopics(
-  prefix: string,
-  specs?: { name: string; partitions: number; config?: Record<string, string> }[],
-): Promise<TestTopics> {
+export async function createTestTopics(prefix: string, specs?: { name: string; partitions: number; config?: Record<string, string> }[]): Promise<TestTopics> {
   const brokers = await ensureKafka();
   const bus: MessageBus = createMessageBus({ brokers, clientId: `test-topics-${prefix}`, logLevel: 'error' });
   const topics: TopicSpec[] = specs

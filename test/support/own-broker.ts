@@ -38,7 +38,11 @@ async function freePort(): Promise<number> {
 }
 
 function run(cmd: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => execFile(cmd, args, { cwd: ROOT, timeout: 10 * 60_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${cmd} ${args.join(' ')}: ${err.message}\n${stderr}`)) : resolve(stdout))));
+  return new Promise((resolve, reject) =>
+    execFile(cmd, args, { cwd: ROOT, timeout: 10 * 60_000 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`${cmd} ${args.join(' ')}: ${err.message}\n${stderr}`)) : resolve(stdout),
+    ),
+  );
 }
 
 /** `properties`: server.properties entries that override the defaults below. */
@@ -83,7 +87,16 @@ export async function startOwnBroker(opts: { properties?: Record<string, string>
       '',
     ].join('\n'),
   );
-  writeFileSync(log4j, ['log4j.rootLogger=WARN, stdout', 'log4j.appender.stdout=org.apache.log4j.ConsoleAppender', 'log4j.appender.stdout.layout=org.apache.log4j.PatternLayout', 'log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n', ''].join('\n'));
+  writeFileSync(
+    log4j,
+    [
+      'log4j.rootLogger=WARN, stdout',
+      'log4j.appender.stdout=org.apache.log4j.ConsoleAppender',
+      'log4j.appender.stdout.layout=org.apache.log4j.PatternLayout',
+      'log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n',
+      '',
+    ].join('\n'),
+  );
   // A Kafka Uuid: 16 random bytes, base64url without padding.
   const clusterId = randomBytes(16).toString('base64url');
   const java = (jvm: string[], main: string, args: string[]) => [...jvm, `-Dlog4j.configuration=file:${log4j}`, '-cp', `${libs}/*`, main, ...args];
@@ -93,11 +106,17 @@ export async function startOwnBroker(opts: { properties?: Record<string, string>
   const output: string[] = [];
 
   const ready = async (): Promise<boolean> =>
-    new Promise((resolve) => execFile(process.execPath, [join(ROOT, 'scripts', 'kafka-probe.js'), '--cluster-id', clusterId, `127.0.0.1:${port}`], { timeout: 5000 }, (err) => resolve(!err)));
+    new Promise((resolve) =>
+      execFile(process.execPath, [join(ROOT, 'scripts', 'kafka-probe.js'), '--cluster-id', clusterId, `127.0.0.1:${port}`], { timeout: 5000 }, (err) =>
+        resolve(!err),
+      ),
+    );
 
   async function start(): Promise<void> {
     if (child && child.exitCode === null && child.signalCode === null) return;
-    const c = spawn('java', java(['-Xmx256m', '-Xms128m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1'], 'kafka.Kafka', [props]), { stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawn('java', java(['-Xmx256m', '-Xms128m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1'], 'kafka.Kafka', [props]), {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const keep = (b: Buffer) => {
       output.push(b.toString());
       if (output.length > 300) output.splice(0, output.length - 300);

@@ -57,7 +57,12 @@ export interface TestDatabase {
  * the migrations in it (unless migrate: false). `drop()` terminates its connections and drops it.
  */
 export async function createTestDatabase(name: string, opts: { migrate?: boolean } = {}): Promise<TestDatabase> {
-  const slug = name.toLowerCase().replace(/[^a-z0-9_]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 30) || 'db';
+  const slug =
+    name
+      .toLowerCase()
+      .replace(/[^a-z0-9_]+/g, '_')
+      .replace(/^_+|_+$/g, '')
+      .slice(0, 30) || 'db';
   const dbName = `ch_test_${slug}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
   const server = testServerUrl();
   const admin = new Client({ connectionString: withDatabase(server, 'postgres') });

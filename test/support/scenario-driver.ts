@@ -46,7 +46,11 @@ export function scenarioDriver(system: () => System): ScenarioDriver {
         case 'order': {
           const { at: _at, cmd: _cmd, ...body } = c;
           const r = await sys.api('POST', '/orders?wait=true', { key: keyOf(String(c.account)), headers, body });
-          expect({ order: c.clientOrderId, status: r.status, body: r.body.status }).toEqual({ order: c.clientOrderId, status: 202, body: expect.stringMatching(/open|filled/) });
+          expect({ order: c.clientOrderId, status: r.status, body: r.body.status }).toEqual({
+            order: c.clientOrderId,
+            status: 202,
+            body: expect.stringMatching(/open|filled/),
+          });
           return true;
         }
         default:

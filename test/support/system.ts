@@ -47,11 +47,15 @@ export interface System {
  */
 async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-      const s = createServer();
-      s.on('error', reject);
-      s.listen(0, '127.0.0.1', () => resolve(s));
-    })),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+          const s = createServer();
+          s.on('error', reject);
+          s.listen(0, '127.0.0.1', () => resolve(s));
+        }),
+    ),
   );
   const ports = servers.map((s) => (s.address() as { port: number }).port);
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
@@ -113,7 +117,10 @@ export async function startSystem(name: string, extraEnv: Record<string, string>
   }
 
   async function start(service: ServiceName): Promise<void> {
-    const child = spawn(process.execPath, ['-r', join(ROOT, 'scripts', 'register-paths.js'), join(ROOT, 'dist', 'apps', service, 'src', 'main.js')], { env: { ...env, ...(serviceEnv[service]?.(env) ?? {}) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['-r', join(ROOT, 'scripts', 'register-paths.js'), join(ROOT, 'dist', 'apps', service, 'src', 'main.js')], {
+      env: { ...env, ...(serviceEnv[service]?.(env) ?? {}) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const lines = output.get(service) ?? [];
     output.set(service, lines);
     const keep = (b: Buffer) => {
@@ -123,10 +130,15 @@ export async function startSystem(name: string, extraEnv: Record<string, string>
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
     procs.set(service, child);
-    await waitFor(`${service} to answer /health`, async () => {
-      if (child.exitCode !== null) throw new Error(`${service} exited with ${child.exitCode}:\n${lines.join('').slice(-3000)}`);
-      return healthy(service);
-    }, 90_000, 100);
+    await waitFor(
+      `${service} to answer /health`,
+      async () => {
+        if (child.exitCode !== null) throw new Error(`${service} exited with ${child.exitCode}:\n${lines.join('').slice(-3000)}`);
+        return healthy(service);
+      },
+      90_000,
+      100,
+    );
   }
 
   async function kill(service: ServiceName, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {

@@ -11,7 +11,13 @@ import { sql } from '@ch/persistence';
  * account appears once): the non-zero amounts to the cash balances and the cash ledger, every
  * amount to `variation_margin`. Returns each account's balance after the posting.
  */
-export async function postVariationMargin(manager: EntityManager, vm: { account: string; amount: number }[], instrument: string, tradeDate: string, at: string): Promise<Map<string, number>> {
+export async function postVariationMargin(
+  manager: EntityManager,
+  vm: { account: string; amount: number }[],
+  instrument: string,
+  tradeDate: string,
+  at: string,
+): Promise<Map<string, number>> {
   const balances = new Map<string, number>();
   if (!vm.length) return balances;
   const moved = vm.filter((v) => v.amount !== 0);
@@ -32,7 +38,9 @@ export async function postVariationMargin(manager: EntityManager, vm: { account:
   }
   const still = vm.filter((v) => v.amount === 0).map((v) => v.account);
   if (still.length) {
-    const r = await sql<{ account_id: string; balance: string }>(manager, 'SELECT account_id, balance FROM cash_balances WHERE account_id = ANY($1::text[])', [still]);
+    const r = await sql<{ account_id: string; balance: string }>(manager, 'SELECT account_id, balance FROM cash_balances WHERE account_id = ANY($1::text[])', [
+      still,
+    ]);
     for (const row of r.rows) balances.set(row.account_id, Number(row.balance));
   }
   await sql(
@@ -52,6 +60,13 @@ export async function applyCash(manager: EntityManager, account: string, amount:
     [account, amount],
   );
   const balance = Number(r.rows[0].balance);
-  await sql(manager, 'INSERT INTO cash_ledger (account_id, kind, amount, balance_after, reference, at) VALUES ($1, $2, $3, $4, $5, $6)', [account, kind, amount, balance, reference, at]);
+  await sql(manager, 'INSERT INTO cash_ledger (account_id, kind, amount, balance_after, reference, at) VALUES ($1, $2, $3, $4, $5, $6)', [
+    account,
+    kind,
+    amount,
+    balance,
+    reference,
+    at,
+  ]);
   return balance;
 }

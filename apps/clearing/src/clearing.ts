@@ -152,7 +152,9 @@ export class Clearing {
     if (done.rows.length) return;
     const product = this.catalog.forSymbol(e.instrument);
     if (!product) throw new Error(`clearing: no product for ${e.instrument}`);
-    const prev = await sql<{ last_trade_id: string }>(mgr, 'SELECT last_trade_id FROM settlements WHERE instrument = $1 ORDER BY trade_date DESC LIMIT 1', [e.instrument]);
+    const prev = await sql<{ last_trade_id: string }>(mgr, 'SELECT last_trade_id FROM settlements WHERE instrument = $1 ORDER BY trade_date DESC LIMIT 1', [
+      e.instrument,
+    ]);
     const afterTrade = prev.rows[0]?.last_trade_id ?? '0';
     const fills = await sql<{ trade_id: string; price: string; qty: string; buy_account: string; sell_account: string }>(
       mgr,
@@ -234,7 +236,15 @@ export class Clearing {
       ctx.out.event(
         CLEARING_STREAM,
         'PositionClosed',
-        eventToWire({ type: 'PositionClosed', at, tradeDate: e.tradeDate, account: r.account_id, instrument: e.instrument, qty: Number(r.qty), price: e.finalPrice }),
+        eventToWire({
+          type: 'PositionClosed',
+          at,
+          tradeDate: e.tradeDate,
+          account: r.account_id,
+          instrument: e.instrument,
+          qty: Number(r.qty),
+          price: e.finalPrice,
+        }),
         { at: iso, actor: 'system:clearing', correlationId: env.correlationId, causationId: env.eventId, source: m.source },
         [{ topic: topicName('clearingEvents'), key: r.account_id }],
       );
@@ -255,7 +265,15 @@ export class Clearing {
         ctx.out.event(
           CLEARING_STREAM,
           type,
-          { type, at: formatInstant(at), account: p.account, amount: p.amount, reference: p.reference ?? env.eventId, reason: 'INVALID_REQUEST', detail: refused },
+          {
+            type,
+            at: formatInstant(at),
+            account: p.account,
+            amount: p.amount,
+            reference: p.reference ?? env.eventId,
+            reason: 'INVALID_REQUEST',
+            detail: refused,
+          },
           { at: formatInstant(at), actor: env.actor, correlationId: env.correlationId, causationId: env.eventId, source: m.source },
           [{ topic: topicName('clearingEvents'), key: p.account }],
         );
@@ -264,7 +282,14 @@ export class Clearing {
     }
     const amount = parseCents(p.amount);
     const signed = env.type === 'Deposit' ? amount : -amount;
-    const balance = await applyCash(ctx.manager, p.account, signed, env.type === 'Deposit' ? 'deposit' : 'withdrawal', p.reference ?? env.eventId, formatInstant(at));
+    const balance = await applyCash(
+      ctx.manager,
+      p.account,
+      signed,
+      env.type === 'Deposit' ? 'deposit' : 'withdrawal',
+      p.reference ?? env.eventId,
+      formatInstant(at),
+    );
     const moved: CashDeposited | CashWithdrawn =
       env.type === 'Deposit'
         ? { type: 'CashDeposited', at, account: p.account, amount, balance: formatCents(balance) }

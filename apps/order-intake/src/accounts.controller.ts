@@ -19,7 +19,11 @@ export class AccountsController {
   @AccountScoped('accountId', 'params')
   @ApiOperation({ summary: 'Net position per instrument, in lots, against the clearinghouse' })
   async positions(@Param('accountId') accountId: string) {
-    const r = await sql<{ instrument: string; qty: string; updated_at: Date }>(this.infra.ds, 'SELECT instrument, qty, updated_at FROM positions WHERE account_id = $1 AND qty <> 0 ORDER BY instrument', [accountId]);
+    const r = await sql<{ instrument: string; qty: string; updated_at: Date }>(
+      this.infra.ds,
+      'SELECT instrument, qty, updated_at FROM positions WHERE account_id = $1 AND qty <> 0 ORDER BY instrument',
+      [accountId],
+    );
     return { account: accountId, positions: r.rows.map((x) => ({ instrument: x.instrument, qty: Number(x.qty), updatedAt: iso(x.updated_at) })) };
   }
 
@@ -28,11 +32,9 @@ export class AccountsController {
   @AccountScoped('accountId', 'params')
   @ApiOperation({ summary: 'The account’s cleared trades, newest first' })
   async trades(@Param('accountId') accountId: string) {
-    const r = await sql(
-      this.infra.ds,
-      `SELECT * FROM trades WHERE buy_account = $1 OR sell_account = $1 ORDER BY at DESC, trade_id DESC LIMIT 500`,
-      [accountId],
-    );
+    const r = await sql(this.infra.ds, `SELECT * FROM trades WHERE buy_account = $1 OR sell_account = $1 ORDER BY at DESC, trade_id DESC LIMIT 500`, [
+      accountId,
+    ]);
     return r.rows.map((row) => tradeRow(row, accountId));
   }
 
@@ -99,19 +101,27 @@ export class MarketController {
   @Roles('member', 'operations', 'auditor')
   @ApiOperation({ summary: 'Listed and expired instruments' })
   async list() {
-    const r = await sql(this.infra.ds, `SELECT symbol, product, reference_price, to_char(last_trading_day, 'YYYY-MM-DD') AS ltd, status FROM instruments ORDER BY symbol`);
+    const r = await sql(
+      this.infra.ds,
+      `SELECT symbol, product, reference_price, to_char(last_trading_day, 'YYYY-MM-DD') AS ltd, status FROM instruments ORDER BY symbol`,
+    );
     return r.rows.map((x) => ({ symbol: x.symbol, product: x.product, referencePrice: priceOf(x.reference_price), lastTradingDay: x.ltd, status: x.status }));
   }
 
   @Get(':symbol/halts')
   @Roles('member', 'operations', 'auditor')
   @ApiOperation({
-    summary: 'The instrument’s halts as risk derives them from the trade log (SPEC §5), oldest first: tier 1 for 10 minutes of event time, tier 2 until the session ends (end null)',
+    summary:
+      'The instrument’s halts as risk derives them from the trade log (SPEC §5), oldest first: tier 1 for 10 minutes of event time, tier 2 until the session ends (end null)',
   })
   async halts(@Param('symbol') symbol: string) {
     const known = await sql(this.infra.ds, 'SELECT 1 FROM instruments WHERE symbol = $1', [symbol]);
     if (!known.rows.length) throw new DomainRejection('NOT_FOUND', `no instrument ${symbol}`);
-    const r = await sql<{ tier: number; start_at: Date; end_at: Date | null }>(this.infra.ds, 'SELECT tier, start_at, end_at FROM halts WHERE instrument = $1 ORDER BY start_at', [symbol]);
+    const r = await sql<{ tier: number; start_at: Date; end_at: Date | null }>(
+      this.infra.ds,
+      'SELECT tier, start_at, end_at FROM halts WHERE instrument = $1 ORDER BY start_at',
+      [symbol],
+    );
     return r.rows.map((h) => ({ instrument: symbol, tier: h.tier, start: iso(h.start_at), end: h.end_at === null ? null : iso(h.end_at) }));
   }
 

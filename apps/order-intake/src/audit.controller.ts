@@ -15,7 +15,16 @@ import { API_KEY_SECURITY_NAME, DomainRejection, Roles } from '@ch/platform';
 import { consumerGroup, topicName } from '@ch/messages';
 import { INFRASTRUCTURE, type Infrastructure } from '@ch/runtime';
 import { anchorConfigFromEnv } from '@ch/runtime/anchors';
-import { compareWithProjections, exportLogLines, parsePublicKey, parseStopTime, readAnchorsFromTopic, replayLog, verifyLog, verifyLogWithAnchors } from '@ch/audit';
+import {
+  compareWithProjections,
+  exportLogLines,
+  parsePublicKey,
+  parseStopTime,
+  readAnchorsFromTopic,
+  replayLog,
+  verifyLog,
+  verifyLogWithAnchors,
+} from '@ch/audit';
 
 /** A positive integer query parameter, or undefined when absent. */
 function seqParam(value: string | undefined, field: string): number | undefined {
@@ -45,11 +54,24 @@ export class AuditController {
   constructor(@Inject(INFRASTRUCTURE) private readonly infra: Infrastructure) {}
 
   @Get('verify')
-  @ApiOperation({ summary: 'Verify the hash chain of the whole event log; names the first broken link (gap, altered event, head mismatch). With anchors=topic, also checks the log against the signed anchors on the anchors topic (ADR 0013) and names the first that no longer holds' })
-  @ApiQuery({ name: 'anchors', required: false, enum: ['topic'], description: "'topic': check every anchor on the anchors topic with the public key in CH_ANCHOR_PUBLIC_KEY_FILE" })
+  @ApiOperation({
+    summary:
+      'Verify the hash chain of the whole event log; names the first broken link (gap, altered event, head mismatch). With anchors=topic, also checks the log against the signed anchors on the anchors topic (ADR 0013) and names the first that no longer holds',
+  })
+  @ApiQuery({
+    name: 'anchors',
+    required: false,
+    enum: ['topic'],
+    description: "'topic': check every anchor on the anchors topic with the public key in CH_ANCHOR_PUBLIC_KEY_FILE",
+  })
   async verify(@Query('anchors') anchors?: string) {
     if (anchors === undefined || anchors === '') return this.replays.run(() => verifyLog(this.infra.ds));
-    if (anchors !== 'topic') throw new DomainRejection('INVALID_REQUEST', "anchors must be 'topic' (an auditor's own anchors file is checked with `npm run audit -- verify --anchors FILE`)", { field: 'anchors' });
+    if (anchors !== 'topic')
+      throw new DomainRejection(
+        'INVALID_REQUEST',
+        "anchors must be 'topic' (an auditor's own anchors file is checked with `npm run audit -- verify --anchors FILE`)",
+        { field: 'anchors' },
+      );
     const keyFile = anchorConfigFromEnv().publicKeyFile;
     let publicKey: KeyObject;
     try {
@@ -77,12 +99,17 @@ export class AuditController {
       at = parsed;
     }
     if (toSeq !== undefined && at !== undefined) throw new DomainRejection('INVALID_REQUEST', 'give seq or at, not both', { field: 'at' });
-    const { state } = await this.replays.run(() => replayLog(this.infra.ds, { ...(toSeq !== undefined ? { toSeq } : {}), ...(at !== undefined ? { at } : {}) }));
+    const { state } = await this.replays.run(() =>
+      replayLog(this.infra.ds, { ...(toSeq !== undefined ? { toSeq } : {}), ...(at !== undefined ? { at } : {}) }),
+    );
     return state;
   }
 
   @Get('compare')
-  @ApiOperation({ summary: 'Replay the whole log and compare with the live projections (positions, cash, margin, books, halts): every difference, and state hashes per account and per book' })
+  @ApiOperation({
+    summary:
+      'Replay the whole log and compare with the live projections (positions, cash, margin, books, halts): every difference, and state hashes per account and per book',
+  })
   async compare() {
     return this.replays.run(() => compareWithProjections(this.infra.ds));
   }
@@ -94,7 +121,8 @@ export class AuditController {
   exportLog(@Query('fromSeq') fromText?: string, @Query('toSeq') toText?: string): StreamableFile {
     const fromSeq = seqParam(fromText, 'fromSeq');
     const toSeq = seqParam(toText, 'toSeq');
-    if (fromSeq !== undefined && toSeq !== undefined && toSeq < fromSeq) throw new DomainRejection('INVALID_REQUEST', 'toSeq must not be below fromSeq', { field: 'toSeq' });
+    if (fromSeq !== undefined && toSeq !== undefined && toSeq < fromSeq)
+      throw new DomainRejection('INVALID_REQUEST', 'toSeq must not be below fromSeq', { field: 'toSeq' });
     const lines = exportLogLines(this.infra.ds, { fromSeq, toSeq });
     return new StreamableFile(Readable.from(lines), { type: 'application/x-ndjson', disposition: 'attachment; filename="event-log.jsonl"' });
   }

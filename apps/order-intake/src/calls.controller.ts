@@ -51,7 +51,9 @@ export class CallsController {
 
   @Get('ops/calls')
   @Roles('operations', 'auditor')
-  @ApiOperation({ summary: 'Every account with an outstanding margin call: what is still owed per call (called, remaining), with the account’s equity, IM and MM' })
+  @ApiOperation({
+    summary: 'Every account with an outstanding margin call: what is still owed per call (called, remaining), with the account’s equity, IM and MM',
+  })
   async all() {
     const r = await sql<Row>(this.infra.ds, `SELECT ${COLUMNS} FROM margin WHERE jsonb_array_length(outstanding_calls) > 0 ORDER BY account_id`);
     return r.rows.map(view);
@@ -64,6 +66,8 @@ export class CallsController {
   async mine(@Param('accountId') accountId: string) {
     const r = await sql<Row>(this.infra.ds, `SELECT ${COLUMNS} FROM margin WHERE account_id = $1`, [accountId]);
     const row = r.rows[0];
-    return row ? view(row) : { account: accountId, outstanding: '0.00', calls: [], equity: '0.00', initialMargin: '0.00', maintenanceMargin: '0.00', updatedAt: null };
+    return row
+      ? view(row)
+      : { account: accountId, outstanding: '0.00', calls: [], equity: '0.00', initialMargin: '0.00', maintenanceMargin: '0.00', updatedAt: null };
   }
 }

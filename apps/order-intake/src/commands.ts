@@ -30,7 +30,14 @@ export class CommandPublisher {
   constructor(@Inject(INFRASTRUCTURE) private readonly infra: Infrastructure) {}
 
   /** Publishes a command of the union (libs/messages): its payload typed by its type, its schema version from the table. */
-  publish<T extends SystemCommandType>(topic: TopicKey, key: string, type: T, payload: CommandPayload<T>, actor: string, correlationId: string = randomUUID()): Promise<Envelope> {
+  publish<T extends SystemCommandType>(
+    topic: TopicKey,
+    key: string,
+    type: T,
+    payload: CommandPayload<T>,
+    actor: string,
+    correlationId: string = randomUUID(),
+  ): Promise<Envelope> {
     const env: Envelope = {
       eventId: randomUUID(),
       type,
@@ -46,7 +53,12 @@ export class CommandPublisher {
       payload,
     };
     return new Promise((resolve, reject) => {
-      this.queue.push({ topic: topicName(topic), key, value: encodeEnvelope(env), done: (err) => (err ? reject(err instanceof Error ? err : new Error(JSON.stringify(err))) : resolve(env)) });
+      this.queue.push({
+        topic: topicName(topic),
+        key,
+        value: encodeEnvelope(env),
+        done: (err) => (err ? reject(err instanceof Error ? err : new Error(JSON.stringify(err))) : resolve(env)),
+      });
       if (!this.flushing) void this.flush();
     });
   }
@@ -57,11 +69,19 @@ export class CommandPublisher {
       const batch = this.queue;
       this.queue = [];
       try {
-        await publishMessages(this.infra.producer, batch.map((q) => ({ topic: q.topic, key: q.key, value: q.value })));
+        await publishMessages(
+          this.infra.producer,
+          batch.map((q) => ({ topic: q.topic, key: q.key, value: q.value })),
+        );
         for (const q of batch) q.done();
       } catch (e) {
         const err = isBusUnavailable(e)
-          ? new DependencyUnavailable('kafka', 'the message broker (kafka) is unavailable: the command may not have been taken; retry the same request later', 1, { cause: e })
+          ? new DependencyUnavailable(
+              'kafka',
+              'the message broker (kafka) is unavailable: the command may not have been taken; retry the same request later',
+              1,
+              { cause: e },
+            )
           : e;
         for (const q of batch) q.done(err);
       }

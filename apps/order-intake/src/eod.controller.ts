@@ -14,7 +14,18 @@ import { Body, Controller, Get, HttpCode, Inject, Param, Post } from '@nestjs/co
 import { ApiHeader, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
-import { checkEndOfDayRerun, checkEndOfDayTradeDate, formatTicks, isBoundedPrice, MAX_PRICE_TEXT, parsePriceToTicks, ProductCatalog, takesPartInEndOfDay, type EarlierEndOfDay, type EndOfDayOverride } from '@ch/domain';
+import {
+  checkEndOfDayRerun,
+  checkEndOfDayTradeDate,
+  formatTicks,
+  isBoundedPrice,
+  MAX_PRICE_TEXT,
+  parsePriceToTicks,
+  ProductCatalog,
+  takesPartInEndOfDay,
+  type EarlierEndOfDay,
+  type EndOfDayOverride,
+} from '@ch/domain';
 import { sql } from '@ch/persistence';
 import { CurrentPrincipal, DomainRejection, Roles, API_KEY_SECURITY_NAME, type Principal } from '@ch/platform';
 import { INFRASTRUCTURE, type Infrastructure } from '@ch/runtime';
@@ -73,10 +84,13 @@ export class EndOfDayController {
         const product = this.catalog.forSymbol(symbol);
         const price = o && typeof o === 'object' ? parsePriceToTicks(textOf((o as { price?: unknown }).price ?? ''), product?.tickCents ?? 1) : null;
         if (!price || !price.ok || !isBoundedPrice(price.ticks)) {
-          throw new DomainRejection('INVALID_REQUEST', `override price for ${symbol} must be a positive price in whole ticks, at most ${MAX_PRICE_TEXT}`, { field: `${field}.price` });
+          throw new DomainRejection('INVALID_REQUEST', `override price for ${symbol} must be a positive price in whole ticks, at most ${MAX_PRICE_TEXT}`, {
+            field: `${field}.price`,
+          });
         }
         const reason = (o as { reason?: unknown }).reason;
-        if (typeof reason !== 'string' || reason.trim() === '') throw new DomainRejection('INVALID_REQUEST', `an override needs a reason (${symbol})`, { field: `${field}.reason` });
+        if (typeof reason !== 'string' || reason.trim() === '')
+          throw new DomainRejection('INVALID_REQUEST', `an override needs a reason (${symbol})`, { field: `${field}.reason` });
         overrides[symbol] = { price: formatTicks(price.ticks, product?.tickCents ?? 1), reason };
         requested[symbol] = { priceTicks: price.ticks, reason };
       }
@@ -85,7 +99,8 @@ export class EndOfDayController {
       const future = checkEndOfDayTradeDate(dto.tradeDate, Math.max(requestedAt, await this.booksClock(m, instruments)));
       if (future) throw new DomainRejection('INVALID_REQUEST', future.message, { field: future.field, httpStatus: 422, details: { code: future.code } });
       const differs = checkEndOfDayRerun(dto.tradeDate, requested, [...settled, ...(await this.running(m, dto.tradeDate, settled))], this.catalog);
-      if (differs) throw new DomainRejection('CONFLICT', differs.message, { field: differs.field, details: { code: differs.code, instrument: differs.instrument } });
+      if (differs)
+        throw new DomainRejection('CONFLICT', differs.message, { field: differs.field, details: { code: differs.code, instrument: differs.instrument } });
       await sql(
         m,
         `INSERT INTO eod_runs (trade_date, run_id, instruments, instruments_total, overrides, cutoff_at, requested_at) VALUES ($1, $2, $3, $4, $5, $6, clock_timestamp())`,
@@ -116,7 +131,11 @@ export class EndOfDayController {
       `SELECT payload FROM event_log WHERE type = 'SettlementPriceSet' AND payload->>'tradeDate' = $1 ORDER BY seq`,
       [tradeDate],
     );
-    return r.rows.map(({ payload: s }) => ({ instrument: s.instrument, state: 'settled' as const, override: s.method === 'override' ? this.overrideOf(s.instrument, s.price, s.reason) : null }));
+    return r.rows.map(({ payload: s }) => ({
+      instrument: s.instrument,
+      state: 'settled' as const,
+      override: s.method === 'override' ? this.overrideOf(s.instrument, s.price, s.reason) : null,
+    }));
   }
 
   /**
@@ -191,7 +210,9 @@ export class EndOfDayController {
     const failedSymbols = failed.map((s) => String(s.instrument));
     // Every run's Cutoff must have reached each of its instruments' sequencers (eod_cutoffs): a run
     // repeating a decided trade date is otherwise indistinguishable from the earlier run's end.
-    const cut = await sql<{ run_id: string; instrument: string }>(this.infra.ds, 'SELECT run_id, instrument FROM eod_cutoffs WHERE trade_date = $1', [tradeDate]);
+    const cut = await sql<{ run_id: string; instrument: string }>(this.infra.ds, 'SELECT run_id, instrument FROM eod_cutoffs WHERE trade_date = $1', [
+      tradeDate,
+    ]);
     const cutKeys = new Set(cut.rows.map((c) => `${c.run_id}|${c.instrument}`));
     const allCut = runs.rows.every((r) => r.instruments.every((s) => cutKeys.has(`${r.run_id}|${s}`)));
     const allDecided = allCut && expected.every((s) => settledSymbols.includes(s) || failedSymbols.includes(s));
@@ -200,7 +221,8 @@ export class EndOfDayController {
     const completedLogged = events.rows.some(
       (e) => e.type === 'EndOfDayCompleted' && settledSymbols.every((s) => ((e.payload.instruments as string[] | undefined) ?? []).includes(s)),
     );
-    const downstreamDone = settledSymbols.every((s) => cleared.rows.some((c) => c.instrument === s) && riskSettled.includes(s)) && (settledSymbols.length === 0 || completedLogged);
+    const downstreamDone =
+      settledSymbols.every((s) => cleared.rows.some((c) => c.instrument === s) && riskSettled.includes(s)) && (settledSymbols.length === 0 || completedLogged);
     const status = allDecided && downstreamDone ? (failedSymbols.length ? 'completed_with_failures' : 'completed') : 'running';
     const accountsDone = Number(stated.rows[0]?.n ?? 0);
     return {
@@ -224,4 +246,3 @@ export class EndOfDayController {
     };
   }
 }
-

@@ -22,7 +22,8 @@ export function eventTimeAllowed(env: NodeJS.ProcessEnv = process.env): boolean 
 export function requestedEventTime(header: unknown, invalid: 'INVALID_ORDER' | 'INVALID_REQUEST', env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (!eventTimeAllowed(env) || header === undefined) return undefined;
   const ms = parseInstant(Array.isArray(header) ? header[0] : header);
-  if (ms === null) throw new DomainRejection(invalid, `${EVENT_TIME_HEADER} must be an ISO-8601 UTC instant such as 2027-01-04T14:30:00.000Z`, { field: EVENT_TIME_HEADER });
+  if (ms === null)
+    throw new DomainRejection(invalid, `${EVENT_TIME_HEADER} must be an ISO-8601 UTC instant such as 2027-01-04T14:30:00.000Z`, { field: EVENT_TIME_HEADER });
   return formatInstant(ms);
 }
 
@@ -41,5 +42,6 @@ export function withEventTime<T extends Record<string, unknown>>(payload: T, eve
 export const EVENT_TIME_DOC = {
   name: EVENT_TIME_HEADER,
   required: false,
-  description: 'Operations and tests only: the command’s event time (ISO-8601 UTC). Honoured only when the deployment sets CH_ALLOW_EVENT_TIME=1; ignored otherwise.',
+  description:
+    'Operations and tests only: the command’s event time (ISO-8601 UTC). Honoured only when the deployment sets CH_ALLOW_EVENT_TIME=1; ignored otherwise.',
 } as const;

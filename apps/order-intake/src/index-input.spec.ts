@@ -41,7 +41,12 @@ describe('index publication rows', () => {
     expect(field('TPI', [{ ...tpiRow, gpu: 'B200' }])).toBe('providers.0.gpu');
     expect(field('GCI', [{ ...gciRow, mmlu: 90 }])).toBe('providers.0.mmlu');
     expect(field('GCI', [{ ...gciRow, gpu: '' }])).toBe('providers.0.gpu');
-    expect(field('GCI', Array.from({ length: 1001 }, (_, i) => ({ ...gciRow, provider: `P${i}` })))).toBe('providers');
+    expect(
+      field(
+        'GCI',
+        Array.from({ length: 1001 }, (_, i) => ({ ...gciRow, provider: `P${i}` })),
+      ),
+    ).toBe('providers');
   });
 
   it('gives computeTpi what it computes exactly (scores as strings change nothing)', () => {

@@ -43,8 +43,10 @@ export function readIndexRows(index: IndexName, providers: unknown): IndexRowsFo
     if (unknown !== undefined) return bad(`${at}.${unknown}`, `${unknown} is not a ${index} input field (${FIELDS[index].join(', ')})`);
     const provider = text(row.provider, 200);
     if (provider === null) return bad(`${at}.provider`, 'provider must be a non-empty name');
-    if (!positive(row.price, PRICE, MAX_INDEX_PRICE)) return bad(`${at}.price`, `price must be a positive decimal string such as "2.10", at most ${MAX_INDEX_PRICE}`);
-    if (!positive(row.volume, VOLUME, MAX_INDEX_VOLUME)) return bad(`${at}.volume`, `volume must be a positive decimal string such as "1000", at most ${MAX_INDEX_VOLUME}`);
+    if (!positive(row.price, PRICE, MAX_INDEX_PRICE))
+      return bad(`${at}.price`, `price must be a positive decimal string such as "2.10", at most ${MAX_INDEX_PRICE}`);
+    if (!positive(row.volume, VOLUME, MAX_INDEX_VOLUME))
+      return bad(`${at}.volume`, `volume must be a positive decimal string such as "1000", at most ${MAX_INDEX_VOLUME}`);
     const price = row.price as string;
     const volume = row.volume as string;
     if (index === 'GCI') {

@@ -68,11 +68,20 @@ export class IndicesController {
     }
     const p = outcome.publication;
     // The three scores travel with each TPI provider's figures, so the log alone recomputes the value.
-    const details = p.providers.map((d, i) => (form.index === 'TPI' ? { ...d, mmlu: form.rows[i].mmlu, humaneval: form.rows[i].humaneval, gsm8k: form.rows[i].gsm8k } : d));
+    const details = p.providers.map((d, i) =>
+      form.index === 'TPI' ? { ...d, mmlu: form.rows[i].mmlu, humaneval: form.rows[i].humaneval, gsm8k: form.rows[i].gsm8k } : d,
+    );
     const atMs = parseInstant(eventTime ?? new Date().toISOString())!;
     const at = formatInstant(atMs);
     const actor = actorOf(who);
-    const published: IndexPublished = { type: 'IndexPublished', at: atMs, index, valueE4: p.valueE4, providers: p.providers.length, qualified: p.qualifiedCount };
+    const published: IndexPublished = {
+      type: 'IndexPublished',
+      at: atMs,
+      index,
+      valueE4: p.valueE4,
+      providers: p.providers.length,
+      qualified: p.qualifiedCount,
+    };
     // eventToWire only converts the RulebookEvent's own fields; the extras have no price/time field names.
     const payload = { ...eventToWire(published), value: p.value, valueExact: p.valueExact, details };
     const seq = await this.infra.ds.transaction(async (m) => {
@@ -114,7 +123,8 @@ export class IndicesController {
     let limit = DEFAULT_LIMIT;
     if (limitText !== undefined) {
       limit = Number(limitText);
-      if (!/^\d+$/.test(limitText) || limit < 1 || limit > MAX_LIMIT) throw new DomainRejection('INVALID_REQUEST', `limit must be a whole number from 1 to ${MAX_LIMIT}`, { field: 'limit' });
+      if (!/^\d+$/.test(limitText) || limit < 1 || limit > MAX_LIMIT)
+        throw new DomainRejection('INVALID_REQUEST', `limit must be a whole number from 1 to ${MAX_LIMIT}`, { field: 'limit' });
     }
     const r = await sql<IndexRow>(
       this.infra.ds,

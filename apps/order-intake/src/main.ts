@@ -28,13 +28,27 @@ function publishTimeoutMs(): number {
 void runService({
   name: 'order-intake',
   port: servicePort('PORT', 3000),
-  swagger: { title: 'AI-compute futures clearinghouse API', description: 'Orders, positions, cash and margin for members; listing, deposits and end of day for operations.' },
+  swagger: {
+    title: 'AI-compute futures clearinghouse API',
+    description: 'Orders, positions, cash and margin for members; listing, deposits and end of day for operations.',
+  },
   platform: PG_AUTH_PORTS,
   // A command the broker does not take within this bound is answered 503 (and at once while the
   // broker is known down), not after the client's ~10 s of retries.
   producer: { sendTimeoutMs: publishTimeoutMs() },
   metadata: {
-    controllers: [OpsController, EndOfDayController, OrdersController, AccountsController, StatementsController, MarketController, WithdrawalsController, CallsController, IndicesController, PositionLimitsController],
+    controllers: [
+      OpsController,
+      EndOfDayController,
+      OrdersController,
+      AccountsController,
+      StatementsController,
+      MarketController,
+      WithdrawalsController,
+      CallsController,
+      IndicesController,
+      PositionLimitsController,
+    ],
     providers: [CommandPublisher, Outcomes, InstrumentDirectory],
     imports: [AuditModule],
   },

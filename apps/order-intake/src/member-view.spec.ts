@@ -39,7 +39,20 @@ describe('the member view of an execution', () => {
     expect(m1).toEqual({
       type: 'Fill',
       account: 'M1-H',
-      payload: { account: 'M1-H', instrument: 'SIT-2027-03', tradeId: 7, side: 'sell', price: '2.00', qty: 3, clientOrderId: 'm1-sell', orderId: 11, leavesQty: 2, liquidity: 'maker', counterparty: 'CCP', at: '2027-01-04T14:30:00.000Z' },
+      payload: {
+        account: 'M1-H',
+        instrument: 'SIT-2027-03',
+        tradeId: 7,
+        side: 'sell',
+        price: '2.00',
+        qty: 3,
+        clientOrderId: 'm1-sell',
+        orderId: 11,
+        leavesQty: 2,
+        liquidity: 'maker',
+        counterparty: 'CCP',
+        at: '2027-01-04T14:30:00.000Z',
+      },
     });
     const { keys, values } = atoms(m1);
     for (const secret of ['M2-H', 'm2-secret', 42, 9]) expect(values).not.toContain(secret);
@@ -50,7 +63,18 @@ describe('the member view of an execution', () => {
   });
 
   it('shows the register’s trade the same way, without order ids the register does not keep', () => {
-    const row = { instrument: 'SIT-2027-03', trade_id: '7', price: '200', qty: '3', buy_account: 'M2-H', sell_account: 'M1-H', buy_client_order_id: 'm2-secret', sell_client_order_id: 'm1-sell', aggressor: 'buy', at: new Date('2027-01-04T14:30:00.000Z') };
+    const row = {
+      instrument: 'SIT-2027-03',
+      trade_id: '7',
+      price: '200',
+      qty: '3',
+      buy_account: 'M2-H',
+      sell_account: 'M1-H',
+      buy_client_order_id: 'm2-secret',
+      sell_client_order_id: 'm1-sell',
+      aggressor: 'buy',
+      at: new Date('2027-01-04T14:30:00.000Z'),
+    };
     const { orderId: _o, leavesQty: _l, ...fromEvent } = reportsOf('Trade', trade).find((f) => f.account === 'M1-H')!.payload;
     expect(tradeRow(row, 'M1-H')).toEqual(fromEvent);
   });

@@ -5,7 +5,22 @@
 import { Body, Controller, HttpCode, Inject, Post, Query } from '@nestjs/common';
 import { ApiHeader, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
-import { finalSettlementTicks, formatCents, formatTicks, isBoundedPrice, isCashAmount, lastTradingDay, MAX_ACCOUNT_CASH_CENTS, MAX_CASH_AMOUNT_TEXT, listedContracts, MAX_PRICE_TEXT, parseCents, parsePriceToTicks, ProductCatalog, type ProductSpec } from '@ch/domain';
+import {
+  finalSettlementTicks,
+  formatCents,
+  formatTicks,
+  isBoundedPrice,
+  isCashAmount,
+  lastTradingDay,
+  MAX_ACCOUNT_CASH_CENTS,
+  MAX_CASH_AMOUNT_TEXT,
+  listedContracts,
+  MAX_PRICE_TEXT,
+  parseCents,
+  parsePriceToTicks,
+  ProductCatalog,
+  type ProductSpec,
+} from '@ch/domain';
 import { formatE4 } from '@ch/rulebook';
 import { eventToWire, formatInstant, SCHEMA_VERSIONS, type EventOf } from '@ch/messages';
 import { appendEvents, sql } from '@ch/persistence';
@@ -39,7 +54,12 @@ export function cashAmount(text: string): number {
 }
 
 /** Appends reference-data events; the stream head row lock serialises intake instances. */
-async function logReferenceEvents(m: EntityManager, actor: string, atMs: number, events: readonly (EventOf<'MemberAdmitted'> | EventOf<'ApiKeyIssued'>)[]): Promise<void> {
+async function logReferenceEvents(
+  m: EntityManager,
+  actor: string,
+  atMs: number,
+  events: readonly (EventOf<'MemberAdmitted'> | EventOf<'ApiKeyIssued'>)[],
+): Promise<void> {
   const r = await sql<{ last_seq: string }>(
     m,
     `INSERT INTO stream_heads (stream, last_seq) VALUES ($1, $2) ON CONFLICT (stream) DO UPDATE SET last_seq = stream_heads.last_seq + $2 RETURNING last_seq`,
@@ -50,7 +70,16 @@ async function logReferenceEvents(m: EntityManager, actor: string, atMs: number,
   const correlationId = randomUUID();
   await appendEvents(
     m,
-    events.map((e, i) => ({ type: e.type, version: SCHEMA_VERSIONS[e.type], stream: REFERENCE_STREAM, streamSeq: first + i, at, actor, correlationId, payload: eventToWire(e) })),
+    events.map((e, i) => ({
+      type: e.type,
+      version: SCHEMA_VERSIONS[e.type],
+      stream: REFERENCE_STREAM,
+      streamSeq: first + i,
+      at,
+      actor,
+      correlationId,
+      payload: eventToWire(e),
+    })),
   );
 }
 
@@ -91,7 +120,11 @@ export class OpsController {
       if (taken.rows.length) throw new DomainRejection('CONFLICT', `account ${taken.rows[0].account_id} already exists`, { field: 'accounts' });
       await sql(m, 'INSERT INTO members (member_id, name, created_at) VALUES ($1, $2, now())', [dto.memberId, dto.name ?? dto.memberId]);
       await sql(m, 'INSERT INTO accounts (account_id, member_id, created_at) SELECT a, $1, now() FROM unnest($2::text[]) AS a', [dto.memberId, dto.accounts]);
-      await sql(m, `INSERT INTO api_keys (key_id, key_hash, role, member_id, label, active, created_at) VALUES ($1, $2, 'member', $3, 'first key', true, now())`, [keyId, hashApiKey(apiKey), dto.memberId]);
+      await sql(
+        m,
+        `INSERT INTO api_keys (key_id, key_hash, role, member_id, label, active, created_at) VALUES ($1, $2, 'member', $3, 'first key', true, now())`,
+        [keyId, hashApiKey(apiKey), dto.memberId],
+      );
       const at = Date.now();
       await logReferenceEvents(m, actorOf(who), at, [
         { type: 'MemberAdmitted', at, member: dto.memberId, accounts: dto.accounts },
@@ -120,8 +153,14 @@ export class OpsController {
     let fromIndex: { index: string; at: string; value: string } | null = null;
     if (dto.referencePrice !== undefined) {
       const price = parsePriceToTicks(dto.referencePrice, product.tickCents);
-      if (!price.ok) throw new DomainRejection(price.reason === 'INVALID_TICK' ? 'INVALID_TICK' : 'INVALID_REQUEST', 'referencePrice must be a positive price in whole ticks', { field: 'referencePrice' });
-      if (!isBoundedPrice(price.ticks)) throw new DomainRejection('INVALID_REQUEST', `referencePrice must be at most ${MAX_PRICE_TEXT}`, { field: 'referencePrice' });
+      if (!price.ok)
+        throw new DomainRejection(
+          price.reason === 'INVALID_TICK' ? 'INVALID_TICK' : 'INVALID_REQUEST',
+          'referencePrice must be a positive price in whole ticks',
+          { field: 'referencePrice' },
+        );
+      if (!isBoundedPrice(price.ticks))
+        throw new DomainRejection('INVALID_REQUEST', `referencePrice must be at most ${MAX_PRICE_TEXT}`, { field: 'referencePrice' });
       ticks = price.ticks;
     } else {
       ({ ticks, fromIndex } = await this.referenceFromIndex(product, eventTime ?? new Date().toISOString()));
@@ -132,14 +171,26 @@ export class OpsController {
       'matchingCommands',
       dto.symbol,
       'ListInstrument',
-      withEventTime({ instrument: dto.symbol, referencePrice: formatTicks(ticks, product.tickCents), lastTradingDay: lastTradingDay(dto.symbol), source: fromIndex ? 'index' : 'operations' }, eventTime),
+      withEventTime(
+        {
+          instrument: dto.symbol,
+          referencePrice: formatTicks(ticks, product.tickCents),
+          lastTradingDay: lastTradingDay(dto.symbol),
+          source: fromIndex ? 'index' : 'operations',
+        },
+        eventTime,
+      ),
       actorOf(who),
     );
     // Matching lists a symbol once and ignores every later ListInstrument for it. Which command
     // listed it is the listing event's cause: a concurrent request whose command lost gets the
     // 409 it would have got after the winner, never "listed" with a price that was not listed.
     const listing = await pollUntil(async () => {
-      const r = await sql<{ causation_id: string | null }>(this.infra.ds, `SELECT causation_id FROM event_log WHERE stream = $1 AND type = 'InstrumentListed' ORDER BY stream_seq LIMIT 1`, [matchingStream(dto.symbol)]);
+      const r = await sql<{ causation_id: string | null }>(
+        this.infra.ds,
+        `SELECT causation_id FROM event_log WHERE stream = $1 AND type = 'InstrumentListed' ORDER BY stream_seq LIMIT 1`,
+        [matchingStream(dto.symbol)],
+      );
       return r.rows[0] ?? null;
     }, 10_000);
     if (listing && listing.causation_id !== command.eventId) throw new DomainRejection('CONFLICT', `${dto.symbol} is already listed`, { field: 'symbol' });
@@ -166,14 +217,20 @@ export class OpsController {
     );
     const row = r.rows[0];
     if (!row) {
-      throw new DomainRejection('INVALID_REQUEST', `no referencePrice given and no ${product.settlementIndex} value published at or before ${asOf}`, { field: 'referencePrice', httpStatus: 422 });
+      throw new DomainRejection('INVALID_REQUEST', `no referencePrice given and no ${product.settlementIndex} value published at or before ${asOf}`, {
+        field: 'referencePrice',
+        httpStatus: 422,
+      });
     }
     const value = formatE4(Number(row.value_e4));
     try {
       return { ticks: finalSettlementTicks(value, product.tickCents), fromIndex: { index: product.settlementIndex, at: row.at, value } };
     } catch (e) {
       if (!(e instanceof RangeError)) throw e;
-      throw new DomainRejection('INVALID_REQUEST', `the latest ${product.settlementIndex} value ${value} is not a price in whole ticks; give referencePrice`, { field: 'referencePrice', httpStatus: 422 });
+      throw new DomainRejection('INVALID_REQUEST', `the latest ${product.settlementIndex} value ${value} is not a price in whole ticks; give referencePrice`, {
+        field: 'referencePrice',
+        httpStatus: 422,
+      });
     }
   }
 
@@ -189,10 +246,19 @@ export class OpsController {
     // Clearing refuses a deposit past the account's bound (DepositRejected); say so at once when the balance shows it.
     const held = await sql<{ balance: string }>(this.infra.ds, 'SELECT balance FROM cash_balances WHERE account_id = $1', [dto.account]);
     if (BigInt(held.rows[0]?.balance ?? '0') + BigInt(cents) > BigInt(MAX_ACCOUNT_CASH_CENTS)) {
-      throw new DomainRejection('INVALID_REQUEST', `the deposit would take ${dto.account}'s balance past ${MAX_CASH_AMOUNT_TEXT}`, { field: 'amount', httpStatus: 422 });
+      throw new DomainRejection('INVALID_REQUEST', `the deposit would take ${dto.account}'s balance past ${MAX_CASH_AMOUNT_TEXT}`, {
+        field: 'amount',
+        httpStatus: 422,
+      });
     }
     const reference = `deposit-${randomUUID()}`;
-    await this.commands.publish('clearingCommands', dto.account, 'Deposit', withEventTime({ account: dto.account, amount: formatCents(cents), reference }, eventTime), actorOf(who));
+    await this.commands.publish(
+      'clearingCommands',
+      dto.account,
+      'Deposit',
+      withEventTime({ account: dto.account, amount: formatCents(cents), reference }, eventTime),
+      actorOf(who),
+    );
     if (wait === 'true') {
       const balance = await pollUntil(async () => {
         const r = await sql<{ balance_after: string }>(this.infra.ds, 'SELECT balance_after FROM cash_ledger WHERE reference = $1', [reference]);

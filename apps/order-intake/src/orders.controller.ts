@@ -10,7 +10,17 @@ import { randomUUID } from 'node:crypto';
 import { isBoundedPrice, parsePriceToTicks, ProductCatalog } from '@ch/domain';
 import { clientOrderContent, validateOrderFields } from '@ch/rulebook';
 import { decodeEvent, type CommandPayload } from '@ch/messages';
-import { AccountScoped, API_KEY_SECURITY_NAME, CurrentPrincipal, DomainRejection, ErrorResponseDto, OrderRoute, REJECTION_REASONS, Roles, type Principal } from '@ch/platform';
+import {
+  AccountScoped,
+  API_KEY_SECURITY_NAME,
+  CurrentPrincipal,
+  DomainRejection,
+  ErrorResponseDto,
+  OrderRoute,
+  REJECTION_REASONS,
+  Roles,
+  type Principal,
+} from '@ch/platform';
 import { sql } from '@ch/persistence';
 import { INFRASTRUCTURE, type Infrastructure } from '@ch/runtime';
 import { CommandPublisher } from './commands';
@@ -29,7 +39,8 @@ const expired = (instrument: string) => new DomainRejection('INSTRUMENT_EXPIRED'
 
 /** The clientOrderId named in the path has the form of one (as SubmitOrderDto requires). */
 function checkClientOrderId(clientOrderId: string): void {
-  if (clientOrderId.length > 64 || !CLIENT_ORDER_ID.test(clientOrderId)) throw new DomainRejection('INVALID_ORDER', 'invalid clientOrderId', { field: 'clientOrderId' });
+  if (clientOrderId.length > 64 || !CLIENT_ORDER_ID.test(clientOrderId))
+    throw new DomainRejection('INVALID_ORDER', 'invalid clientOrderId', { field: 'clientOrderId' });
 }
 
 @ApiTags('orders')
@@ -69,7 +80,16 @@ export class OrdersController {
       return this.originalOutcome(o.account, o.clientOrderId, wait === 'true');
     }
     const payload = withEventTime(
-      { account: o.account, clientOrderId: o.clientOrderId, instrument: dto.instrument, side: o.side, type: o.type, tif: o.tif, price: o.type === 'market' ? null : (dto.price ?? null), qty: o.qty },
+      {
+        account: o.account,
+        clientOrderId: o.clientOrderId,
+        instrument: dto.instrument,
+        side: o.side,
+        type: o.type,
+        tif: o.tif,
+        price: o.type === 'market' ? null : (dto.price ?? null),
+        qty: o.qty,
+      },
       eventTime,
     );
     const outcome = await this.send('new', wait, o.account, 'SubmitOrder', payload, who);
@@ -85,10 +105,19 @@ export class OrdersController {
   @HttpCode(202)
   @Roles('member')
   @AccountScoped('account', 'body')
-  @ApiOperation({ summary: 'Cancel a resting order (accepted even during a halt). With wait=true, the outcome: the cancelled order, or 404 UNKNOWN_ORDER / 422 with the reason' })
+  @ApiOperation({
+    summary:
+      'Cancel a resting order (accepted even during a halt). With wait=true, the outcome: the cancelled order, or 404 UNKNOWN_ORDER / 422 with the reason',
+  })
   @ApiQuery({ name: 'wait', required: false, enum: ['true', 'false'] })
   @ApiHeader(EVENT_TIME_DOC)
-  async cancel(@Param('clientOrderId') clientOrderId: string, @Body() dto: CancelOrderDto, @CurrentPrincipal() who: Principal, @EventTime() eventTime?: string, @Query('wait') wait?: string) {
+  async cancel(
+    @Param('clientOrderId') clientOrderId: string,
+    @Body() dto: CancelOrderDto,
+    @CurrentPrincipal() who: Principal,
+    @EventTime() eventTime?: string,
+    @Query('wait') wait?: string,
+  ) {
     checkClientOrderId(clientOrderId);
     await this.refuseIfExpired(dto.account, clientOrderId);
     const outcome = await this.send('cancel', wait, dto.account, 'CancelOrder', withEventTime({ account: dto.account, clientOrderId }, eventTime), who);
@@ -101,11 +130,18 @@ export class OrdersController {
   @Roles('member')
   @AccountScoped('account', 'body')
   @ApiOperation({
-    summary: 'Replace price and/or open quantity; lowering the quantity keeps priority. With wait=true, the outcome: the replaced order, or 404 UNKNOWN_ORDER / 422 with the reason (MARKET_HALTED, PRICE_OUTSIDE_LIMIT, …)',
+    summary:
+      'Replace price and/or open quantity; lowering the quantity keeps priority. With wait=true, the outcome: the replaced order, or 404 UNKNOWN_ORDER / 422 with the reason (MARKET_HALTED, PRICE_OUTSIDE_LIMIT, …)',
   })
   @ApiQuery({ name: 'wait', required: false, enum: ['true', 'false'] })
   @ApiHeader(EVENT_TIME_DOC)
-  async replace(@Param('clientOrderId') clientOrderId: string, @Body() dto: ReplaceOrderDto, @CurrentPrincipal() who: Principal, @EventTime() eventTime?: string, @Query('wait') wait?: string) {
+  async replace(
+    @Param('clientOrderId') clientOrderId: string,
+    @Body() dto: ReplaceOrderDto,
+    @CurrentPrincipal() who: Principal,
+    @EventTime() eventTime?: string,
+    @Query('wait') wait?: string,
+  ) {
     checkClientOrderId(clientOrderId);
     // The tick of the order's product when the order is known here already, else the common $0.01.
     const known = await this.orderInstrument(dto.account, clientOrderId);
@@ -114,14 +150,24 @@ export class OrdersController {
     if (!price.ok) throw new DomainRejection(price.reason, 'invalid price', { field: 'price' });
     if (!isBoundedPrice(price.ticks)) throw new DomainRejection('INVALID_ORDER', 'invalid price', { field: 'price' });
     if (known?.status === 'expired') throw expired(known.instrument);
-    const outcome = await this.send('replace', wait, dto.account, 'ReplaceOrder', withEventTime({ account: dto.account, clientOrderId, price: dto.price, qty: dto.qty }, eventTime), who);
+    const outcome = await this.send(
+      'replace',
+      wait,
+      dto.account,
+      'ReplaceOrder',
+      withEventTime({ account: dto.account, clientOrderId, price: dto.price, qty: dto.qty }, eventTime),
+      who,
+    );
     if (!outcome) return { status: 'received', account: dto.account, clientOrderId };
     return (await this.readOrder(dto.account, clientOrderId)) ?? { status: 'replaced', account: dto.account, clientOrderId };
   }
 
   /** Whether risk has recorded this clientOrderId of the account with exactly this content (risk's public view client_orders). */
   private async isExactRetry(account: string, clientOrderId: string, content: string): Promise<boolean> {
-    const r = await sql<{ content: string }>(this.infra.ds, 'SELECT content FROM client_orders WHERE account_id = $1 AND client_order_id = $2', [account, clientOrderId]);
+    const r = await sql<{ content: string }>(this.infra.ds, 'SELECT content FROM client_orders WHERE account_id = $1 AND client_order_id = $2', [
+      account,
+      clientOrderId,
+    ]);
     return r.rows[0]?.content === content;
   }
 
@@ -233,4 +279,3 @@ export class OrdersController {
     return r.rows[0] ? orderRow(r.rows[0]) : null;
   }
 }
-

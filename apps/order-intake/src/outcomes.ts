@@ -57,7 +57,11 @@ export class Outcomes implements OnApplicationShutdown {
   constructor(@Inject(INFRASTRUCTURE) private readonly infra: Infrastructure) {}
 
   async start(): Promise<void> {
-    const consumer = await this.infra.bus.consumer({ groupId: `intake-outcomes-${randomUUID()}`, fromBeginning: false, onAssignment: () => (this.ready = true) });
+    const consumer = await this.infra.bus.consumer({
+      groupId: `intake-outcomes-${randomUUID()}`,
+      fromBeginning: false,
+      onAssignment: () => (this.ready = true),
+    });
     await consumer.subscribe([topicName('matchingEvents'), topicName('riskEvents')]);
     await consumer.run({
       eachBatch: async (batch) => {
@@ -72,7 +76,8 @@ export class Outcomes implements OnApplicationShutdown {
           const reports = reportsOf(env.type, p);
           for (const r of reports) this.reports.next(r);
           const w = this.waiters.get(env.correlationId);
-          if (w && isOutcomeOf(w.kind, env.type, p)) w.resolve(reports[0] ?? { type: env.type, account: typeof p.account === 'string' ? p.account : '', payload: p });
+          if (w && isOutcomeOf(w.kind, env.type, p))
+            w.resolve(reports[0] ?? { type: env.type, account: typeof p.account === 'string' ? p.account : '', payload: p });
         }
       },
     });

@@ -35,15 +35,27 @@ export class PositionLimitsController {
   @Post('ops/hedge-exemptions')
   @HttpCode(202)
   @Roles('operations')
-  @ApiOperation({ summary: 'Grant an account a hedge exemption in a product (SPEC §17: allMonths and spotMonth in lots; per scope the effective limit is the larger of the account’s limit and the exemption; it replaces a previous exemption). 202 pending; with wait=true, status applied once risk has logged HedgeExemptionGranted' })
+  @ApiOperation({
+    summary:
+      'Grant an account a hedge exemption in a product (SPEC §17: allMonths and spotMonth in lots; per scope the effective limit is the larger of the account’s limit and the exemption; it replaces a previous exemption). 202 pending; with wait=true, status applied once risk has logged HedgeExemptionGranted',
+  })
   @ApiQuery({ name: 'wait', required: false, enum: ['true', 'false'] })
   @ApiHeader(EVENT_TIME_DOC)
   async grantExemption(@Body() dto: HedgeExemptionDto, @CurrentPrincipal() who: Principal, @EventTime() eventTime?: string, @Query('wait') wait?: string) {
     const product = await this.checkTarget(dto.account, dto.product);
     const exemption = { allMonths: dto.allMonths, spotMonth: dto.spotMonth };
     // The exemption in force already: granting it again would log nothing.
-    if (!grantHedgeExemption(await this.limitsOf(dto.account), product.code, exemption)) return { account: dto.account, product: product.code, ...exemption, status: 'applied', alreadyGranted: true };
-    const applied = await this.send(dto.account, 'GrantHedgeExemption', { account: dto.account, product: product.code, ...exemption }, 'HedgeExemptionGranted', who, eventTime, wait);
+    if (!grantHedgeExemption(await this.limitsOf(dto.account), product.code, exemption))
+      return { account: dto.account, product: product.code, ...exemption, status: 'applied', alreadyGranted: true };
+    const applied = await this.send(
+      dto.account,
+      'GrantHedgeExemption',
+      { account: dto.account, product: product.code, ...exemption },
+      'HedgeExemptionGranted',
+      who,
+      eventTime,
+      wait,
+    );
     return { account: dto.account, product: product.code, ...exemption, status: applied ? 'applied' : 'pending', ...(applied ? { at: applied.at } : {}) };
   }
 
@@ -57,12 +69,24 @@ export class PositionLimitsController {
   @ApiQuery({ name: 'wait', required: false, enum: ['true', 'false'] })
   @ApiHeader(EVENT_TIME_DOC)
   async setLimits(@Body() dto: PositionLimitsDto, @CurrentPrincipal() who: Principal, @EventTime() eventTime?: string, @Query('wait') wait?: string) {
-    if (dto.allMonths === undefined && dto.spotMonth === undefined) throw new DomainRejection('INVALID_REQUEST', 'give allMonths, spotMonth or both', { field: 'allMonths' });
+    if (dto.allMonths === undefined && dto.spotMonth === undefined)
+      throw new DomainRejection('INVALID_REQUEST', 'give allMonths, spotMonth or both', { field: 'allMonths' });
     const product = await this.checkTarget(dto.account, dto.product);
     const checked = checkPositionLimitsChange(await this.limitsOf(dto.account), dto.account, product, dto);
     if (!checked.ok) throw new DomainRejection('INVALID_REQUEST', checked.message, { field: checked.field });
-    const requested = { ...(dto.allMonths !== undefined ? { allMonths: dto.allMonths } : {}), ...(dto.spotMonth !== undefined ? { spotMonth: dto.spotMonth } : {}) };
-    const applied = await this.send(dto.account, 'SetPositionLimits', { account: dto.account, product: product.code, ...requested }, 'PositionLimitsSet', who, eventTime, wait);
+    const requested = {
+      ...(dto.allMonths !== undefined ? { allMonths: dto.allMonths } : {}),
+      ...(dto.spotMonth !== undefined ? { spotMonth: dto.spotMonth } : {}),
+    };
+    const applied = await this.send(
+      dto.account,
+      'SetPositionLimits',
+      { account: dto.account, product: product.code, ...requested },
+      'PositionLimitsSet',
+      who,
+      eventTime,
+      wait,
+    );
     const base = { account: dto.account, product: product.code, requested };
     if (!applied) return { ...base, status: 'pending' };
     return { ...base, status: 'applied', at: applied.at, limits: { allMonths: applied.payload.allMonths, spotMonth: applied.payload.spotMonth } };

@@ -32,7 +32,12 @@ export class StatementsController {
   @AccountScoped('accountId', 'params')
   @ApiOperation({ summary: 'The account’s statement for a settled trade date: positions, fills, variation margin, cash movements, IM, MM, calls' })
   @ApiQuery({ name: 'format', required: false, enum: ['json', 'csv'] })
-  async statement(@Param('accountId') accountId: string, @Param('tradeDate') tradeDate: string, @Query('format') format: string | undefined, @Res({ passthrough: true }) reply: HeaderSink) {
+  async statement(
+    @Param('accountId') accountId: string,
+    @Param('tradeDate') tradeDate: string,
+    @Query('format') format: string | undefined,
+    @Res({ passthrough: true }) reply: HeaderSink,
+  ) {
     if (!DATE.test(tradeDate)) throw new DomainRejection('INVALID_REQUEST', 'tradeDate must be a date YYYY-MM-DD', { field: 'tradeDate' });
     const s = await this.build(accountId, tradeDate);
     if (format === 'csv') {
@@ -45,7 +50,16 @@ export class StatementsController {
 
   private async build(account: string, tradeDate: string) {
     const db = this.infra.ds;
-    const settled = await sql<{ instrument: string; price: string; previous_price: string; method: string; reason: string | null; last_trade_id: string; at: Date; prev_last: string | null }>(
+    const settled = await sql<{
+      instrument: string;
+      price: string;
+      previous_price: string;
+      method: string;
+      reason: string | null;
+      last_trade_id: string;
+      at: Date;
+      prev_last: string | null;
+    }>(
       db,
       `SELECT s.instrument, s.price, s.previous_price, s.method, s.reason, s.last_trade_id, s.at,
               (SELECT p.last_trade_id FROM settlements p WHERE p.instrument = s.instrument AND p.trade_date < s.trade_date ORDER BY p.trade_date DESC LIMIT 1) AS prev_last
@@ -71,7 +85,11 @@ export class StatementsController {
       if (qty !== 0 || day.rows.length) positions.push({ instrument: st.instrument, qty, settlementPrice: priceOf(st.price), method: st.method });
       for (const row of day.rows) fills.push(tradeRow(row, account));
     }
-    const vm = await sql<{ instrument: string; amount: string }>(db, 'SELECT instrument, amount FROM variation_margin WHERE account_id = $1 AND trade_date = $2 ORDER BY instrument', [account, tradeDate]);
+    const vm = await sql<{ instrument: string; amount: string }>(
+      db,
+      'SELECT instrument, amount FROM variation_margin WHERE account_id = $1 AND trade_date = $2 ORDER BY instrument',
+      [account, tradeDate],
+    );
     const until = settled.rows.reduce((t, r) => (r.at > t ? r.at : t), settled.rows[0].at);
     const prev = await sql<{ at: Date | null }>(db, 'SELECT max(at) AS at FROM settlements WHERE trade_date < $1', [tradeDate]);
     const from = prev.rows[0]?.at ?? new Date(0);
@@ -97,7 +115,13 @@ export class StatementsController {
       positions,
       fills,
       variationMargin: vm.rows.map((v) => ({ instrument: v.instrument, amount: cents(v.amount) })),
-      cashMovements: cash.rows.map((c) => ({ kind: c.kind, amount: cents(c.amount), balanceAfter: cents(c.balance_after), reference: c.reference, at: iso(c.at) })),
+      cashMovements: cash.rows.map((c) => ({
+        kind: c.kind,
+        amount: cents(c.amount),
+        balanceAfter: cents(c.balance_after),
+        reference: c.reference,
+        at: iso(c.at),
+      })),
       equity: m ? String(m.equity) : null,
       initialMargin: m ? String(m.im) : null,
       maintenanceMargin: m ? String(m.mm) : null,

@@ -25,7 +25,9 @@ export class StreamSlots {
   acquire(keyId: string): () => void {
     const held = this.open.get(keyId) ?? 0;
     if (held >= this.limit) {
-      throw new DomainRejection('TOO_MANY_STREAMS', `this API key already has ${held} open execution streams (at most ${this.limit}); close one first`, { details: { limit: this.limit } });
+      throw new DomainRejection('TOO_MANY_STREAMS', `this API key already has ${held} open execution streams (at most ${this.limit}); close one first`, {
+        details: { limit: this.limit },
+      });
     }
     this.open.set(keyId, held + 1);
     let released = false;

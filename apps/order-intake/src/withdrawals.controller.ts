@@ -35,17 +35,32 @@ export class WithdrawalsController {
   @HttpCode(202)
   @Roles('member')
   @AccountScoped('accountId', 'params')
-  @ApiOperation({ summary: 'Withdraw cash. 202 once received; with wait=true, the posting (status posted, new balance) or 422 INSUFFICIENT_MARGIN with detail cash | margin' })
+  @ApiOperation({
+    summary: 'Withdraw cash. 202 once received; with wait=true, the posting (status posted, new balance) or 422 INSUFFICIENT_MARGIN with detail cash | margin',
+  })
   @ApiQuery({ name: 'wait', required: false, enum: ['true', 'false'] })
   @ApiHeader(EVENT_TIME_DOC)
-  async withdraw(@Param('accountId') accountId: string, @Body() dto: WithdrawalDto, @CurrentPrincipal() who: Principal, @EventTime() eventTime?: string, @Query('wait') wait?: string) {
+  async withdraw(
+    @Param('accountId') accountId: string,
+    @Body() dto: WithdrawalDto,
+    @CurrentPrincipal() who: Principal,
+    @EventTime() eventTime?: string,
+    @Query('wait') wait?: string,
+  ) {
     const cents = cashAmount(dto.amount);
     const reference = `withdrawal-${randomUUID()}`;
     const amount = formatCents(cents);
     const correlationId = randomUUID();
     const waiter = wait === 'true' ? this.outcomes.waitFor(correlationId, 'withdrawal', WAIT_MS) : null;
     try {
-      await this.commands.publish('orders', accountId, 'RequestWithdrawal', withEventTime({ account: accountId, amount, reference }, eventTime), actorOf(who), correlationId);
+      await this.commands.publish(
+        'orders',
+        accountId,
+        'RequestWithdrawal',
+        withEventTime({ account: accountId, amount, reference }, eventTime),
+        actorOf(who),
+        correlationId,
+      );
     } catch (e) {
       waiter?.cancel();
       throw e;

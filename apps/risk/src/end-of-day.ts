@@ -69,13 +69,27 @@ export function assessCallsIfDayComplete(s: RiskState, ctx: BatchContext, m: Inc
   const instruments = new Map<string, EodInstrument>();
   for (const id of ids) {
     const inst = s.ledger.instrument(id);
-    instruments.set(id, { settledToday: inst.settlements.some((x) => x.tradeDate === tradeDate), expired: inst.expired, takesPart: takesPartInEndOfDay(s.market.get(id)?.listedAfterEndOfDay, tradeDate) });
+    instruments.set(id, {
+      settledToday: inst.settlements.some((x) => x.tradeDate === tradeDate),
+      expired: inst.expired,
+      takesPart: takesPartInEndOfDay(s.market.get(id)?.listedAfterEndOfDay, tradeDate),
+    });
   }
   if (!callsDue(s.eodDay(tradeDate), instruments)) return;
   s.eodApply(tradeDate, { type: 'CallsAssessed' });
   const meta = s.eodMeta(m, at);
   for (const c of s.ledger.assessEndOfDayCalls(tradeDate)) {
-    const call = { type: 'MarginCallIssued', at, account: c.account, tradeDate, amount: c.amount, intraday: false, equity: c.equity, im: c.requirements.im, mm: c.requirements.mm };
+    const call = {
+      type: 'MarginCallIssued',
+      at,
+      account: c.account,
+      tradeDate,
+      amount: c.amount,
+      intraday: false,
+      equity: c.equity,
+      im: c.requirements.im,
+      mm: c.requirements.mm,
+    };
     ctx.out.event(RISK_STREAM, 'MarginCallIssued', eventToWire(call as never), meta, [{ topic: topicName('riskEvents'), key: c.account }]);
     s.calls.push(call);
     s.dirtyAccounts.add(c.account);

@@ -19,7 +19,11 @@ export function follow(s: RiskState, ctx: BatchContext, m: Incoming, e: Rulebook
       if (!product) return;
       s.ledger.listInstrument(e.instrument, product, e.referencePrice);
       const after = (e as { listedAfterEndOfDay?: unknown }).listedAfterEndOfDay;
-      s.market.set(e.instrument, { halts: startSession(e.instrument, e.referencePrice), lastAt: e.at, ...(typeof after === 'string' ? { listedAfterEndOfDay: after } : {}) });
+      s.market.set(e.instrument, {
+        halts: startSession(e.instrument, e.referencePrice),
+        lastAt: e.at,
+        ...(typeof after === 'string' ? { listedAfterEndOfDay: after } : {}),
+      });
       s.dirtyInstruments.add(e.instrument);
       return;
     }
@@ -53,10 +57,24 @@ export function follow(s: RiskState, ctx: BatchContext, m: Incoming, e: Rulebook
       s.tradedInstruments.add(e.instrument);
       s.holdersOf(e.instrument).add(e.buyAccount).add(e.sellAccount);
       for (const c of calls) {
-        const call = { type: 'MarginCallIssued', at: e.at, account: c.account, tradeDate: isoDateOfEpochMs(e.at), amount: c.amount, intraday: true, equity: c.equity, im: c.requirements.im, mm: c.requirements.mm };
-        ctx.out.event(RISK_STREAM, 'MarginCallIssued', eventToWire(call as never), { at: formatInstant(e.at), actor: 'system:risk', correlationId: m.envelope.correlationId, causationId: m.envelope.eventId, source: m.source }, [
-          { topic: topicName('riskEvents'), key: c.account },
-        ]);
+        const call = {
+          type: 'MarginCallIssued',
+          at: e.at,
+          account: c.account,
+          tradeDate: isoDateOfEpochMs(e.at),
+          amount: c.amount,
+          intraday: true,
+          equity: c.equity,
+          im: c.requirements.im,
+          mm: c.requirements.mm,
+        };
+        ctx.out.event(
+          RISK_STREAM,
+          'MarginCallIssued',
+          eventToWire(call as never),
+          { at: formatInstant(e.at), actor: 'system:risk', correlationId: m.envelope.correlationId, causationId: m.envelope.eventId, source: m.source },
+          [{ topic: topicName('riskEvents'), key: c.account }],
+        );
         s.calls.push(call);
         s.dirtyAccounts.add(c.account);
       }

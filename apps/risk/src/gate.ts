@@ -97,7 +97,12 @@ export function withdrawal(s: RiskState, ctx: BatchContext, m: Incoming, p: Reco
   ctx.out.command(
     RISK_GATE_STREAM,
     'Withdrawal',
-    { account, amount: formatCents(amount), ...(typeof p.reference === 'string' && p.reference ? { reference: p.reference } : {}), ...(p.eventTime ? { eventTime: p.eventTime } : {}) },
+    {
+      account,
+      amount: formatCents(amount),
+      ...(typeof p.reference === 'string' && p.reference ? { reference: p.reference } : {}),
+      ...(p.eventTime ? { eventTime: p.eventTime } : {}),
+    },
     meta,
     { topic: topicName('clearingCommands'), key: account },
   );
@@ -125,7 +130,12 @@ export function accountLimitsCommand(s: RiskState, ctx: BatchContext, m: Incomin
     if (!next) return;
     s.accountLimits.set(account, next);
     s.limitsDirty.add(account);
-    ctx.out.event(RISK_STREAM, 'HedgeExemptionGranted', eventToWire({ type: 'HedgeExemptionGranted', at, account, product: product.code, ...checked.exemption }), meta);
+    ctx.out.event(
+      RISK_STREAM,
+      'HedgeExemptionGranted',
+      eventToWire({ type: 'HedgeExemptionGranted', at, account, product: product.code, ...checked.exemption }),
+      meta,
+    );
     return;
   }
   // Intake checked the change against the limits it read; one that no longer applies (the limits
@@ -150,7 +160,16 @@ export async function amend(s: RiskState, ctx: BatchContext, m: Incoming, p: Rec
     kind === 'cancel'
       ? decideCancel(named)
       : decideReplace(
-          { account, clientOrderId, price: p.price, qty: p.qty, named, market: named.instrument === null ? null : s.marketAt(named.instrument, p.eventTime), fallbackProduct: s.fallbackProduct, at },
+          {
+            account,
+            clientOrderId,
+            price: p.price,
+            qty: p.qty,
+            named,
+            market: named.instrument === null ? null : s.marketAt(named.instrument, p.eventTime),
+            fallbackProduct: s.fallbackProduct,
+            at,
+          },
           { ledger: s.ledger, limits: s.limitsOf(account) },
         );
   if (!d.ok) return s.reject(ctx, m, at, kind, account, clientOrderId, d.instrument || null, d);
@@ -158,7 +177,13 @@ export async function amend(s: RiskState, ctx: BatchContext, m: Incoming, p: Rec
   ctx.out.command(
     RISK_GATE_STREAM,
     env.type,
-    { account, clientOrderId, instrument: live.instrument, ...(kind === 'replace' ? { price: p.price, qty: p.qty } : {}), ...(p.eventTime ? { eventTime: p.eventTime } : {}) },
+    {
+      account,
+      clientOrderId,
+      instrument: live.instrument,
+      ...(kind === 'replace' ? { price: p.price, qty: p.qty } : {}),
+      ...(p.eventTime ? { eventTime: p.eventTime } : {}),
+    },
     { at: formatInstant(at), actor: env.actor, correlationId: env.correlationId, causationId: env.eventId, source: m.source },
     { topic: topicName('matchingCommands'), key: live.instrument },
   );

@@ -38,7 +38,6 @@ export interface Meta {
 
 export type Reject = { reason: string; field?: string };
 
-
 export class RiskState {
   ledger = new ClearingLedger();
   readonly catalog = new ProductCatalog();
@@ -104,7 +103,12 @@ export class RiskState {
       instrument = seen === undefined ? null : clientOrderInstrument(seen);
     }
     if (instrument === null) return { instrument: null, product: undefined, expired: false, live: null };
-    return { instrument, product: this.catalog.forSymbol(instrument), expired: this.instrumentRisk(instrument)?.expired ?? false, live: live ? { side: live.side, open: live.open } : null };
+    return {
+      instrument,
+      product: this.catalog.forSymbol(instrument),
+      expired: this.instrumentRisk(instrument)?.expired ?? false,
+      live: live ? { side: live.side, open: live.open } : null,
+    };
   }
 
   /** The market an order meets at its event time, from the halts derived here (null: none known). */
@@ -115,12 +119,35 @@ export class RiskState {
     return { halted: isHaltedAt(market.halts, t), band: activeBandAt(market.halts, t) };
   }
 
-  reject(ctx: BatchContext, m: Incoming, at: number, command: 'new' | 'replace' | 'cancel', account: string, clientOrderId: string, instrument: string | null, r: Reject): void {
+  reject(
+    ctx: BatchContext,
+    m: Incoming,
+    at: number,
+    command: 'new' | 'replace' | 'cancel',
+    account: string,
+    clientOrderId: string,
+    instrument: string | null,
+    r: Reject,
+  ): void {
     const env = m.envelope;
-    const e = { type: 'OrderRejected', instrument: instrument ?? '', at, command, account, clientOrderId, orderId: null, reason: r.reason, ...(r.field ? { field: r.field } : {}) };
-    ctx.out.event(RISK_STREAM, 'OrderRejected', eventToWire(e as never), { at: formatInstant(at), actor: env.actor, correlationId: env.correlationId, causationId: env.eventId, source: m.source }, [
-      { topic: topicName('riskEvents'), key: account },
-    ]);
+    const e = {
+      type: 'OrderRejected',
+      instrument: instrument ?? '',
+      at,
+      command,
+      account,
+      clientOrderId,
+      orderId: null,
+      reason: r.reason,
+      ...(r.field ? { field: r.field } : {}),
+    };
+    ctx.out.event(
+      RISK_STREAM,
+      'OrderRejected',
+      eventToWire(e as never),
+      { at: formatInstant(at), actor: env.actor, correlationId: env.correlationId, causationId: env.eventId, source: m.source },
+      [{ topic: topicName('riskEvents'), key: account }],
+    );
     if (command === 'new') this.rejectedOrders.push({ account, clientOrderId, instrument: instrument ?? '', reason: r.reason, at });
   }
 

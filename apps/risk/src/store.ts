@@ -101,9 +101,25 @@ export async function flush(s: RiskState, ctx: BatchContext): Promise<void> {
     values.push(JSON.stringify({ ledger: s.ledger.account(account), orders: Object.fromEntries(s.ordersOf(account)) }));
     const req = s.ledger.computeRequirements(account);
     const equity = s.ledger.equity(account);
-    const instruments = req.perInstrument.map((x) => ({ instrument: x.instrument, lots: x.lots, sigma: String(x.params.sigma), ratePpb: x.params.ratePpb, referencePrice: x.params.referenceTicks, im: x.im }));
+    const instruments = req.perInstrument.map((x) => ({
+      instrument: x.instrument,
+      lots: x.lots,
+      sigma: String(x.params.sigma),
+      ratePpb: x.params.ratePpb,
+      referencePrice: x.params.referenceTicks,
+      im: x.im,
+    }));
     margin.push({ account, equity, im: req.im, mm: req.mm, instruments, calls: s.ledger.outstandingCalls(account), at });
-    const stated = eventToWire({ type: 'MarginRequirementStated', at: s.lastAt, account, tradeDate: s.statedTradeDate, equity, im: req.im, mm: req.mm, instruments: instruments.map((i) => ({ ...i, sigma: Number(i.sigma) })) } as never);
+    const stated = eventToWire({
+      type: 'MarginRequirementStated',
+      at: s.lastAt,
+      account,
+      tradeDate: s.statedTradeDate,
+      equity,
+      im: req.im,
+      mm: req.mm,
+      instruments: instruments.map((i) => ({ ...i, sigma: Number(i.sigma) })),
+    } as never);
     ctx.out.event(RISK_STREAM, 'MarginRequirementStated', stated, { at, actor: 'system:risk', correlationId: `margin:${account}` });
   }
   for (const symbol of [...s.dirtyInstruments].sort()) {
@@ -145,11 +161,10 @@ export async function flush(s: RiskState, ctx: BatchContext): Promise<void> {
     );
   }
   if (s.settledNow.length) {
-    await sql(
-      ctx.manager,
-      `INSERT INTO risk_settlements (instrument, trade_date) SELECT * FROM unnest($1::text[], $2::date[]) ON CONFLICT DO NOTHING`,
-      [s.settledNow.map((x) => x.instrument), s.settledNow.map((x) => x.tradeDate)],
-    );
+    await sql(ctx.manager, `INSERT INTO risk_settlements (instrument, trade_date) SELECT * FROM unnest($1::text[], $2::date[]) ON CONFLICT DO NOTHING`, [
+      s.settledNow.map((x) => x.instrument),
+      s.settledNow.map((x) => x.tradeDate),
+    ]);
     s.settledNow = [];
   }
   if (margin.length) {
@@ -171,16 +186,11 @@ export async function flush(s: RiskState, ctx: BatchContext): Promise<void> {
     );
   }
   for (const c of s.calls) {
-    await sql(ctx.manager, 'INSERT INTO margin_calls (account_id, trade_date, amount, intraday, equity, initial_margin, maintenance_margin, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [
-      c.account,
-      c.tradeDate,
-      c.amount,
-      c.intraday,
-      c.equity,
-      c.im,
-      c.mm,
-      formatInstant(c.at),
-    ]);
+    await sql(
+      ctx.manager,
+      'INSERT INTO margin_calls (account_id, trade_date, amount, intraday, equity, initial_margin, maintenance_margin, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
+      [c.account, c.tradeDate, c.amount, c.intraday, c.equity, c.im, c.mm, formatInstant(c.at)],
+    );
   }
   if (s.newClientOrders.length) {
     const n = s.newClientOrders;

@@ -69,7 +69,17 @@ export async function checkAnchors(lines: Iterable<string> | AsyncIterable<strin
       anchor = parseAnchor(raw);
     } catch (err) {
       const msg = err instanceof AnchorFormatError ? err.message : String(err);
-      return { ok: false, kind: 'malformed', line: lineNo, seq: null, anchoredAt: null, expected: 'an EventLogAnchor', found: raw.slice(0, 200), message: `line ${lineNo} is not an anchor: ${msg}`, checked: 0 };
+      return {
+        ok: false,
+        kind: 'malformed',
+        line: lineNo,
+        seq: null,
+        anchoredAt: null,
+        expected: 'an EventLogAnchor',
+        found: raw.slice(0, 200),
+        message: `line ${lineNo} is not an anchor: ${msg}`,
+        checked: 0,
+      };
     }
     anchors.push({ line: lineNo, anchor });
   }
@@ -81,20 +91,45 @@ export async function checkAnchors(lines: Iterable<string> | AsyncIterable<strin
     const chunk = anchors.slice(from, from + CHUNK);
     const stored = await log.hashes([...new Set(chunk.map((c) => c.anchor.seq).filter((s) => s <= log.lastSeq))]);
     for (const { line, anchor: a } of chunk) {
-      const fail = (kind: AnchorFailureKind, expected: string, found: string, message: string): AnchorCheck => ({ ok: false, kind, line, seq: a.seq, anchoredAt: a.at, expected, found, message, checked });
+      const fail = (kind: AnchorFailureKind, expected: string, found: string, message: string): AnchorCheck => ({
+        ok: false,
+        kind,
+        line,
+        seq: a.seq,
+        anchoredAt: a.at,
+        expected,
+        found,
+        message,
+        checked,
+      });
       if (!anchorSignatureValid(a, publicKey)) {
         const why = a.keyId !== keyId ? `it names key ${a.keyId}, not the auditor's key ${keyId}` : 'its signature does not verify with the public key';
-        return fail('bad-signature', `a signature by key ${keyId}`, a.signature, `the anchor at line ${line} (seq ${a.seq}, ${a.at}) is refused: ${why} (forged or altered)`);
+        return fail(
+          'bad-signature',
+          `a signature by key ${keyId}`,
+          a.signature,
+          `the anchor at line ${line} (seq ${a.seq}, ${a.at}) is refused: ${why} (forged or altered)`,
+        );
       }
       if (a.seq > log.lastSeq) {
-        return fail('truncated', `seq ${a.seq}`, `seq ${log.lastSeq}`, `the log ends at seq ${log.lastSeq} but the anchor at line ${line} (${a.at}) covers seq ${a.seq}: events were removed after they were anchored`);
+        return fail(
+          'truncated',
+          `seq ${a.seq}`,
+          `seq ${log.lastSeq}`,
+          `the log ends at seq ${log.lastSeq} but the anchor at line ${line} (${a.at}) covers seq ${a.seq}: events were removed after they were anchored`,
+        );
       }
       const hash = stored.get(a.seq);
       if (hash === undefined) {
         return fail('truncated', `seq ${a.seq}`, 'nothing', `event ${a.seq}, anchored at line ${line} (${a.at}), is missing from the log`);
       }
       if (hash !== a.hash) {
-        return fail('hash-mismatch', a.hash, hash, `the log no longer matches the anchor at line ${line} (seq ${a.seq}, ${a.at}): event ${a.seq}'s chain hash changed, so an event at or before seq ${a.seq} was rewritten after it was anchored`);
+        return fail(
+          'hash-mismatch',
+          a.hash,
+          hash,
+          `the log no longer matches the anchor at line ${line} (seq ${a.seq}, ${a.at}): event ${a.seq}'s chain hash changed, so an event at or before seq ${a.seq} was rewritten after it was anchored`,
+        );
       }
       checked++;
     }
@@ -132,7 +167,10 @@ export async function readAnchorsFromTopic(bus: MessageBus, topic: string, group
         }
       },
     });
-    await Promise.race([done, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out reading ${topic} to offset ${end}`)), timeoutMs)))]);
+    await Promise.race([
+      done,
+      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out reading ${topic} to offset ${end}`)), timeoutMs))),
+    ]);
   } finally {
     clearTimeout(timer);
     await consumer.disconnect().catch(() => undefined);

@@ -9,8 +9,32 @@
 import { createHash } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import { formatCents, formatTicks } from '@ch/domain';
-import { CanonicalJsonError, chainHead, computeEventHash, GENESIS_HASH, readEventBatches, sql, toSafeNumber, verifyChain, type Db, type HashedFields, type VerifyResult } from '@ch/persistence';
-import { canonicalJson, parseInstant, REPLAYED_TYPES, Replayer, type AccountStateView, type AccountView, type BookStateView, type BookView, type LogRecord, type ReplayStop, type ReplayView } from '@ch/rulebook';
+import {
+  CanonicalJsonError,
+  chainHead,
+  computeEventHash,
+  GENESIS_HASH,
+  readEventBatches,
+  sql,
+  toSafeNumber,
+  verifyChain,
+  type Db,
+  type HashedFields,
+  type VerifyResult,
+} from '@ch/persistence';
+import {
+  canonicalJson,
+  parseInstant,
+  REPLAYED_TYPES,
+  Replayer,
+  type AccountStateView,
+  type AccountView,
+  type BookStateView,
+  type BookView,
+  type LogRecord,
+  type ReplayStop,
+  type ReplayView,
+} from '@ch/rulebook';
 import { logReaderWorkerAvailable, readLogInWorker } from './log-reader';
 import { anchoredLogOf } from '@ch/runtime/anchors';
 import { checkAnchors, type AnchorCheck } from './anchor-check';
@@ -86,7 +110,8 @@ export async function* readLogRecords(db: Db, opts: ReadRecordsOpts = {}): Async
   const size = opts.batchSize ?? 20_000;
   let next = fromSeq;
   const text = recordsSql(types === null ? 'payload' : types.length === 0 ? 'NULL::json' : `CASE WHEN type = ANY($3::text[]) THEN payload END`);
-  const fetch = (from: number) => sql<RecordRow>(db, text, types === null || types.length === 0 ? [from, Math.min(from + size - 1, toSeq)] : [from, Math.min(from + size - 1, toSeq), types]);
+  const fetch = (from: number) =>
+    sql<RecordRow>(db, text, types === null || types.length === 0 ? [from, Math.min(from + size - 1, toSeq)] : [from, Math.min(from + size - 1, toSeq), types]);
   let pending = next <= toSeq ? fetch(next) : null;
   try {
     while (pending) {
@@ -244,16 +269,27 @@ async function compareState(m: EntityManager, replayed: Replayed): Promise<Compa
   };
 
   // -- accounts
-  const members = new Map((await sql<{ account_id: string; member_id: string }>(m, 'SELECT account_id, member_id FROM accounts')).rows.map((r) => [r.account_id, r.member_id]));
-  const cash = new Map((await sql<{ account_id: string; balance: string }>(m, 'SELECT account_id, balance FROM cash_balances')).rows.map((r) => [r.account_id, num(r.balance)]));
+  const members = new Map(
+    (await sql<{ account_id: string; member_id: string }>(m, 'SELECT account_id, member_id FROM accounts')).rows.map((r) => [r.account_id, r.member_id]),
+  );
+  const cash = new Map(
+    (await sql<{ account_id: string; balance: string }>(m, 'SELECT account_id, balance FROM cash_balances')).rows.map((r) => [r.account_id, num(r.balance)]),
+  );
   const margin = new Map(
-    (await sql<{ account_id: string; equity: string; initial_margin: string; maintenance_margin: string }>(m, 'SELECT account_id, equity, initial_margin, maintenance_margin FROM margin')).rows.map((r) => [
-      r.account_id,
-      { equity: num(r.equity), im: num(r.initial_margin), mm: num(r.maintenance_margin) },
-    ]),
+    (
+      await sql<{ account_id: string; equity: string; initial_margin: string; maintenance_margin: string }>(
+        m,
+        'SELECT account_id, equity, initial_margin, maintenance_margin FROM margin',
+      )
+    ).rows.map((r) => [r.account_id, { equity: num(r.equity), im: num(r.initial_margin), mm: num(r.maintenance_margin) }]),
   );
   const positions = new Map<string, Record<string, number>>();
-  for (const r of (await sql<{ account_id: string; instrument: string; qty: string }>(m, 'SELECT account_id, instrument, qty FROM positions WHERE qty <> 0 ORDER BY account_id, instrument')).rows) {
+  for (const r of (
+    await sql<{ account_id: string; instrument: string; qty: string }>(
+      m,
+      'SELECT account_id, instrument, qty FROM positions WHERE qty <> 0 ORDER BY account_id, instrument',
+    )
+  ).rows) {
     let p = positions.get(r.account_id);
     if (!p) positions.set(r.account_id, (p = {}));
     p[r.instrument] = num(r.qty);
@@ -279,7 +315,8 @@ async function compareState(m: EntityManager, replayed: Replayed): Promise<Compa
       ['initialMargin', r.initialMargin, live.im],
       ['maintenanceMargin', r.maintenanceMargin, live.mm],
     ];
-    for (const [field, replay, liveCents] of figures) if (replay !== formatCents(liveCents)) differ({ kind: 'account', account: id, field, replay, live: formatCents(liveCents) });
+    for (const [field, replay, liveCents] of figures)
+      if (replay !== formatCents(liveCents)) differ({ kind: 'account', account: id, field, replay, live: formatCents(liveCents) });
     for (const sym of [...new Set([...Object.keys(r.positions), ...Object.keys(live.positions)])].sort(byId)) {
       const a = r.positions[sym] ?? 0;
       const b = live.positions[sym] ?? 0;
@@ -289,22 +326,46 @@ async function compareState(m: EntityManager, replayed: Replayed): Promise<Compa
 
   // -- books
   const market = new Map(
-    (await sql<{ symbol: string; session_state: string; band_tier: number; band_lo: string; band_hi: string; reference_price: string; last_price: string | null; depth: unknown; halt: unknown }>(
-      m,
-      'SELECT symbol, session_state, band_tier, band_lo, band_hi, reference_price, last_price, depth, halt FROM market_data',
-    )).rows.map((r) => [r.symbol, r]),
+    (
+      await sql<{
+        symbol: string;
+        session_state: string;
+        band_tier: number;
+        band_lo: string;
+        band_hi: string;
+        reference_price: string;
+        last_price: string | null;
+        depth: unknown;
+        halt: unknown;
+      }>(m, 'SELECT symbol, session_state, band_tier, band_lo, band_hi, reference_price, last_price, depth, halt FROM market_data')
+    ).rows.map((r) => [r.symbol, r]),
   );
   const listed = new Map((await sql<{ symbol: string; status: string }>(m, 'SELECT symbol, status FROM instruments')).rows.map((r) => [r.symbol, r.status]));
   const liveOrders = new Map<string, LiveOrder[]>();
   for (const r of (
-    await sql<{ account_id: string; client_order_id: string; instrument: string; order_id: string | null; side: string; price: string | null; open_qty: string }>(
+    await sql<{
+      account_id: string;
+      client_order_id: string;
+      instrument: string;
+      order_id: string | null;
+      side: string;
+      price: string | null;
+      open_qty: string;
+    }>(
       m,
       `SELECT account_id, client_order_id, instrument, order_id, side, price, open_qty FROM orders WHERE open_qty > 0 AND status IN ('open', 'partially_filled')`,
     )
   ).rows) {
     let l = liveOrders.get(r.instrument);
     if (!l) liveOrders.set(r.instrument, (l = []));
-    l.push({ orderId: r.order_id === null ? 0 : num(r.order_id), account: r.account_id, clientOrderId: r.client_order_id, side: r.side as 'buy' | 'sell', price: r.price === null ? 0 : num(r.price), openQty: num(r.open_qty) });
+    l.push({
+      orderId: r.order_id === null ? 0 : num(r.order_id),
+      account: r.account_id,
+      clientOrderId: r.client_order_id,
+      side: r.side as 'buy' | 'sell',
+      price: r.price === null ? 0 : num(r.price),
+      openQty: num(r.open_qty),
+    });
   }
   const symbols = [...new Set([...Object.keys(state.books), ...market.keys(), ...listed.keys()])].sort(byId);
   const bookHashes: Record<string, HashPair> = {};
@@ -363,10 +424,18 @@ async function compareState(m: EntityManager, replayed: Replayed): Promise<Compa
       liveByKey.delete(key);
       const mine = { orderId: o.orderId, side: o.side, price: o.price, openQty: o.openQty };
       const theirs = l ? { orderId: l.orderId, side: l.side, price: formatTicks(l.price), openQty: l.openQty } : null;
-      if (canonicalJson(mine) !== canonicalJson(theirs)) differ({ kind: 'book', instrument: sym, account: o.account, field: `order ${o.clientOrderId}`, replay: mine, live: theirs });
+      if (canonicalJson(mine) !== canonicalJson(theirs))
+        differ({ kind: 'book', instrument: sym, account: o.account, field: `order ${o.clientOrderId}`, replay: mine, live: theirs });
     }
     for (const l of liveByKey.values()) {
-      differ({ kind: 'book', instrument: sym, account: l.account, field: `order ${l.clientOrderId}`, replay: null, live: { orderId: l.orderId, side: l.side, price: formatTicks(l.price), openQty: l.openQty } });
+      differ({
+        kind: 'book',
+        instrument: sym,
+        account: l.account,
+        field: `order ${l.clientOrderId}`,
+        replay: null,
+        live: { orderId: l.orderId, side: l.side, price: formatTicks(l.price), openQty: l.openQty },
+      });
     }
   }
 
@@ -389,7 +458,8 @@ async function compareState(m: EntityManager, replayed: Replayed): Promise<Compa
       const theirs = l ? { tier: l.tier, start: l.start, end: l.end } : null;
       if (canonicalJson(mine) !== canonicalJson(theirs)) differ({ kind: 'halt', instrument: h.instrument, field: 'halt', replay: mine, live: theirs });
     }
-    for (const l of [...liveByKey.values()].sort((a, b) => byId(key(a), key(b)))) differ({ kind: 'halt', instrument: l.instrument, field: 'halt', replay: null, live: { tier: l.tier, start: l.start, end: l.end } });
+    for (const l of [...liveByKey.values()].sort((a, b) => byId(key(a), key(b))))
+      differ({ kind: 'halt', instrument: l.instrument, field: 'halt', replay: null, live: { tier: l.tier, start: l.start, end: l.end } });
   }
 
   return {
@@ -421,7 +491,11 @@ export async function verifyLog(db: Db, opts: { fromSeq?: number; toSeq?: number
  * chain is intact and every anchor holds. The chain alone cannot catch a superuser who rewrites an
  * event and recomputes every later hash and the head; an anchor made before the rewrite does.
  */
-export async function verifyLogWithAnchors(db: Db, anchorLines: Iterable<string> | AsyncIterable<string>, publicKey: KeyObject): Promise<{ ok: boolean; chain: VerifyResult & { ms: number }; anchors: AnchorCheck }> {
+export async function verifyLogWithAnchors(
+  db: Db,
+  anchorLines: Iterable<string> | AsyncIterable<string>,
+  publicKey: KeyObject,
+): Promise<{ ok: boolean; chain: VerifyResult & { ms: number }; anchors: AnchorCheck }> {
   const chain = await verifyLog(db);
   const anchors = await checkAnchors(anchorLines, publicKey, await anchoredLogOf(db));
   return { ok: chain.ok && anchors.ok, chain, anchors };
@@ -470,7 +544,15 @@ export async function verifyExportLines(lines: AsyncIterable<string> | Iterable<
   let count = 0;
   let fromSeq = 1;
   let lineNo = 0;
-  const fail = (brokenAt: number, kind: 'hash-mismatch' | 'prev-hash-mismatch' | 'gap', expected: string, found: string, message: string): VerifyResult => ({ ok: false, brokenAt, kind, expected, found, message, count });
+  const fail = (brokenAt: number, kind: 'hash-mismatch' | 'prev-hash-mismatch' | 'gap', expected: string, found: string, message: string): VerifyResult => ({
+    ok: false,
+    brokenAt,
+    kind,
+    expected,
+    found,
+    message,
+    count,
+  });
   for await (const line of lines) {
     lineNo++;
     if (line.trim() === '') continue;
@@ -489,7 +571,8 @@ export async function verifyExportLines(lines: AsyncIterable<string> | Iterable<
       const missing = e.seq - 1 === expectedSeq ? `event ${expectedSeq} is` : `events ${expectedSeq}..${e.seq - 1} are`;
       return fail(expectedSeq, 'gap', `seq ${expectedSeq}`, `seq ${e.seq}`, `${missing} missing from the export`);
     }
-    if (e.prevHash !== expectedPrev) return fail(e.seq, 'prev-hash-mismatch', expectedPrev!, e.prevHash, `event ${e.seq}'s prev_hash is not the hash of event ${e.seq - 1}`);
+    if (e.prevHash !== expectedPrev)
+      return fail(e.seq, 'prev-hash-mismatch', expectedPrev!, e.prevHash, `event ${e.seq}'s prev_hash is not the hash of event ${e.seq - 1}`);
     let actual: string;
     try {
       actual = computeEventHash({ ...e, causationId: e.causationId ?? null, source: e.source ?? null });

@@ -37,7 +37,14 @@ describe('CopyOut', () => {
             message('Z', Buffer.from('I')),
             Buffer.from(after),
           ]);
-          const toPg = Buffer.concat([...before, ...middle, message('c', Buffer.alloc(0)), message('C', Buffer.from('COPY 3\0')), message('Z', Buffer.from('I')), Buffer.from(after)]);
+          const toPg = Buffer.concat([
+            ...before,
+            ...middle,
+            message('c', Buffer.alloc(0)),
+            message('C', Buffer.from('COPY 3\0')),
+            message('Z', Buffer.from('I')),
+            Buffer.from(after),
+          ]);
 
           const socket = new EventEmitter();
           const received: Buffer[] = [];

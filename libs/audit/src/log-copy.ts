@@ -172,4 +172,3 @@ export class CopyOut {
   handleEmptyQuery(): void {}
   handlePortalSuspended(): void {}
 }
-

@@ -43,6 +43,11 @@ function quoteLiteral(s: string): string {
  */
 export function copyLogSql(from: number, to: number, payloadTypes: readonly string[] | null): string {
   if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to)) throw new RangeError('seq bounds must be integers');
-  const payload = payloadTypes === null ? 'payload' : payloadTypes.length === 0 ? 'NULL::json' : `CASE WHEN type IN (${payloadTypes.map(quoteLiteral).join(', ')}) THEN payload END`;
+  const payload =
+    payloadTypes === null
+      ? 'payload'
+      : payloadTypes.length === 0
+        ? 'NULL::json'
+        : `CASE WHEN type IN (${payloadTypes.map(quoteLiteral).join(', ')}) THEN payload END`;
   return `COPY (SELECT seq, type, at, ${payload} FROM event_log WHERE seq BETWEEN ${from} AND ${to} ORDER BY seq) TO STDOUT (FORMAT binary)`;
 }

@@ -45,7 +45,8 @@ class WireRecord implements LogRecord {
   ) {}
 
   get payload(): Record<string, unknown> {
-    if (this.parsed === undefined) this.parsed = this.source === null ? null : (JSON.parse(this.source.toString('utf8', this.start, this.end)) as Record<string, unknown>);
+    if (this.parsed === undefined)
+      this.parsed = this.source === null ? null : (JSON.parse(this.source.toString('utf8', this.start, this.end)) as Record<string, unknown>);
     return this.parsed as Record<string, unknown>;
   }
 
@@ -73,7 +74,16 @@ function isDataSource(db: Db): db is DataSource {
 /** The pg client configuration of a new connection to the database `db` is connected to. */
 function connectionConfig(db: Db): Record<string, unknown> {
   const ds = isDataSource(db) ? db : db.connection;
-  const o = ds.options as { url?: string; host?: string; port?: number; username?: string; password?: unknown; database?: string; ssl?: unknown; extra?: Record<string, unknown> };
+  const o = ds.options as {
+    url?: string;
+    host?: string;
+    port?: number;
+    username?: string;
+    password?: unknown;
+    database?: string;
+    ssl?: unknown;
+    extra?: Record<string, unknown>;
+  };
   const config: Record<string, unknown> = {};
   if (o.url) config.connectionString = o.url;
   if (o.host) config.host = o.host;
@@ -89,7 +99,7 @@ function connectionConfig(db: Db): Record<string, unknown> {
 /** Inside a transaction: its snapshot, exported for the worker's connection. */
 async function exportSnapshot(db: Db): Promise<string | null> {
   if (isDataSource(db)) return null;
-  const qr = (db).queryRunner;
+  const qr = db.queryRunner;
   if (!qr || qr.isReleased || !qr.isTransactionActive) return null;
   const r = await sql<{ s: string }>(db, 'SELECT pg_export_snapshot() AS s');
   return r.rows[0].s;

@@ -66,7 +66,8 @@ function run(job: WorkerJob, port: NonNullable<typeof parentPort>): Promise<void
 
   let inFlight = 0;
   let paused = false;
-  const stream = (): { pause(): void; resume(): void } => (client as unknown as { connection: { stream: { pause(): void; resume(): void } } }).connection.stream;
+  const stream = (): { pause(): void; resume(): void } =>
+    (client as unknown as { connection: { stream: { pause(): void; resume(): void } } }).connection.stream;
   port.on('message', (m: { ack?: number }) => {
     if (m.ack) {
       inFlight -= m.ack;

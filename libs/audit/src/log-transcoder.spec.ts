@@ -86,10 +86,16 @@ function jsonb(v: unknown): string {
 
 const ISO = fc.integer({ min: 0, max: 4_102_444_800_000 }).map((ms) => new Date(ms).toISOString());
 const DECIMAL = fc.oneof(
-  fc.integer({ min: -10_000_000, max: 10_000_000 }).map((c) => `${c < 0 ? '-' : ''}${Math.floor(Math.abs(c) / 100)}.${String(Math.abs(c) % 100).padStart(2, '0')}`),
+  fc
+    .integer({ min: -10_000_000, max: 10_000_000 })
+    .map((c) => `${c < 0 ? '-' : ''}${Math.floor(Math.abs(c) / 100)}.${String(Math.abs(c) % 100).padStart(2, '0')}`),
   fc.constantFrom('200', '200.0', '1.005', '-0.00', ' 2.05', 'abc', '', '1e3', '99999999999999999999.00'),
 );
-const TEXT = fc.oneof(fc.constantFrom('A1', 'c42', 'SIT-2027-03', 'buy', 'sell', 'GTC', 'IOC', '', 'é', 'a"b', 'a\\b', 'line\nbreak', '\u0000', '😀', '__proto__'), fc.string({ maxLength: 12 }), fc.string({ unit: 'grapheme', maxLength: 6 }));
+const TEXT = fc.oneof(
+  fc.constantFrom('A1', 'c42', 'SIT-2027-03', 'buy', 'sell', 'GTC', 'IOC', '', 'é', 'a"b', 'a\\b', 'line\nbreak', '\u0000', '😀', '__proto__'),
+  fc.string({ maxLength: 12 }),
+  fc.string({ unit: 'grapheme', maxLength: 6 }),
+);
 const ODD = fc.oneof(fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.constant(-0), TEXT);
 const LEAF = fc.oneof(DECIMAL, ISO, ODD);
 
@@ -136,10 +142,15 @@ describe('log reader decoding (transcoder and codec)', () => {
       }),
       { numRuns: 400 },
     );
-    const shapes = ['{"at": "2027-01-04T14:00:00.013Z", "qty": 5, "side": "buy", "price": "200.00", "account": "A7", "end": null}', '{"at": "2027-01-04T14:00:00.014Z", "qty": 6, "side": "sell", "price": "199.99", "account": "A8", "end": "2027-01-04T14:00:00.020Z"}'];
+    const shapes = [
+      '{"at": "2027-01-04T14:00:00.013Z", "qty": 5, "side": "buy", "price": "200.00", "account": "A7", "end": null}',
+      '{"at": "2027-01-04T14:00:00.014Z", "qty": 6, "side": "sell", "price": "199.99", "account": "A8", "end": "2027-01-04T14:00:00.020Z"}',
+    ];
     const texts: string[] = [];
     for (let i = 0; i < 200; i++) {
-      const t = shapes[i % 2].replace('"qty": 5', `"qty": ${i % 7 === 0 ? '5.5' : i % 11 === 0 ? '-0' : String(i)}`).replace('A7', i % 13 === 0 ? 'A\\7' : `A${i}`);
+      const t = shapes[i % 2]
+        .replace('"qty": 5', `"qty": ${i % 7 === 0 ? '5.5' : i % 11 === 0 ? '-0' : String(i)}`)
+        .replace('A7', i % 13 === 0 ? 'A\\7' : `A${i}`);
       texts.push(i % 17 === 0 ? t.replace('"price": "200.00"', '"price": 200') : i % 19 === 0 ? t.replace(', "end": null}', ', "end": null, "x": 1}') : t);
     }
     expectSame(texts, reader);
@@ -156,12 +167,19 @@ describe('log reader decoding (transcoder and codec)', () => {
     expectSame([...base, ...base], reader);
     const SIGNIFICANT = '{}[],: "\\0123456789-.eEa\u00e9\n';
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 2 }), fc.nat(), fc.constantFrom(...SIGNIFICANT.split('')), fc.constantFrom('replace', 'insert', 'delete'), (which, at, c, how) => {
-        const t = base[which];
-        const i = at % (t.length + (how === 'insert' ? 1 : 0));
-        const text = how === 'replace' ? t.slice(0, i) + c + t.slice(i + 1) : how === 'insert' ? t.slice(0, i) + c + t.slice(i) : t.slice(0, i) + t.slice(i + 1);
-        expectSame([text, t], reader);
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 2 }),
+        fc.nat(),
+        fc.constantFrom(...SIGNIFICANT.split('')),
+        fc.constantFrom('replace', 'insert', 'delete'),
+        (which, at, c, how) => {
+          const t = base[which];
+          const i = at % (t.length + (how === 'insert' ? 1 : 0));
+          const text =
+            how === 'replace' ? t.slice(0, i) + c + t.slice(i + 1) : how === 'insert' ? t.slice(0, i) + c + t.slice(i) : t.slice(0, i) + t.slice(i + 1);
+          expectSame([text, t], reader);
+        },
+      ),
       { numRuns: 3000 },
     );
   });
@@ -242,7 +260,8 @@ describe('log reader decoding (transcoder and codec)', () => {
     const reader = new Reader();
     for (let batch = 0; batch < 3; batch++) {
       const texts: string[] = [];
-      for (let i = 0; i < MAX_STRINGS / 2 + 7; i++) texts.push(jsonb({ at: '2027-01-04T14:00:00.013Z', type: 'OrderAccepted', clientOrderId: `c${batch}-${i}`, account: `A${i % 50}`, [`k${i % 5}`]: i }));
+      for (let i = 0; i < MAX_STRINGS / 2 + 7; i++)
+        texts.push(jsonb({ at: '2027-01-04T14:00:00.013Z', type: 'OrderAccepted', clientOrderId: `c${batch}-${i}`, account: `A${i % 50}`, [`k${i % 5}`]: i }));
       expectSame(texts, reader);
     }
     // clientOrderId's values do not recur: from now on they go as their bytes in the text.

@@ -1,4 +1,13 @@
-import { decimalAtMost, isBoundedPrice, isCashAmount, MAX_ACCOUNT_CASH_CENTS, MAX_CASH_AMOUNT_CENTS, MAX_CASH_AMOUNT_TEXT, MAX_PRICE_TEXT, MAX_PRICE_TICKS } from './bounds';
+import {
+  decimalAtMost,
+  isBoundedPrice,
+  isCashAmount,
+  MAX_ACCOUNT_CASH_CENTS,
+  MAX_CASH_AMOUNT_CENTS,
+  MAX_CASH_AMOUNT_TEXT,
+  MAX_PRICE_TEXT,
+  MAX_PRICE_TICKS,
+} from './bounds';
 import { parseCents } from './money';
 
 describe('bounds of amounts', () => {

@@ -36,8 +36,7 @@ export interface ProductSpec {
 export const SIT: ProductSpec = {
   code: 'SIT',
   name: 'SIT futures (token futures)',
-  underlying:
-    'Standard Inference Token: one inference token from a model meeting MMLU >= 86%, HumanEval >= 67%, GSM8K >= 92%',
+  underlying: 'Standard Inference Token: one inference token from a model meeting MMLU >= 86%, HumanEval >= 67%, GSM8K >= 92%',
   lotSize: 1_000_000,
   lotUnit: 'SIT',
   quoteCurrency: 'USD',

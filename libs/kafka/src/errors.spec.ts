@@ -1,7 +1,8 @@
 import { BusUnavailableError, isBusUnavailable, isConnectivityError, isCoordinatorError } from './errors';
 
 /** Errors shaped as kafkajs makes them (name, type, retriable, nested cause). */
-const kjs = (name: string, fields: Record<string, unknown> = {}, cause?: unknown) => Object.assign(new Error(name), { name, ...fields, ...(cause ? { cause } : {}) });
+const kjs = (name: string, fields: Record<string, unknown> = {}, cause?: unknown) =>
+  Object.assign(new Error(name), { name, ...fields, ...(cause ? { cause } : {}) });
 
 describe('the bus’s error classification', () => {
   it('tells a missing group coordinator, however wrapped', () => {
@@ -15,7 +16,9 @@ describe('the bus’s error classification', () => {
 
   it('tells an unreachable broker from a refused request', () => {
     expect(isConnectivityError(kjs('KafkaJSNonRetriableError', {}, kjs('KafkaJSConnectionError', { code: 'ECONNREFUSED' })))).toBe(true);
-    expect(isConnectivityError(kjs('KafkaJSNumberOfRetriesExceeded', {}, kjs('KafkaJSProtocolError', { type: 'LEADER_NOT_AVAILABLE', retriable: true })))).toBe(true);
+    expect(isConnectivityError(kjs('KafkaJSNumberOfRetriesExceeded', {}, kjs('KafkaJSProtocolError', { type: 'LEADER_NOT_AVAILABLE', retriable: true })))).toBe(
+      true,
+    );
     expect(isConnectivityError(kjs('KafkaJSProtocolError', { type: 'MESSAGE_TOO_LARGE', retriable: false }))).toBe(false);
   });
 

@@ -177,7 +177,9 @@ class KafkajsProducer implements Producer {
     );
     return withDeadline(sent, bound, () => `message broker did not take the send within ${bound} ms`).catch((err) => {
       if (err instanceof BusUnavailableError) this.markDown();
-      throw isConnectivityError(err) && !(err instanceof BusUnavailableError) ? new BusUnavailableError(`message broker unreachable: ${errorText(err)}`, { cause: err }) : err;
+      throw isConnectivityError(err) && !(err instanceof BusUnavailableError)
+        ? new BusUnavailableError(`message broker unreachable: ${errorText(err)}`, { cause: err })
+        : err;
     });
   }
 
@@ -306,11 +308,21 @@ class KafkajsConsumer implements Consumer {
     const waited = Date.now() - wait.since;
     const limit = this.options.coordinatorWaitMs ?? 60_000;
     if (waited >= limit) {
-      this.consumer.logger().error('the group coordinator did not become available; giving up', { groupId: this.options.groupId, waitedMs: waited, error: error.message });
+      this.consumer
+        .logger()
+        .error('the group coordinator did not become available; giving up', { groupId: this.options.groupId, waitedMs: waited, error: error.message });
       return false;
     }
     const pauseMs = Math.min(250 * 2 ** wait.attempts++, 2000, limit - waited);
-    this.consumer.logger().warn('waiting for the group coordinator', { groupId: this.options.groupId, attempt: wait.attempts, waitedMs: waited, retryInMs: pauseMs, error: error.message });
+    this.consumer
+      .logger()
+      .warn('waiting for the group coordinator', {
+        groupId: this.options.groupId,
+        attempt: wait.attempts,
+        waitedMs: waited,
+        retryInMs: pauseMs,
+        error: error.message,
+      });
     await new Promise((r) => setTimeout(r, pauseMs));
     return true;
   }
@@ -356,9 +368,7 @@ class KafkajsConsumer implements Consumer {
         const last = batch.lastOffset();
         payload.resolveOffset(last);
         try {
-          await this.consumer.commitOffsets([
-            { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
-          ]);
+          await this.consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
         } catch (err) {
           // Only a hint (services keep their offsets in Postgres); the position has moved on.
           this.consumer.logger().warn('offset commit failed', {

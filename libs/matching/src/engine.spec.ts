@@ -131,7 +131,16 @@ describe('MatchingEngine: order form', () => {
     const order = { ...limit('A', 'a1', 'buy', 200, 5), ...change };
     expect(engine.submit(order as never, T0)).toEqual({ status: 'rejected', ...rejection });
     expect(drain()).toEqual([
-      { type: 'OrderRejected', instrument: INSTRUMENT, at: T0, command: 'new', account: order.account, clientOrderId: order.clientOrderId, orderId: null, ...rejection },
+      {
+        type: 'OrderRejected',
+        instrument: INSTRUMENT,
+        at: T0,
+        command: 'new',
+        account: order.account,
+        clientOrderId: order.clientOrderId,
+        orderId: null,
+        ...rejection,
+      },
     ]);
     expect(engine.openOrderCount).toBe(0);
   });
@@ -148,8 +157,26 @@ describe('MatchingEngine: price limits', () => {
     expect(engine.submit(limit('A', 'a1', 'buy', 231, 1), T0)).toEqual({ status: 'rejected', reason: 'PRICE_OUTSIDE_LIMIT' });
     expect(engine.submit(limit('A', 'a2', 'sell', 169, 1), T0)).toEqual({ status: 'rejected', reason: 'PRICE_OUTSIDE_LIMIT' });
     expect(drain()).toEqual([
-      { type: 'OrderRejected', instrument: INSTRUMENT, at: T0, command: 'new', account: 'A', clientOrderId: 'a1', orderId: null, reason: 'PRICE_OUTSIDE_LIMIT' },
-      { type: 'OrderRejected', instrument: INSTRUMENT, at: T0, command: 'new', account: 'A', clientOrderId: 'a2', orderId: null, reason: 'PRICE_OUTSIDE_LIMIT' },
+      {
+        type: 'OrderRejected',
+        instrument: INSTRUMENT,
+        at: T0,
+        command: 'new',
+        account: 'A',
+        clientOrderId: 'a1',
+        orderId: null,
+        reason: 'PRICE_OUTSIDE_LIMIT',
+      },
+      {
+        type: 'OrderRejected',
+        instrument: INSTRUMENT,
+        at: T0,
+        command: 'new',
+        account: 'A',
+        clientOrderId: 'a2',
+        orderId: null,
+        reason: 'PRICE_OUTSIDE_LIMIT',
+      },
     ]);
     expect(engine.submit(limit('A', 'a3', 'buy', 170, 1), T0).status).toBe('accepted');
     expect(engine.submit(limit('A', 'a4', 'sell', 230, 1), T0).status).toBe('accepted');
@@ -170,7 +197,16 @@ describe('MatchingEngine: price limits', () => {
     drain();
     expect(engine.replace('A', 'a1', 231, 5, T0 + 1)).toEqual({ status: 'rejected', reason: 'PRICE_OUTSIDE_LIMIT' });
     expect(drain()).toEqual([
-      { type: 'OrderRejected', instrument: INSTRUMENT, at: T0 + 1, command: 'replace', account: 'A', clientOrderId: 'a1', orderId: 1, reason: 'PRICE_OUTSIDE_LIMIT' },
+      {
+        type: 'OrderRejected',
+        instrument: INSTRUMENT,
+        at: T0 + 1,
+        command: 'replace',
+        account: 'A',
+        clientOrderId: 'a1',
+        orderId: 1,
+        reason: 'PRICE_OUTSIDE_LIMIT',
+      },
     ]);
     expect(engine.getOrder('A', 'a1')).toMatchObject({ price: 200, openQty: 5 });
   });
@@ -195,7 +231,19 @@ describe('MatchingEngine: price limits', () => {
     const { engine, drain } = newEngine();
     engine.submit(market('A', 'a1', 'sell', 7), T0);
     expect(drain()).toEqual([
-      { type: 'OrderAccepted', instrument: INSTRUMENT, at: T0, orderId: 1, account: 'A', clientOrderId: 'a1', side: 'sell', orderType: 'market', tif: 'IOC', price: null, qty: 7 },
+      {
+        type: 'OrderAccepted',
+        instrument: INSTRUMENT,
+        at: T0,
+        orderId: 1,
+        account: 'A',
+        clientOrderId: 'a1',
+        side: 'sell',
+        orderType: 'market',
+        tif: 'IOC',
+        price: null,
+        qty: 7,
+      },
       {
         type: 'OrderCancelled',
         instrument: INSTRUMENT,
@@ -292,7 +340,16 @@ describe('MatchingEngine: halts', () => {
     expect(engine.cancel('B', 'b0', end - 1)).toEqual({ status: 'cancelled', orderId: 1, cancelledQty: 5 });
     expect(drain()).toEqual([
       { type: 'OrderRejected', instrument: INSTRUMENT, at: end - 1, command: 'new', account: 'S', clientOrderId: 's2', orderId: null, reason: 'MARKET_HALTED' },
-      { type: 'OrderRejected', instrument: INSTRUMENT, at: end - 1, command: 'replace', account: 'B', clientOrderId: 'b0', orderId: 1, reason: 'MARKET_HALTED' },
+      {
+        type: 'OrderRejected',
+        instrument: INSTRUMENT,
+        at: end - 1,
+        command: 'replace',
+        account: 'B',
+        clientOrderId: 'b0',
+        orderId: 1,
+        reason: 'MARKET_HALTED',
+      },
       {
         type: 'OrderCancelled',
         instrument: INSTRUMENT,
@@ -327,7 +384,19 @@ describe('MatchingEngine: halts', () => {
     expect(engine.submit(limit('A', 'a1', 'buy', 240, 2), end)).toEqual({ status: 'accepted', orderId: 3, filledQty: 0, restingQty: 2 });
     expect(drain()).toEqual([
       { type: 'MarketResumed', instrument: INSTRUMENT, at: end, tier: 2, band: { lo: 150, hi: 250 } },
-      { type: 'OrderAccepted', instrument: INSTRUMENT, at: end, orderId: 3, account: 'A', clientOrderId: 'a1', side: 'buy', orderType: 'limit', tif: 'GTC', price: 240, qty: 2 },
+      {
+        type: 'OrderAccepted',
+        instrument: INSTRUMENT,
+        at: end,
+        orderId: 3,
+        account: 'A',
+        clientOrderId: 'a1',
+        side: 'buy',
+        orderType: 'limit',
+        tif: 'GTC',
+        price: 240,
+        qty: 2,
+      },
     ]);
     expect(engine.sessionState()).toBe('OPEN');
     expect(engine.activeBand()).toEqual({ tier: 2, lo: 150, hi: 250 });
@@ -350,7 +419,16 @@ describe('MatchingEngine: halts', () => {
     late.engine.cancel('X', 'nope', T0 + HALT_MS + 12_345);
     expect(late.drain()).toEqual([
       { type: 'MarketResumed', instrument: INSTRUMENT, at: T0 + HALT_MS, tier: 2, band: { lo: 150, hi: 250 } },
-      { type: 'OrderRejected', instrument: INSTRUMENT, at: T0 + HALT_MS + 12_345, command: 'cancel', account: 'X', clientOrderId: 'nope', orderId: null, reason: 'UNKNOWN_ORDER' },
+      {
+        type: 'OrderRejected',
+        instrument: INSTRUMENT,
+        at: T0 + HALT_MS + 12_345,
+        command: 'cancel',
+        account: 'X',
+        clientOrderId: 'nope',
+        orderId: null,
+        reason: 'UNKNOWN_ORDER',
+      },
     ]);
   });
 
@@ -366,7 +444,11 @@ describe('MatchingEngine: halts', () => {
     engine.submit(limit('B', 'b2', 'buy', 230, 1), end + 2);
     engine.submit(limit('S', 's3', 'sell', 170, 1), end + 3);
     engine.submit(limit('B', 'b3', 'buy', 170, 1), end + 4);
-    expect(drain().filter((e) => e.type === 'Trade' || e.type === 'MarketHalted').map(brief)).toEqual([
+    expect(
+      drain()
+        .filter((e) => e.type === 'Trade' || e.type === 'MarketHalted')
+        .map(brief),
+    ).toEqual([
       'trade #2 1@230 buy B/b2#4 (leaves 0) sell S/s2#3 (leaves 0) aggressor=buy',
       'trade #3 1@170 buy B/b3#6 (leaves 0) sell S/s3#5 (leaves 0) aggressor=buy',
     ]);
@@ -375,8 +457,32 @@ describe('MatchingEngine: halts', () => {
     engine.submit(limit('B', 'b4', 'buy', 250, 2), end + 5);
     engine.submit(limit('S', 's4', 'sell', 250, 1), end + 6);
     expect(drain()).toEqual([
-      { type: 'OrderAccepted', instrument: INSTRUMENT, at: end + 5, orderId: 7, account: 'B', clientOrderId: 'b4', side: 'buy', orderType: 'limit', tif: 'GTC', price: 250, qty: 2 },
-      { type: 'OrderAccepted', instrument: INSTRUMENT, at: end + 6, orderId: 8, account: 'S', clientOrderId: 's4', side: 'sell', orderType: 'limit', tif: 'GTC', price: 250, qty: 1 },
+      {
+        type: 'OrderAccepted',
+        instrument: INSTRUMENT,
+        at: end + 5,
+        orderId: 7,
+        account: 'B',
+        clientOrderId: 'b4',
+        side: 'buy',
+        orderType: 'limit',
+        tif: 'GTC',
+        price: 250,
+        qty: 2,
+      },
+      {
+        type: 'OrderAccepted',
+        instrument: INSTRUMENT,
+        at: end + 6,
+        orderId: 8,
+        account: 'S',
+        clientOrderId: 's4',
+        side: 'sell',
+        orderType: 'limit',
+        tif: 'GTC',
+        price: 250,
+        qty: 1,
+      },
       {
         type: 'Trade',
         instrument: INSTRUMENT,
@@ -436,7 +542,19 @@ describe('MatchingEngine: FOK, IOC', () => {
     const before = engine.snapshot().orders;
     expect(engine.submit(limit('D', 'd1', 'buy', 202, 8, 'FOK'), T0 + 1)).toEqual({ status: 'accepted', orderId: 4, filledQty: 0, restingQty: 0 });
     expect(drain()).toEqual([
-      { type: 'OrderAccepted', instrument: INSTRUMENT, at: T0 + 1, orderId: 4, account: 'D', clientOrderId: 'd1', side: 'buy', orderType: 'limit', tif: 'FOK', price: 202, qty: 8 },
+      {
+        type: 'OrderAccepted',
+        instrument: INSTRUMENT,
+        at: T0 + 1,
+        orderId: 4,
+        account: 'D',
+        clientOrderId: 'd1',
+        side: 'buy',
+        orderType: 'limit',
+        tif: 'FOK',
+        price: 202,
+        qty: 8,
+      },
       {
         type: 'OrderCancelled',
         instrument: INSTRUMENT,
@@ -500,8 +618,32 @@ describe('MatchingEngine: self-match prevention', () => {
     drain();
     const result = engine.submit(limit('X', 'x3', 'buy', 202, 6), T0 + 1);
     expect(drain()).toEqual([
-      { type: 'OrderAccepted', instrument: INSTRUMENT, at: T0 + 1, orderId: 4, account: 'X', clientOrderId: 'x3', side: 'buy', orderType: 'limit', tif: 'GTC', price: 202, qty: 6 },
-      { type: 'OrderCancelled', instrument: INSTRUMENT, at: T0 + 1, orderId: 1, account: 'X', clientOrderId: 'x1', side: 'sell', price: 201, cancelledQty: 3, filledQty: 0, reason: 'SELF_MATCH' },
+      {
+        type: 'OrderAccepted',
+        instrument: INSTRUMENT,
+        at: T0 + 1,
+        orderId: 4,
+        account: 'X',
+        clientOrderId: 'x3',
+        side: 'buy',
+        orderType: 'limit',
+        tif: 'GTC',
+        price: 202,
+        qty: 6,
+      },
+      {
+        type: 'OrderCancelled',
+        instrument: INSTRUMENT,
+        at: T0 + 1,
+        orderId: 1,
+        account: 'X',
+        clientOrderId: 'x1',
+        side: 'sell',
+        price: 201,
+        cancelledQty: 3,
+        filledQty: 0,
+        reason: 'SELF_MATCH',
+      },
       {
         type: 'Trade',
         instrument: INSTRUMENT,
@@ -519,7 +661,19 @@ describe('MatchingEngine: self-match prevention', () => {
         sellClientOrderId: 'y1',
         sellLeavesQty: 0,
       },
-      { type: 'OrderCancelled', instrument: INSTRUMENT, at: T0 + 1, orderId: 3, account: 'X', clientOrderId: 'x2', side: 'sell', price: 202, cancelledQty: 5, filledQty: 0, reason: 'SELF_MATCH' },
+      {
+        type: 'OrderCancelled',
+        instrument: INSTRUMENT,
+        at: T0 + 1,
+        orderId: 3,
+        account: 'X',
+        clientOrderId: 'x2',
+        side: 'sell',
+        price: 202,
+        cancelledQty: 5,
+        filledQty: 0,
+        reason: 'SELF_MATCH',
+      },
     ]);
     expect(result).toEqual({ status: 'accepted', orderId: 4, filledQty: 4, restingQty: 2 });
     expect(engine.depth()).toEqual({ bids: [{ price: 202, qty: 2, orders: 1 }], asks: [] });
@@ -715,8 +869,32 @@ describe('MatchingEngine: session roll and expiry', () => {
     engine.rollSession(220, T0 + 1000);
     // In priority order: the 190 level (a2 before b1), then 175.
     expect(drain()).toEqual([
-      { type: 'OrderExpired', instrument: INSTRUMENT, at: T0 + 1000, orderId: 2, account: 'A', clientOrderId: 'a2', side: 'buy', price: 190, expiredQty: 2, filledQty: 0, reason: 'DAY_EXPIRED' },
-      { type: 'OrderCancelled', instrument: INSTRUMENT, at: T0 + 1000, orderId: 1, account: 'A', clientOrderId: 'a1', side: 'buy', price: 175, cancelledQty: 1, filledQty: 0, reason: 'PRICE_OUTSIDE_LIMIT' },
+      {
+        type: 'OrderExpired',
+        instrument: INSTRUMENT,
+        at: T0 + 1000,
+        orderId: 2,
+        account: 'A',
+        clientOrderId: 'a2',
+        side: 'buy',
+        price: 190,
+        expiredQty: 2,
+        filledQty: 0,
+        reason: 'DAY_EXPIRED',
+      },
+      {
+        type: 'OrderCancelled',
+        instrument: INSTRUMENT,
+        at: T0 + 1000,
+        orderId: 1,
+        account: 'A',
+        clientOrderId: 'a1',
+        side: 'buy',
+        price: 175,
+        cancelledQty: 1,
+        filledQty: 0,
+        reason: 'PRICE_OUTSIDE_LIMIT',
+      },
       { type: 'SessionRolled', instrument: INSTRUMENT, at: T0 + 1000, previousReferencePrice: 200, referencePrice: 220, tier: 1, band: { lo: 187, hi: 253 } },
     ]);
     expect(engine.referencePrice).toBe(220);
@@ -736,7 +914,9 @@ describe('MatchingEngine: session roll and expiry', () => {
     drain();
     engine.submit(limit('S', 's2', 'sell', 170, 1), T0 + 60_001);
     engine.submit(limit('B', 'b2', 'buy', 170, 1), T0 + 60_002);
-    expect(drain().slice(-1)).toEqual([{ type: 'MarketHalted', instrument: INSTRUMENT, at: T0 + 60_002, tier: 1, start: T0 + 60_002, end: T0 + 60_002 + HALT_MS }]);
+    expect(drain().slice(-1)).toEqual([
+      { type: 'MarketHalted', instrument: INSTRUMENT, at: T0 + 60_002, tier: 1, start: T0 + 60_002, end: T0 + 60_002 + HALT_MS },
+    ]);
   });
 
   it('refuses a bad reference price before changing anything', () => {

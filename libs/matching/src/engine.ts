@@ -262,11 +262,7 @@ export class MatchingEngine {
    */
   replace(account: string, clientOrderId: string, price: number, qty: number, at: number): ReplaceResult {
     this.beginCommand(at);
-    const formError = !isNonEmptyString(account)
-      ? INVALID.account
-      : !isNonEmptyString(clientOrderId)
-        ? INVALID.clientOrderId
-        : replaceFormError(price, qty);
+    const formError = !isNonEmptyString(account) ? INVALID.account : !isNonEmptyString(clientOrderId) ? INVALID.clientOrderId : replaceFormError(price, qty);
     if (formError !== null) return this.rejectReplace(formError, account, clientOrderId, null, at);
     if (this.closed) return this.rejectReplace(EXPIRED, account, clientOrderId, null, at);
     const o = this.accounts.get(account)?.orders.get(clientOrderId);
@@ -499,21 +495,19 @@ export class MatchingEngine {
       nextOrderId: this.nextOrderId,
       nextTradeId: this.nextTradeId,
       lastTradePrice: this.lastTrade,
-      orders: this.ordersInPriority().map(
-        (o): SnapshotOrder => ({
-          orderId: o.id,
-          account: o.acct.account,
-          clientOrderId: o.clientOrderId,
-          side: SIDE_NAME[o.side],
-          tif: TIF_NAME[o.tif],
-          price: o.price,
-          openQty: o.openQty,
-          filledQty: o.filledQty,
-          originalPrice: o.originalPrice as number,
-          originalQty: o.originalQty,
-          acceptedAt: o.acceptedAt,
-        }),
-      ),
+      orders: this.ordersInPriority().map((o): SnapshotOrder => ({
+        orderId: o.id,
+        account: o.acct.account,
+        clientOrderId: o.clientOrderId,
+        side: SIDE_NAME[o.side],
+        tif: TIF_NAME[o.tif],
+        price: o.price,
+        openQty: o.openQty,
+        filledQty: o.filledQty,
+        originalPrice: o.originalPrice as number,
+        originalQty: o.originalQty,
+        acceptedAt: o.acceptedAt,
+      })),
     };
   }
 
@@ -835,7 +829,14 @@ export class MatchingEngine {
 
   private rejectNew(o: NewOrder, r: Rejection, at: number): SubmitResult {
     const valid = o !== null && typeof o === 'object';
-    this.emitRejected('new', r, valid && typeof o.account === 'string' ? o.account : null, valid && typeof o.clientOrderId === 'string' ? o.clientOrderId : null, null, at);
+    this.emitRejected(
+      'new',
+      r,
+      valid && typeof o.account === 'string' ? o.account : null,
+      valid && typeof o.clientOrderId === 'string' ? o.clientOrderId : null,
+      null,
+      at,
+    );
     return r.field === undefined ? { status: 'rejected', reason: r.reason } : { status: 'rejected', reason: r.reason, field: r.field };
   }
 
@@ -849,14 +850,7 @@ export class MatchingEngine {
     return r.field === undefined ? { status: 'rejected', reason: r.reason } : { status: 'rejected', reason: r.reason, field: r.field };
   }
 
-  private emitRejected(
-    command: RejectedCommand,
-    r: Rejection,
-    account: string | null,
-    clientOrderId: string | null,
-    orderId: number | null,
-    at: number,
-  ): void {
+  private emitRejected(command: RejectedCommand, r: Rejection, account: string | null, clientOrderId: string | null, orderId: number | null, at: number): void {
     const base = { type: 'OrderRejected', instrument: this.instrument, at, command, account, clientOrderId, orderId, reason: r.reason } as const;
     this.sink(r.field === undefined ? base : { ...base, field: r.field });
   }

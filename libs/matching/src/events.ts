@@ -157,16 +157,7 @@ export interface BookClosed {
 }
 
 export type MatchingEvent =
-  | OrderAccepted
-  | OrderRejected
-  | Trade
-  | OrderCancelled
-  | OrderExpired
-  | OrderReplaced
-  | MarketHalted
-  | MarketResumed
-  | SessionRolled
-  | BookClosed;
+  OrderAccepted | OrderRejected | Trade | OrderCancelled | OrderExpired | OrderReplaced | MarketHalted | MarketResumed | SessionRolled | BookClosed;
 
 export type MatchingEventType = MatchingEvent['type'];
 

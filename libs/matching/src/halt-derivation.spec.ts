@@ -69,7 +69,9 @@ describe('halts derived from the trade log', () => {
     engine.submit(limit('A', 's2', 'sell', 250, 5), T0 + 1000 + HALT_MS + 1);
     engine.submit(limit('B', 'b3', 'buy', 250, 5), T0 + 1000 + HALT_MS + 2); // tier-2 edge: halt to the end
     const listed = { type: 'InstrumentListed', instrument: INSTRUMENT, referencePrice: 200 };
-    const enforced = events.filter((e): e is MarketHalted => e.type === 'MarketHalted').map(({ instrument, tier, start, end }) => ({ instrument, tier, start, end }));
+    const enforced = events
+      .filter((e): e is MarketHalted => e.type === 'MarketHalted')
+      .map(({ instrument, tier, start, end }) => ({ instrument, tier, start, end }));
     expect(enforced).toHaveLength(2);
     expect(deriveHalts([listed, ...events])).toEqual(enforced);
   });
@@ -127,7 +129,9 @@ describe('derived halts against the engine under random order flow', () => {
             engine.rollSession(o.ref, at);
           }
         }
-        const enforced = events.filter((e): e is MarketHalted => e.type === 'MarketHalted').map(({ instrument, tier, start, end }) => ({ instrument, tier, start, end }));
+        const enforced = events
+          .filter((e): e is MarketHalted => e.type === 'MarketHalted')
+          .map(({ instrument, tier, start, end }) => ({ instrument, tier, start, end }));
         sawHalts += enforced.length;
         expect(deriveHalts([{ type: 'InstrumentListed', instrument: 'X', referencePrice: 100 }, ...events])).toEqual(enforced);
       }),

@@ -74,7 +74,10 @@ export function activeBandAt(state: HaltDerivationState, at: number): ActiveBand
  * Applies one trade (price in ticks, event time in ms). Returns the new state and the halt the
  * trade started, if it started one.
  */
-export function applyTrade(state: HaltDerivationState, trade: { readonly price: number; readonly at: number }): { state: HaltDerivationState; halt: HaltRecord | null } {
+export function applyTrade(
+  state: HaltDerivationState,
+  trade: { readonly price: number; readonly at: number },
+): { state: HaltDerivationState; halt: HaltRecord | null } {
   const s = advanceTo(state, trade.at);
   if (isHaltedAt(s, trade.at)) return { state: s, halt: null };
   const band = s.activeTier === 1 ? s.bands.tier1 : s.bands.tier2;

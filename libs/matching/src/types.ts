@@ -25,13 +25,7 @@ export interface NewOrder {
 }
 
 /** Reasons the engine itself can reject a command with (the caller owns the others of §4). */
-export type RejectReason =
-  | 'INVALID_ORDER'
-  | 'INVALID_TICK'
-  | 'INSTRUMENT_EXPIRED'
-  | 'UNKNOWN_ORDER'
-  | 'MARKET_HALTED'
-  | 'PRICE_OUTSIDE_LIMIT';
+export type RejectReason = 'INVALID_ORDER' | 'INVALID_TICK' | 'INSTRUMENT_EXPIRED' | 'UNKNOWN_ORDER' | 'MARKET_HALTED' | 'PRICE_OUTSIDE_LIMIT';
 
 export interface Rejection {
   readonly reason: RejectReason;
@@ -40,13 +34,7 @@ export interface Rejection {
 }
 
 /** Why an order (or its remainder) left the book without trading. */
-export type CancelReason =
-  | 'CANCELLED_BY_MEMBER'
-  | 'SELF_MATCH'
-  | 'IOC_REMAINDER'
-  | 'FOK_NOT_FILLED'
-  | 'PRICE_OUTSIDE_LIMIT'
-  | 'INSTRUMENT_EXPIRED';
+export type CancelReason = 'CANCELLED_BY_MEMBER' | 'SELF_MATCH' | 'IOC_REMAINDER' | 'FOK_NOT_FILLED' | 'PRICE_OUTSIDE_LIMIT' | 'INSTRUMENT_EXPIRED';
 
 export type ExpireReason = 'DAY_EXPIRED';
 

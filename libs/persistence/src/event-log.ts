@@ -142,7 +142,8 @@ function prepare(e: NewEvent, i: number): Omit<Prepared, 'fields'> & { fields: O
     throw new InvalidEventError(i, 'version', 'must be an integer >= 1');
   }
   if (!Number.isSafeInteger(e.streamSeq) || e.streamSeq < 1) throw new InvalidEventError(i, 'streamSeq', 'must be a safe integer >= 1');
-  if (!isIsoMillis(e.at)) throw new InvalidEventError(i, 'at', `must be ISO-8601 UTC with milliseconds ('2027-01-04T14:30:00.000Z'), got ${JSON.stringify(e.at)}`);
+  if (!isIsoMillis(e.at))
+    throw new InvalidEventError(i, 'at', `must be ISO-8601 UTC with milliseconds ('2027-01-04T14:30:00.000Z'), got ${JSON.stringify(e.at)}`);
   let payloadText: string;
   try {
     payloadText = canonicalJson(e.payload);

@@ -76,9 +76,7 @@ export async function fetchUnpublished(db: Db, limit = 500): Promise<StoredOutbo
 /** Marks messages published; returns how many were newly marked. */
 export async function markPublished(db: Db, ids: readonly (string | number)[]): Promise<number> {
   if (ids.length === 0) return 0;
-  const r = await sql(db, 'UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[]) AND published_at IS NULL', [
-    ids.map(String),
-  ]);
+  const r = await sql(db, 'UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[]) AND published_at IS NULL', [ids.map(String)]);
   return r.rowCount;
 }
 

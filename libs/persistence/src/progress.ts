@@ -34,13 +34,7 @@ export async function loadNextOffsets(db: Db, consumer: string, topic: string): 
  * (i.e. the next offset to read). Saving the same offset again is a no-op; a smaller one throws.
  * Pass the transaction's EntityManager so it commits with the state change.
  */
-export async function saveNextOffset(
-  db: Db,
-  consumer: string,
-  topic: string,
-  partition: number,
-  nextOffset: number | bigint | string,
-): Promise<void> {
+export async function saveNextOffset(db: Db, consumer: string, topic: string, partition: number, nextOffset: number | bigint | string): Promise<void> {
   const offset = toInt64Text(nextOffset, 'nextOffset');
   if (!Number.isSafeInteger(partition) || partition < 0) throw new Error(`partition ${partition} is not a non-negative integer`);
   const r = await sql<{ next_offset: string }>(
@@ -53,11 +47,11 @@ export async function saveNextOffset(
     [consumer, topic, partition, offset],
   );
   if (r.rows.length === 0) {
-    const cur = await sql<{ next_offset: string }>(
-      db,
-      'SELECT next_offset FROM consumer_progress WHERE consumer = $1 AND topic = $2 AND partition = $3',
-      [consumer, topic, partition],
-    );
+    const cur = await sql<{ next_offset: string }>(db, 'SELECT next_offset FROM consumer_progress WHERE consumer = $1 AND topic = $2 AND partition = $3', [
+      consumer,
+      topic,
+      partition,
+    ]);
     throw new ProgressRegressionError(`${consumer} ${topic}/${partition} offset`, cur.rows[0]?.next_offset ?? '?', offset);
   }
 }
@@ -69,21 +63,13 @@ export async function saveNextOffsets(db: Db, consumer: string, topic: string, o
 
 /** The last streamSeq `consumer` applied from `stream`; 0 when none. Drop messages at or below it. */
 export async function lastStreamSeq(db: Db, consumer: string, stream: string): Promise<number> {
-  const r = await sql<{ last_stream_seq: string }>(
-    db,
-    'SELECT last_stream_seq FROM stream_progress WHERE consumer = $1 AND stream = $2',
-    [consumer, stream],
-  );
+  const r = await sql<{ last_stream_seq: string }>(db, 'SELECT last_stream_seq FROM stream_progress WHERE consumer = $1 AND stream = $2', [consumer, stream]);
   return r.rows.length === 0 ? 0 : toSafeNumber(r.rows[0].last_stream_seq, 'stream_progress.last_stream_seq');
 }
 
 /** Every stream's last applied streamSeq for `consumer` (load once at start, keep in memory). */
 export async function loadStreamSeqs(db: Db, consumer: string): Promise<Map<string, number>> {
-  const r = await sql<{ stream: string; last_stream_seq: string }>(
-    db,
-    'SELECT stream, last_stream_seq FROM stream_progress WHERE consumer = $1',
-    [consumer],
-  );
+  const r = await sql<{ stream: string; last_stream_seq: string }>(db, 'SELECT stream, last_stream_seq FROM stream_progress WHERE consumer = $1', [consumer]);
   return new Map(r.rows.map((row) => [row.stream, toSafeNumber(row.last_stream_seq, 'stream_progress.last_stream_seq')]));
 }
 

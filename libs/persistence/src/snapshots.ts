@@ -19,19 +19,14 @@ export interface Snapshot<S = unknown> {
 }
 
 /** Stores a snapshot (in the caller's transaction when given its EntityManager); returns its id. */
-export async function saveSnapshot(
-  db: Db,
-  owner: string,
-  position: number,
-  state: unknown,
-  opts: { version?: number } = {},
-): Promise<string> {
+export async function saveSnapshot(db: Db, owner: string, position: number, state: unknown, opts: { version?: number } = {}): Promise<string> {
   if (!Number.isSafeInteger(position) || position < 0) throw new Error(`position ${position} is not a non-negative integer`);
-  const r = await sql<{ id: string }>(
-    db,
-    'INSERT INTO snapshots (owner, position, version, state) VALUES ($1, $2, $3, $4::jsonb) RETURNING id',
-    [owner, position, opts.version ?? 1, canonicalJson(state)],
-  );
+  const r = await sql<{ id: string }>(db, 'INSERT INTO snapshots (owner, position, version, state) VALUES ($1, $2, $3, $4::jsonb) RETURNING id', [
+    owner,
+    position,
+    opts.version ?? 1,
+    canonicalJson(state),
+  ]);
   return r.rows[0].id;
 }
 

@@ -117,7 +117,14 @@ export async function verifyChain(db: Db, opts: VerifyOpts = {}): Promise<Verify
     const nowHead = toSafeNumber(beyond.rows[0].head, 'event_log_head.last_seq');
     const max = beyond.rows[0].max === null ? 0 : toSafeNumber(beyond.rows[0].max, 'max(seq)');
     if (max > nowHead) {
-      return fail(nowHead + 1, 'head-mismatch', `at most seq ${nowHead}`, `seq ${max}`, `event(s) up to ${max} exist beyond the head (${nowHead}): written without the appender`, count);
+      return fail(
+        nowHead + 1,
+        'head-mismatch',
+        `at most seq ${nowHead}`,
+        `seq ${max}`,
+        `event(s) up to ${max} exist beyond the head (${nowHead}): written without the appender`,
+        count,
+      );
     }
   }
   return { ok: true, fromSeq, lastSeq: expectedSeq - 1, count };

@@ -4,10 +4,7 @@ import { type AccountOwnership, type ApiKeyStore } from './auth/types';
 
 /** How to provide an implementation of a platform port (same shapes as a Nest provider, minus `provide`). */
 export type PortProvider<T> =
-  | { useClass: Type<T> }
-  | { useValue: T }
-  | { useFactory: FactoryProvider<T>['useFactory']; inject?: InjectionToken[] }
-  | { useExisting: InjectionToken };
+  { useClass: Type<T> } | { useValue: T } | { useFactory: FactoryProvider<T>['useFactory']; inject?: InjectionToken[] } | { useExisting: InjectionToken };
 
 export interface PlatformModuleOptions {
   /** Service name: logs (`name`), metrics default label `service`, swagger. */

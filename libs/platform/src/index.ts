@@ -8,7 +8,17 @@ export { PlatformExceptionFilter, mapException, type MappedError } from './error
 // auth
 export * from './auth/types';
 export { hashApiKey, generateApiKey, readApiKeyHeader, API_KEY_PREFIX, MAX_API_KEY_LENGTH } from './auth/api-key';
-export { Roles, Public, AccountScoped, type AccountScope, CurrentPrincipal, ROLES_KEY, PUBLIC_KEY, ACCOUNT_SCOPE_KEY, PRINCIPAL_REQUEST_KEY } from './auth/decorators';
+export {
+  Roles,
+  Public,
+  AccountScoped,
+  type AccountScope,
+  CurrentPrincipal,
+  ROLES_KEY,
+  PUBLIC_KEY,
+  ACCOUNT_SCOPE_KEY,
+  PRINCIPAL_REQUEST_KEY,
+} from './auth/decorators';
 export { ApiKeyGuard, ApiKeyAuthenticator, NoApiKeyStore, apiKeyHashOf } from './auth/api-key.guard';
 export { AccountAccessService, assertAccountAccess, NoAccountDirectory } from './auth/account-access';
 export { AsyncTtlCache } from './auth/async-ttl-cache';
@@ -22,5 +32,12 @@ export { buildLoggerParams, REDACTED_LOG_PATHS } from './observability/logging';
 // module + bootstrap
 export { PlatformModule } from './platform.module';
 export { type PlatformModuleOptions, type PortProvider, type ResolvedPlatformOptions, PLATFORM_OPTIONS, resolvePlatformOptions } from './config';
-export { bootstrapHttpService, createHttpService, configureHttpApp, createFastifyAdapter, type HttpServiceOptions, type ConfigureHttpAppOptions } from './http/bootstrap';
+export {
+  bootstrapHttpService,
+  createHttpService,
+  configureHttpApp,
+  createFastifyAdapter,
+  type HttpServiceOptions,
+  type ConfigureHttpAppOptions,
+} from './http/bootstrap';
 export { setupSwagger, type SwaggerSetupOptions, ErrorResponseDto, API_KEY_SECURITY_NAME } from './http/swagger';

@@ -3,17 +3,7 @@ import { Test } from '@nestjs/testing';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsNotEmpty, IsOptional, IsPositive, IsString, Matches, ValidateNested } from 'class-validator';
-import {
-  AccountScoped,
-  CurrentPrincipal,
-  DomainRejection,
-  HealthRegistry,
-  OrderRoute,
-  PlatformModule,
-  PlatformModuleOptions,
-  Principal,
-  Roles,
-} from './index';
+import { AccountScoped, CurrentPrincipal, DomainRejection, HealthRegistry, OrderRoute, PlatformModule, PlatformModuleOptions, Principal, Roles } from './index';
 import { CapturedLogs, createTestHttpApp, InMemoryAccountDirectory, InMemoryApiKeyStore } from './testing';
 
 class OrderDto {
@@ -388,15 +378,27 @@ describe('platform HTTP (Nest + Fastify in process)', () => {
 
     it('NUL in a query value or a property name, nested values → 400 with the field', async () => {
       await refusedBeforeLookup({ url: '/accounts/ACC-1/positions?wait=%00', key: h.member }, 'INVALID_REQUEST', 'wait');
-      await refusedBeforeLookup({ method: 'POST', url: '/ops/widgets', key: h.ops, payload: { name: 'w', legs: [{ qty: 1 }, { 'q\u0000': 1 }] } }, 'INVALID_REQUEST', 'legs.1');
-      await refusedBeforeLookup({ method: 'POST', url: '/ops/widgets', key: h.ops, payload: { name: 'w', legs: [{ qty: 1, x: ['ok', 'b\u0000d'] }] } }, 'INVALID_REQUEST', 'legs.0.x.1');
+      await refusedBeforeLookup(
+        { method: 'POST', url: '/ops/widgets', key: h.ops, payload: { name: 'w', legs: [{ qty: 1 }, { 'q\u0000': 1 }] } },
+        'INVALID_REQUEST',
+        'legs.1',
+      );
+      await refusedBeforeLookup(
+        { method: 'POST', url: '/ops/widgets', key: h.ops, payload: { name: 'w', legs: [{ qty: 1, x: ['ok', 'b\u0000d'] }] } },
+        'INVALID_REQUEST',
+        'legs.0.x.1',
+      );
     });
 
     it('a field nested 50,000 arrays deep → 400 on every kind of write route, not a stack overflow', async () => {
       const raw = `{"accountId":"ACC-1","instrument":"SIT-2027-03","side":"BUY","qty":5,"legs":${deep(50_000)}}`;
       await refusedBeforeLookup({ method: 'POST', url: '/orders', key: h.member, payload: raw }, 'INVALID_ORDER', 'legs');
       await refusedBeforeLookup({ method: 'POST', url: '/ops/widgets', key: h.ops, payload: `{"name":"w","legs":${deep(50_000)}}` }, 'INVALID_REQUEST', 'legs');
-      await refusedBeforeLookup({ method: 'POST', url: '/accounts/ACC-1/withdrawals', key: h.member, payload: `{"amount":${deep(50_000)}}` }, 'INVALID_REQUEST', 'amount');
+      await refusedBeforeLookup(
+        { method: 'POST', url: '/accounts/ACC-1/withdrawals', key: h.member, payload: `{"amount":${deep(50_000)}}` },
+        'INVALID_REQUEST',
+        'amount',
+      );
       await refusedBeforeLookup({ method: 'POST', url: '/ops/widgets', key: h.ops, payload: deep(50_000) }, 'INVALID_REQUEST', '0');
     });
 
@@ -505,7 +507,8 @@ describe('platform HTTP: throttling per API key', () => {
 
   it('bad keys are throttled too (before touching the key store)', async () => {
     const bad = 'chk_garbage';
-    for (let i = 0; i < 3; i++) expect((await h.app.inject({ method: 'GET', url: '/accounts/ACC-1/positions', headers: { 'x-api-key': bad } })).statusCode).toBe(401);
+    for (let i = 0; i < 3; i++)
+      expect((await h.app.inject({ method: 'GET', url: '/accounts/ACC-1/positions', headers: { 'x-api-key': bad } })).statusCode).toBe(401);
     const before = h.keys.lookups;
     const res = await h.app.inject({ method: 'GET', url: '/accounts/ACC-1/positions', headers: { 'x-api-key': bad } });
     expect(res.statusCode).toBe(429);

@@ -1,4 +1,11 @@
-import { BadRequestException, ConflictException, HttpException, NotFoundException, PayloadTooLargeException, ServiceUnavailableException } from '@nestjs/common';
+import {
+  BadRequestException,
+  ConflictException,
+  HttpException,
+  NotFoundException,
+  PayloadTooLargeException,
+  ServiceUnavailableException,
+} from '@nestjs/common';
 import { ThrottlerException } from '@nestjs/throttler';
 import { plainToInstance, Type } from 'class-transformer';
 import { IsInt, IsPositive, IsString, ValidateNested, validateSync } from 'class-validator';
@@ -44,7 +51,11 @@ describe('API keys', () => {
 describe('DomainRejection', () => {
   it('default statuses follow the documented table', () => {
     expect(new DomainRejection('MARKET_HALTED').httpStatus).toBe(422);
-    expect(new DomainRejection('INVALID_TICK', 'bad tick', { field: 'price' }).toBody()).toEqual({ error: 'INVALID_TICK', message: 'bad tick', field: 'price' });
+    expect(new DomainRejection('INVALID_TICK', 'bad tick', { field: 'price' }).toBody()).toEqual({
+      error: 'INVALID_TICK',
+      message: 'bad tick',
+      field: 'price',
+    });
     expect(new DomainRejection('INVALID_ORDER').httpStatus).toBe(400);
     expect(new DomainRejection('UNAUTHORIZED').httpStatus).toBe(401);
     expect(new DomainRejection('FORBIDDEN').httpStatus).toBe(403);
@@ -55,7 +66,9 @@ describe('DomainRejection', () => {
   });
 
   it('carries the details of a business refusal in the body', () => {
-    const r = new DomainRejection('INDEX_NOT_PUBLISHED', 'TPI not published: 3 qualified providers', { details: { code: 'TOO_FEW_PROVIDERS', qualifiedCount: 3 } });
+    const r = new DomainRejection('INDEX_NOT_PUBLISHED', 'TPI not published: 3 qualified providers', {
+      details: { code: 'TOO_FEW_PROVIDERS', qualifiedCount: 3 },
+    });
     expect(r.httpStatus).toBe(422);
     expect(mapException(r)).toEqual({
       status: 422,
@@ -71,8 +84,16 @@ describe('DomainRejection', () => {
 
 describe('mapException', () => {
   it('maps every kind of error to the error format', () => {
-    expect(mapException(new DomainRejection('POSITION_LIMIT', 'too big'))).toEqual({ status: 422, body: { error: 'POSITION_LIMIT', message: 'too big' }, unexpected: false });
-    expect(mapException(new RequestValidationError('qty', 'qty must be positive'), 'INVALID_ORDER').body).toEqual({ error: 'INVALID_ORDER', message: 'qty must be positive', field: 'qty' });
+    expect(mapException(new DomainRejection('POSITION_LIMIT', 'too big'))).toEqual({
+      status: 422,
+      body: { error: 'POSITION_LIMIT', message: 'too big' },
+      unexpected: false,
+    });
+    expect(mapException(new RequestValidationError('qty', 'qty must be positive'), 'INVALID_ORDER').body).toEqual({
+      error: 'INVALID_ORDER',
+      message: 'qty must be positive',
+      field: 'qty',
+    });
     expect(mapException(new ThrottlerException()).status).toBe(429);
     expect(mapException(new BadRequestException('nope'), 'INVALID_ORDER').body.error).toBe('INVALID_ORDER');
     expect(mapException(new BadRequestException('nope')).body.error).toBe('INVALID_REQUEST');
@@ -87,7 +108,11 @@ describe('mapException', () => {
   });
 
   it('5xx and unknown errors are generic; only true surprises are flagged unexpected', () => {
-    expect(mapException(new Error('db password is hunter2'))).toEqual({ status: 500, body: { error: 'INTERNAL_ERROR', message: 'internal error' }, unexpected: true });
+    expect(mapException(new Error('db password is hunter2'))).toEqual({
+      status: 500,
+      body: { error: 'INTERNAL_ERROR', message: 'internal error' },
+      unexpected: true,
+    });
     expect(mapException('a string')).toMatchObject({ status: 500, unexpected: true });
     expect(mapException(null)).toMatchObject({ status: 500, unexpected: true });
     expect(mapException(new ServiceUnavailableException('kafka is down at 10.0.0.3'))).toEqual({
@@ -102,19 +127,36 @@ describe('mapException', () => {
 
   it('a dependency out of reach is a 503 naming it, with Retry-After, never a 500', () => {
     const retry = { 'retry-after': '1' };
-    expect(mapException(new DependencyUnavailable('kafka', 'the broker is down'))).toEqual({ status: 503, body: { error: 'SERVICE_UNAVAILABLE', message: 'the broker is down', details: { dependency: 'kafka' } }, unexpected: false, headers: retry });
+    expect(mapException(new DependencyUnavailable('kafka', 'the broker is down'))).toEqual({
+      status: 503,
+      body: { error: 'SERVICE_UNAVAILABLE', message: 'the broker is down', details: { dependency: 'kafka' } },
+      unexpected: false,
+      headers: retry,
+    });
     // The bus's own error, however deeply wrapped (it names its dependency).
     const bus = Object.assign(new Error('message broker unreachable'), { name: 'BusUnavailableError', dependency: 'kafka' });
-    expect(mapException(new Error('publishing 1 messages to ch.orders', { cause: bus }))).toMatchObject({ status: 503, body: { details: { dependency: 'kafka' } }, headers: retry });
+    expect(mapException(new Error('publishing 1 messages to ch.orders', { cause: bus }))).toMatchObject({
+      status: 503,
+      body: { details: { dependency: 'kafka' } },
+      headers: retry,
+    });
     // node-postgres / TypeORM: refused connections, a restart terminating sessions, start-up.
     const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
     const terminated = Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' });
     const typeorm = Object.assign(new Error('the database system is starting up'), { name: 'QueryFailedError', driverError: { code: '57P03' } });
     for (const e of [refused, terminated, typeorm, new Error('Connection terminated unexpectedly'), new AggregateError([refused])]) {
-      expect(mapException(e)).toMatchObject({ status: 503, body: { error: 'SERVICE_UNAVAILABLE', details: { dependency: 'postgres' } }, unexpected: false, headers: retry });
+      expect(mapException(e)).toMatchObject({
+        status: 503,
+        body: { error: 'SERVICE_UNAVAILABLE', details: { dependency: 'postgres' } },
+        unexpected: false,
+        headers: retry,
+      });
     }
     // A query the database refuses is not an outage.
-    expect(mapException(Object.assign(new Error('syntax error'), { name: 'QueryFailedError', driverError: { code: '42601' } }))).toMatchObject({ status: 500, unexpected: true });
+    expect(mapException(Object.assign(new Error('syntax error'), { name: 'QueryFailedError', driverError: { code: '42601' } }))).toMatchObject({
+      status: 500,
+      unexpected: true,
+    });
   });
 });
 
@@ -179,7 +221,10 @@ describe('AsyncTtlCache', () => {
 
   it('ttl 0 → not cached', async () => {
     let loads = 0;
-    const cache = new AsyncTtlCache<number>(async () => ++loads, () => 0);
+    const cache = new AsyncTtlCache<number>(
+      async () => ++loads,
+      () => 0,
+    );
     await cache.get('x');
     await cache.get('x');
     expect(loads).toBe(2);

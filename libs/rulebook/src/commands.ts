@@ -96,7 +96,7 @@ export function parseScenarioLine(line: string, previousAt: number | null): Pars
     case 'list':
       if ((missing = need('instrument'))) return { ok: false, message: missing };
       if (r.referencePrice !== undefined && typeof r.referencePrice !== 'string') return { ok: false, message: '`referencePrice` must be a decimal string' };
-      return { ok: true, command: { cmd: 'list', at, instrument: str(r, 'instrument')!, referencePrice: (r.referencePrice) ?? null } };
+      return { ok: true, command: { cmd: 'list', at, instrument: str(r, 'instrument')!, referencePrice: r.referencePrice ?? null } };
     case 'order':
       if ((missing = need('account', 'clientOrderId'))) return { ok: false, message: missing };
       return {
@@ -127,7 +127,8 @@ export function parseScenarioLine(line: string, previousAt: number | null): Pars
       if (tradeDate === null || !DATE.test(tradeDate) || !isCalendarDate(tradeDate)) return { ok: false, message: '`tradeDate` must be a date YYYY-MM-DD' };
       const overrides: Record<string, { price: string; reason: string }> = {};
       if (r.overrides !== undefined) {
-        if (r.overrides === null || typeof r.overrides !== 'object' || Array.isArray(r.overrides)) return { ok: false, message: '`overrides` must be an object' };
+        if (r.overrides === null || typeof r.overrides !== 'object' || Array.isArray(r.overrides))
+          return { ok: false, message: '`overrides` must be an object' };
         for (const [sym, v] of Object.entries(r.overrides as Record<string, unknown>)) {
           const ov = v as Record<string, unknown> | null;
           if (!ov || typeof ov !== 'object' || typeof ov.price !== 'string' || typeof ov.reason !== 'string' || ov.reason.trim() === '') {
@@ -142,7 +143,10 @@ export function parseScenarioLine(line: string, previousAt: number | null): Pars
     case 'exemption':
       if ((missing = need('account', 'product'))) return { ok: false, message: missing };
       for (const k of ['allMonths', 'spotMonth']) if (r[k] === undefined) return { ok: false, message: `\`${k}\` is required (whole lots)` };
-      return { ok: true, command: { cmd: r.cmd, at, account: str(r, 'account')!, product: str(r, 'product')!, allMonths: r.allMonths, spotMonth: r.spotMonth } };
+      return {
+        ok: true,
+        command: { cmd: r.cmd, at, account: str(r, 'account')!, product: str(r, 'product')!, allMonths: r.allMonths, spotMonth: r.spotMonth },
+      };
     default:
       return { ok: false, message: `unknown cmd ${JSON.stringify(r.cmd)}` };
   }

@@ -11,7 +11,17 @@
  * The deciders read the ledger (ClearingLedger's checks do not change it) and return the decision;
  * the caller applies it (reserves the open quantity, hands the order to the book, logs the rejection).
  */
-import { checkPositionLimit, isCashAmount, isoDateOfEpochMs, parseCents, parseSymbol, withdrawalCheck, type ClearingLedger, type ContractExposure, type ProductSpec } from '@ch/domain';
+import {
+  checkPositionLimit,
+  isCashAmount,
+  isoDateOfEpochMs,
+  parseCents,
+  parseSymbol,
+  withdrawalCheck,
+  type ClearingLedger,
+  type ContractExposure,
+  type ProductSpec,
+} from '@ch/domain';
 import { effectiveLimits, type AccountLimits } from '@ch/domain/contracts/account-limits';
 import type { NewOrder, Side } from '@ch/matching';
 import { clientOrderContent, isPositiveLots, priceField, validateOrderFields, type OrderFields } from './order-input';
@@ -78,8 +88,10 @@ export type SubmitDecision =
 /** SubmitOrder through the gate. */
 export function decideSubmit(input: SubmitInput, gate: AccountGate): SubmitDecision {
   const { account, clientOrderId, product } = input;
-  if (!input.accountKnown) return { ok: false, reason: 'INVALID_ORDER', field: 'account', instrument: typeof input.instrument === 'string' ? input.instrument : '' };
-  if (typeof input.instrument !== 'string' || !parseSymbol(input.instrument)) return { ok: false, reason: 'INVALID_ORDER', field: 'instrument', instrument: '' };
+  if (!input.accountKnown)
+    return { ok: false, reason: 'INVALID_ORDER', field: 'account', instrument: typeof input.instrument === 'string' ? input.instrument : '' };
+  if (typeof input.instrument !== 'string' || !parseSymbol(input.instrument))
+    return { ok: false, reason: 'INVALID_ORDER', field: 'instrument', instrument: '' };
   const instrument = input.instrument;
   const form = validateOrderFields(account, clientOrderId, input.fields, product ?? input.fallbackProduct);
   if (!form.ok) return { ok: false, reason: form.reason, field: form.field, instrument };
@@ -92,11 +104,14 @@ export function decideSubmit(input: SubmitInput, gate: AccountGate): SubmitDecis
   const market = input.market;
   if (market) {
     if (market.halted) return { ok: false, reason: 'MARKET_HALTED', instrument, record: content };
-    if (order.type === 'limit' && (order.price! < market.band.lo || order.price! > market.band.hi)) return { ok: false, reason: 'PRICE_OUTSIDE_LIMIT', instrument, record: content };
+    if (order.type === 'limit' && (order.price! < market.band.lo || order.price! > market.band.hi))
+      return { ok: false, reason: 'PRICE_OUTSIDE_LIMIT', instrument, record: content };
   }
   const holdings = exposuresOf(gate, account, null);
-  if (!withinLimits(product, account, input.at, holdings, instrument, order.side, order.qty, gate.limits)) return { ok: false, reason: 'POSITION_LIMIT', instrument, record: content };
-  if (!gate.ledger.checkOrder(account, { instrument, side: order.side, qty: order.qty }).accepted) return { ok: false, reason: 'INSUFFICIENT_MARGIN', instrument, record: content };
+  if (!withinLimits(product, account, input.at, holdings, instrument, order.side, order.qty, gate.limits))
+    return { ok: false, reason: 'POSITION_LIMIT', instrument, record: content };
+  if (!gate.ledger.checkOrder(account, { instrument, side: order.side, qty: order.qty }).accepted)
+    return { ok: false, reason: 'INSUFFICIENT_MARGIN', instrument, record: content };
   return { ok: true, retry: false, order, record: content };
 }
 
@@ -121,7 +136,9 @@ export interface ReplaceInput {
   readonly at: number;
 }
 
-export type AmendDecision = GateRejection | { readonly ok: true; readonly instrument: string; readonly side: Side; readonly oldQty: number; readonly priceTicks: number; readonly qty: number };
+export type AmendDecision =
+  | GateRejection
+  | { readonly ok: true; readonly instrument: string; readonly side: Side; readonly oldQty: number; readonly priceTicks: number; readonly qty: number };
 
 /** ReplaceOrder through the gate (the new open quantity and price). */
 export function decideReplace(input: ReplaceInput, gate: AccountGate): AmendDecision {
@@ -141,7 +158,19 @@ export function decideReplace(input: ReplaceInput, gate: AccountGate): AmendDeci
     if (price.ticks < market.band.lo || price.ticks > market.band.hi) return { ok: false, reason: 'PRICE_OUTSIDE_LIMIT', instrument };
   }
   // Only an increase can add exposure; the limit check sees the new version of the order in place of the old.
-  if (qty > live.open && !withinLimits(named.product, account, input.at, exposuresOf(gate, account, { instrument, side: live.side, qty: live.open }), instrument, live.side, qty, gate.limits)) {
+  if (
+    qty > live.open &&
+    !withinLimits(
+      named.product,
+      account,
+      input.at,
+      exposuresOf(gate, account, { instrument, side: live.side, qty: live.open }),
+      instrument,
+      live.side,
+      qty,
+      gate.limits,
+    )
+  ) {
     return { ok: false, reason: 'POSITION_LIMIT', instrument };
   }
   if (!gate.ledger.checkReplace(account, instrument, live.side, live.open, qty).accepted) return { ok: false, reason: 'INSUFFICIENT_MARGIN', instrument };
@@ -174,8 +203,24 @@ function exposuresOf(gate: AccountGate, account: string, without: { instrument: 
   );
 }
 
-function withinLimits(product: ProductSpec, account: string, at: number, holdings: ContractExposure[], instrument: string, side: Side, qty: number, limits: AccountLimits): boolean {
-  return checkPositionLimit({ product, account, tradeDate: isoDateOfEpochMs(at), holdings, order: { instrument, side, qty }, limits: effectiveLimits(limits, account, product) }).accepted;
+function withinLimits(
+  product: ProductSpec,
+  account: string,
+  at: number,
+  holdings: ContractExposure[],
+  instrument: string,
+  side: Side,
+  qty: number,
+  limits: AccountLimits,
+): boolean {
+  return checkPositionLimit({
+    product,
+    account,
+    tradeDate: isoDateOfEpochMs(at),
+    holdings,
+    order: { instrument, side, qty },
+    limits: effectiveLimits(limits, account, product),
+  }).accepted;
 }
 
 export type WithdrawalDecision =

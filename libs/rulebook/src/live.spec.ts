@@ -54,9 +54,19 @@ const trade = (over: Record<string, unknown> = {}) => ({
 
 describe('requests', () => {
   it('sends each command to its route, with the key of whoever may send it, waiting where the next line depends on the outcome', () => {
-    expect(requestFor(cmd({ cmd: 'member', member: 'M1', accounts: ['M1-H'] }))).toEqual({ method: 'POST', path: '/ops/members', key: { ops: true }, body: { memberId: 'M1', accounts: ['M1-H'] } });
+    expect(requestFor(cmd({ cmd: 'member', member: 'M1', accounts: ['M1-H'] }))).toEqual({
+      method: 'POST',
+      path: '/ops/members',
+      key: { ops: true },
+      body: { memberId: 'M1', accounts: ['M1-H'] },
+    });
     expect(requestFor(cmd({ cmd: 'deposit', account: 'M1-H', amount: '5.00' })).path).toBe('/ops/deposits?wait=true');
-    expect(requestFor(cmd({ cmd: 'withdraw', account: 'M1 H', amount: '5.00' }))).toEqual({ method: 'POST', path: '/accounts/M1%20H/withdrawals?wait=true', key: { account: 'M1 H' }, body: { amount: '5.00' } });
+    expect(requestFor(cmd({ cmd: 'withdraw', account: 'M1 H', amount: '5.00' }))).toEqual({
+      method: 'POST',
+      path: '/accounts/M1%20H/withdrawals?wait=true',
+      key: { account: 'M1 H' },
+      body: { amount: '5.00' },
+    });
     // The order's fields exactly as the line gave them (a market order has no price).
     expect(requestFor(cmd({ cmd: 'order', account: 'A', clientOrderId: 'o1', instrument: 'SIT-2026-06', side: 'buy', type: 'market', qty: 3 }))).toEqual({
       method: 'POST',
@@ -66,7 +76,10 @@ describe('requests', () => {
     });
     expect(requestFor(cmd({ cmd: 'replace', account: 'A', clientOrderId: 'o/1', price: '2.01', qty: 5 })).path).toBe('/orders/o%2F1/replace?wait=true');
     expect(requestFor(cmd({ cmd: 'cancel', account: 'A', clientOrderId: 'o1' })).body).toEqual({ account: 'A' });
-    expect(requestFor(cmd({ cmd: 'index', index: 'GCI', providers: [{ provider: 'X' }] }))).toMatchObject({ path: '/ops/indices/GCI', body: { providers: [{ provider: 'X' }] } });
+    expect(requestFor(cmd({ cmd: 'index', index: 'GCI', providers: [{ provider: 'X' }] }))).toMatchObject({
+      path: '/ops/indices/GCI',
+      body: { providers: [{ provider: 'X' }] },
+    });
     expect(requestFor(cmd({ cmd: 'eod', tradeDate: '2026-03-16' })).body).toEqual({ tradeDate: '2026-03-16', overrides: {} });
     expect(requestFor(cmd({ cmd: 'list', instrument: 'SIT-2026-06' })).body).toEqual({ symbol: 'SIT-2026-06' });
     // SPEC §10 addendum, §17: both carry both scopes.
@@ -102,21 +115,38 @@ describe('refusals', () => {
     expect(refusalOutcome(w, refusalOf(400, { error: 'INVALID_REQUEST', message: 'amount must have at most two decimals', field: 'amount' }))).toEqual({
       rejection: { type: 'WithdrawalRejected', at: w.at, account: 'A', amount: 0, reason: 'INVALID_ORDER', detail: 'amount' },
     });
-    expect(refusalOutcome(cmd({ cmd: 'member', member: 'M1', accounts: ['X'] }), refusalOf(409, { error: 'CONFLICT', message: 'member M1 already exists' }))).toEqual({ error: 'member M1 already exists' });
+    expect(
+      refusalOutcome(cmd({ cmd: 'member', member: 'M1', accounts: ['X'] }), refusalOf(409, { error: 'CONFLICT', message: 'member M1 already exists' })),
+    ).toEqual({ error: 'member M1 already exists' });
     expect(refusalOutcome(order, refusalOf(403, { error: 'FORBIDDEN', message: 'not your account' }))).toEqual({ error: 'not your account' });
     expect(refusalOf(404, 'gone')).toEqual({ status: 404, reason: 'HTTP_404', message: 'gone' });
     const index = cmd({ cmd: 'index', index: 'GCI', providers: [] });
     expect(refusalOutcome(index, refusalOf(422, { error: 'INDEX_NOT_PUBLISHED', message: 'GPU "X" (provider "P") is not in the equivalence table' }))).toEqual({
       error: 'GCI not published: GPU "X" (provider "P") is not in the equivalence table',
     });
-    expect(refusalOutcome(index, refusalOf(422, { error: 'INDEX_NOT_PUBLISHED', message: 'GCI not published: 3 qualified providers' }))).toEqual({ error: 'GCI not published: 3 qualified providers' });
+    expect(refusalOutcome(index, refusalOf(422, { error: 'INDEX_NOT_PUBLISHED', message: 'GCI not published: 3 qualified providers' }))).toEqual({
+      error: 'GCI not published: 3 qualified providers',
+    });
   });
 
   it('finds the logged rejection of the line’s own command', () => {
-    const rejected = { type: 'OrderRejected', instrument: 'SIT-2026-06', at: 0, command: 'new', account: 'A', clientOrderId: 'o1', orderId: null, reason: 'INSUFFICIENT_MARGIN' } as unknown as RulebookEvent;
+    const rejected = {
+      type: 'OrderRejected',
+      instrument: 'SIT-2026-06',
+      at: 0,
+      command: 'new',
+      account: 'A',
+      clientOrderId: 'o1',
+      orderId: null,
+      reason: 'INSUFFICIENT_MARGIN',
+    } as unknown as RulebookEvent;
     expect(loggedRejection(order, [rejected])).toBe(rejected);
     expect(loggedRejection(order, [{ ...rejected, command: 'cancel' } as RulebookEvent])).toBeUndefined();
-    expect(loggedRejection(cmd({ cmd: 'withdraw', account: 'A', amount: '1.00' }), [{ type: 'WithdrawalRejected', at: 0, account: 'A', amount: 100, reason: 'INSUFFICIENT_MARGIN' }])).toBeDefined();
+    expect(
+      loggedRejection(cmd({ cmd: 'withdraw', account: 'A', amount: '1.00' }), [
+        { type: 'WithdrawalRejected', at: 0, account: 'A', amount: 100, reason: 'INSUFFICIENT_MARGIN' },
+      ]),
+    ).toBeDefined();
   });
 });
 
@@ -131,14 +161,19 @@ describe("the report's facts", () => {
     expect(reportedFact(rec('risk', call))).not.toBeNull();
     expect(reportedFact(rec('clearing', call))).toBeNull();
     expect(reportedFact(rec('risk', { type: 'HaltDerived', instrument: 'X', tier: 1, start: 0, end: 1 }))).toBeNull();
-    expect(reportedFact(rec('reference-data', { type: 'IndexPublished', index: 'TPI', valueE4: 23302, providers: 5, qualified: 4 }))).toMatchObject({ valueE4: 23302 });
+    expect(reportedFact(rec('reference-data', { type: 'IndexPublished', index: 'TPI', valueE4: 23302, providers: 5, qualified: 4 }))).toMatchObject({
+      valueE4: 23302,
+    });
     expect(reportedFact(rec('matching:SIT-2026-03', { type: 'IndexPublished', index: 'TPI', valueE4: 23302, providers: 5, qualified: 4 }))).toBeNull();
   });
 
   it("orders an end of day's facts as the rulebook does (instruments by symbol, VM and calls by account), and keeps the log's order otherwise", () => {
-    const sp = (instrument: string) => ({ type: 'SettlementPriceSet', at: 0, tradeDate: 'd', instrument, price: 100, previousPrice: 100, method: 'last' }) as RulebookEvent;
-    const vm = (instrument: string, account: string) => ({ type: 'VariationMarginPosted', at: 0, tradeDate: 'd', account, instrument, amount: 0 }) as RulebookEvent;
-    const call = (account: string, intraday: boolean) => ({ type: 'MarginCallIssued', at: 0, account, tradeDate: 'd', amount: 1, intraday, equity: 0, im: 0, mm: 0 }) as RulebookEvent;
+    const sp = (instrument: string) =>
+      ({ type: 'SettlementPriceSet', at: 0, tradeDate: 'd', instrument, price: 100, previousPrice: 100, method: 'last' }) as RulebookEvent;
+    const vm = (instrument: string, account: string) =>
+      ({ type: 'VariationMarginPosted', at: 0, tradeDate: 'd', account, instrument, amount: 0 }) as RulebookEvent;
+    const call = (account: string, intraday: boolean) =>
+      ({ type: 'MarginCallIssued', at: 0, account, tradeDate: 'd', amount: 1, intraday, equity: 0, im: 0, mm: 0 }) as RulebookEvent;
     const lists = liveReportLists([
       [call('Z', true), call('A', true)],
       [sp('SIT-X'), vm('SIT-X', 'B'), vm('SIT-X', 'A'), sp('SCU-X'), vm('SCU-X', 'C'), call('Z', false), call('B', false)],
@@ -160,7 +195,19 @@ describe("the report's facts", () => {
 
   it('reads when the sequencer stamped a command, and whether its outcome is logged', () => {
     const o = cmd({ cmd: 'order', account: 'A', clientOrderId: 'o1', instrument: 'SIT-2026-06', side: 'buy', type: 'limit', price: '2.00', qty: 1 });
-    const accepted = rec('matching:SIT-2026-06', { type: 'OrderAccepted', instrument: 'SIT-2026-06', at: Date.parse('2026-03-16T10:10:30.000Z'), orderId: 1, account: 'A', clientOrderId: 'o1', side: 'buy', orderType: 'limit', tif: 'GTC', price: 200, qty: 1 });
+    const accepted = rec('matching:SIT-2026-06', {
+      type: 'OrderAccepted',
+      instrument: 'SIT-2026-06',
+      at: Date.parse('2026-03-16T10:10:30.000Z'),
+      orderId: 1,
+      account: 'A',
+      clientOrderId: 'o1',
+      side: 'buy',
+      orderType: 'limit',
+      tif: 'GTC',
+      price: 200,
+      qty: 1,
+    });
     expect(sequencedAt(o, [accepted])).toBe('2026-03-16T10:10:30.000Z');
     expect(outcomeLogged(o, [], false)).toBe(false);
     expect(outcomeLogged(o, [accepted], false)).toBe(true);
@@ -173,7 +220,13 @@ describe("the report's facts", () => {
       accountEntry(
         { balance: '10.00' },
         { equity: '9.00', initialMargin: '1.00', maintenanceMargin: '0.75' },
-        { positions: [{ instrument: 'SIT-2026-06', qty: -3 }, { instrument: 'SCU-2026-06', qty: 2 }, { instrument: 'X', qty: 0 }] },
+        {
+          positions: [
+            { instrument: 'SIT-2026-06', qty: -3 },
+            { instrument: 'SCU-2026-06', qty: 2 },
+            { instrument: 'X', qty: 0 },
+          ],
+        },
       ),
     ).toEqual({ cash: '10.00', equity: '9.00', initialMargin: '1.00', maintenanceMargin: '0.75', positions: { 'SCU-2026-06': 2, 'SIT-2026-06': -3 } });
     expect(accountEntry({}, {}, {})).toEqual({ cash: '0.00', equity: '0.00', initialMargin: '0.00', maintenanceMargin: '0.00', positions: {} });
@@ -182,7 +235,15 @@ describe("the report's facts", () => {
 
 describe('catching up (DownstreamWatch)', () => {
   const stated = (account: string, lots: Record<string, number>) =>
-    rec('risk', { type: 'MarginRequirementStated', account, tradeDate: null, equity: 0, im: 0, mm: 0, instruments: Object.entries(lots).map(([instrument, l]) => ({ instrument, lots: l, sigma: 0.4, ratePpb: 1, referencePrice: 100, im: 0 })) });
+    rec('risk', {
+      type: 'MarginRequirementStated',
+      account,
+      tradeDate: null,
+      equity: 0,
+      im: 0,
+      mm: 0,
+      instruments: Object.entries(lots).map(([instrument, l]) => ({ instrument, lots: l, sigma: 0.4, ratePpb: 1, referencePrice: 100, im: 0 })),
+    });
 
   it('owes a clearing of every trade and a margin statement of each party after it, with the positions the trades give', () => {
     const w = new DownstreamWatch();
@@ -205,10 +266,43 @@ describe('catching up (DownstreamWatch)', () => {
 
   it('owes a statement after an order change, a deposit, and a refusal by matching of an order the gate let through', () => {
     const w = new DownstreamWatch();
-    w.observe(rec('matching:SIT-2026-06', { type: 'OrderCancelled', instrument: 'SIT-2026-06', orderId: 1, account: 'A', clientOrderId: 'o', side: 'buy', price: 200, cancelledQty: 1, filledQty: 0, reason: 'CANCELLED_BY_MEMBER' }));
+    w.observe(
+      rec('matching:SIT-2026-06', {
+        type: 'OrderCancelled',
+        instrument: 'SIT-2026-06',
+        orderId: 1,
+        account: 'A',
+        clientOrderId: 'o',
+        side: 'buy',
+        price: 200,
+        cancelledQty: 1,
+        filledQty: 0,
+        reason: 'CANCELLED_BY_MEMBER',
+      }),
+    );
     w.observe(rec('clearing', { type: 'CashDeposited', account: 'B', amount: 100, callsPaid: 0 }));
-    w.observe(rec('matching:SIT-2026-06', { type: 'OrderRejected', instrument: 'SIT-2026-06', command: 'new', account: 'C', clientOrderId: 'o', orderId: null, reason: 'MARKET_HALTED' }));
-    w.observe(rec('matching:SIT-2026-06', { type: 'OrderRejected', instrument: 'SIT-2026-06', command: 'cancel', account: 'D', clientOrderId: 'o', orderId: null, reason: 'UNKNOWN_ORDER' }));
+    w.observe(
+      rec('matching:SIT-2026-06', {
+        type: 'OrderRejected',
+        instrument: 'SIT-2026-06',
+        command: 'new',
+        account: 'C',
+        clientOrderId: 'o',
+        orderId: null,
+        reason: 'MARKET_HALTED',
+      }),
+    );
+    w.observe(
+      rec('matching:SIT-2026-06', {
+        type: 'OrderRejected',
+        instrument: 'SIT-2026-06',
+        command: 'cancel',
+        account: 'D',
+        clientOrderId: 'o',
+        orderId: null,
+        reason: 'UNKNOWN_ORDER',
+      }),
+    );
     expect(w.pending().map((p) => p.split(' ')[7])).toEqual(['A', 'B', 'C']);
     for (const a of ['A', 'B', 'C']) w.observe(stated(a, {}));
     expect(w.pending()).toEqual([]);

@@ -53,12 +53,27 @@ export function requestFor(c: ScenarioCommand): LiveRequest {
       return { method: 'POST', path: `/accounts/${enc(c.account)}/withdrawals?wait=true`, key: { account: c.account }, body: { amount: c.amount } };
     case 'list':
       // Without a reference price both the rulebook and the API list from the latest index value.
-      return { method: 'POST', path: '/ops/instruments', key: OPS, body: { symbol: c.instrument, ...(c.referencePrice === null ? {} : { referencePrice: c.referencePrice }) } };
+      return {
+        method: 'POST',
+        path: '/ops/instruments',
+        key: OPS,
+        body: { symbol: c.instrument, ...(c.referencePrice === null ? {} : { referencePrice: c.referencePrice }) },
+      };
     case 'order':
       // The order's fields exactly as the line gave them: the API checks their form as the rulebook does.
-      return { method: 'POST', path: '/orders?wait=true', key: { account: c.account }, body: { account: c.account, clientOrderId: c.clientOrderId, ...definedFields(c.order) } };
+      return {
+        method: 'POST',
+        path: '/orders?wait=true',
+        key: { account: c.account },
+        body: { account: c.account, clientOrderId: c.clientOrderId, ...definedFields(c.order) },
+      };
     case 'replace':
-      return { method: 'POST', path: `/orders/${enc(c.clientOrderId)}/replace?wait=true`, key: { account: c.account }, body: { account: c.account, price: c.price, qty: c.qty } };
+      return {
+        method: 'POST',
+        path: `/orders/${enc(c.clientOrderId)}/replace?wait=true`,
+        key: { account: c.account },
+        body: { account: c.account, price: c.price, qty: c.qty },
+      };
     case 'cancel':
       return { method: 'POST', path: `/orders/${enc(c.clientOrderId)}/cancel?wait=true`, key: { account: c.account }, body: { account: c.account } };
     case 'index':
@@ -66,9 +81,19 @@ export function requestFor(c: ScenarioCommand): LiveRequest {
     case 'eod':
       return { method: 'POST', path: '/ops/eod', key: OPS, body: { tradeDate: c.tradeDate, overrides: c.overrides } };
     case 'exemption':
-      return { method: 'POST', path: '/ops/hedge-exemptions?wait=true', key: OPS, body: { account: c.account, product: c.product, allMonths: c.allMonths, spotMonth: c.spotMonth } };
+      return {
+        method: 'POST',
+        path: '/ops/hedge-exemptions?wait=true',
+        key: OPS,
+        body: { account: c.account, product: c.product, allMonths: c.allMonths, spotMonth: c.spotMonth },
+      };
     case 'limits':
-      return { method: 'POST', path: '/ops/position-limits?wait=true', key: OPS, body: { account: c.account, product: c.product, allMonths: c.allMonths, spotMonth: c.spotMonth } };
+      return {
+        method: 'POST',
+        path: '/ops/position-limits?wait=true',
+        key: OPS,
+        body: { account: c.account, product: c.product, allMonths: c.allMonths, spotMonth: c.spotMonth },
+      };
   }
 }
 
@@ -146,7 +171,8 @@ export function refusalOutcome(c: ScenarioCommand, r: Refusal): { rejection: Rul
     return { rejection: { type: 'WithdrawalRejected', at: c.at, account: c.account, amount: 0, reason: 'INVALID_ORDER', detail: 'amount' } };
   }
   // An index the rules refuse: the rulebook's wording ("TPI not published: ...") around the services' reason.
-  if (c.cmd === 'index' && r.reason === 'INDEX_NOT_PUBLISHED' && !r.message.startsWith(`${c.index} not published`)) return { error: `${c.index} not published: ${r.message}` };
+  if (c.cmd === 'index' && r.reason === 'INDEX_NOT_PUBLISHED' && !r.message.startsWith(`${c.index} not published`))
+    return { error: `${c.index} not published: ${r.message}` };
   return { error: r.message };
 }
 
@@ -271,14 +297,17 @@ export function eventTimeHeader(c: ScenarioCommand): string {
  */
 export function outcomeLogged(c: ScenarioCommand, records: readonly LiveRecord[], repeat: boolean): boolean {
   const p = (r: LiveRecord) => r.payload;
-  const mine = (r: LiveRecord) => p(r).account === (c as { account?: string }).account && p(r).clientOrderId === (c as { clientOrderId?: string }).clientOrderId;
+  const mine = (r: LiveRecord) =>
+    p(r).account === (c as { account?: string }).account && p(r).clientOrderId === (c as { clientOrderId?: string }).clientOrderId;
   switch (c.cmd) {
     case 'order':
       return repeat || records.some((r) => (r.type === 'OrderAccepted' || (r.type === 'OrderRejected' && p(r).command === 'new')) && mine(r));
     case 'replace':
       return records.some((r) => (r.type === 'OrderReplaced' || (r.type === 'OrderRejected' && p(r).command === 'replace')) && mine(r));
     case 'cancel':
-      return records.some((r) => ((r.type === 'OrderCancelled' && p(r).reason === 'CANCELLED_BY_MEMBER') || (r.type === 'OrderRejected' && p(r).command === 'cancel')) && mine(r));
+      return records.some(
+        (r) => ((r.type === 'OrderCancelled' && p(r).reason === 'CANCELLED_BY_MEMBER') || (r.type === 'OrderRejected' && p(r).command === 'cancel')) && mine(r),
+      );
     case 'deposit':
       return records.some((r) => r.type === 'CashDeposited' && clearing(r.stream) && p(r).account === c.account);
     case 'withdraw':
@@ -327,7 +356,8 @@ export class DownstreamWatch {
       }
     } else if (risk(r.stream) && r.type === 'MarginRequirementStated') {
       const lots: Record<string, number> = {};
-      for (const i of (p.instruments as { instrument: string; lots: number }[] | undefined) ?? []) if (Number(i.lots) !== 0) lots[i.instrument] = Number(i.lots);
+      for (const i of (p.instruments as { instrument: string; lots: number }[] | undefined) ?? [])
+        if (Number(i.lots) !== 0) lots[i.instrument] = Number(i.lots);
       this.statements.set(String(p.account), { seq: r.seq, lots });
     }
   }
@@ -371,7 +401,8 @@ export class DownstreamWatch {
         continue;
       }
       const want = this.netPositions(account);
-      if (canonical(st.lots) !== canonical(want)) out.push(`risk states positions ${canonical(st.lots)} for ${account}; the log's trades give ${canonical(want)}`);
+      if (canonical(st.lots) !== canonical(want))
+        out.push(`risk states positions ${canonical(st.lots)} for ${account}; the log's trades give ${canonical(want)}`);
     }
     return out;
   }
@@ -395,7 +426,11 @@ export class DownstreamWatch {
 }
 
 function canonical(o: Record<string, number>): string {
-  return JSON.stringify(Object.keys(o).sort(cmp).map((k) => [k, o[k]]));
+  return JSON.stringify(
+    Object.keys(o)
+      .sort(cmp)
+      .map((k) => [k, o[k]]),
+  );
 }
 
 // ---- accounts ----------------------------------------------------------------------------------
@@ -411,7 +446,14 @@ export function accountEntry(
   positions: { positions?: readonly { instrument: unknown; qty: unknown }[] },
 ): ScenarioReport['accounts'][string] {
   const held: Record<string, number> = {};
-  for (const p of [...(positions.positions ?? [])].sort((a, b) => cmp(String(a.instrument), String(b.instrument)))) if (Number(p.qty) !== 0) held[String(p.instrument)] = Number(p.qty);
+  for (const p of [...(positions.positions ?? [])].sort((a, b) => cmp(String(a.instrument), String(b.instrument))))
+    if (Number(p.qty) !== 0) held[String(p.instrument)] = Number(p.qty);
   const money = (v: unknown) => (typeof v === 'string' ? v : '0.00');
-  return { cash: money(cash.balance), equity: money(margin.equity), initialMargin: money(margin.initialMargin), maintenanceMargin: money(margin.maintenanceMargin), positions: held };
+  return {
+    cash: money(cash.balance),
+    equity: money(margin.equity),
+    initialMargin: money(margin.initialMargin),
+    maintenanceMargin: money(margin.maintenanceMargin),
+    positions: held,
+  };
 }

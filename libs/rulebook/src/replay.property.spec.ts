@@ -65,7 +65,16 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
       kind: fc.constant('order' as const),
       dt,
       account,
-      id: fc.constantFrom('fresh' as const, 'fresh' as const, 'fresh' as const, 'fresh' as const, 'fresh' as const, 'fresh' as const, 'retry' as const, 'reuse' as const),
+      id: fc.constantFrom(
+        'fresh' as const,
+        'fresh' as const,
+        'fresh' as const,
+        'fresh' as const,
+        'fresh' as const,
+        'fresh' as const,
+        'retry' as const,
+        'reuse' as const,
+      ),
       pick,
       inst: fc.integer({ min: 0, max: 1 }),
       side: fc.constantFrom('buy' as const, 'sell' as const),
@@ -80,11 +89,14 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('deposit' as const), dt, account, cents: money }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('withdraw' as const), dt, account, cents: money }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('index' as const), dt, cents: fc.integer({ min: 190, max: 260 }) }) },
-  { weight: 1, arbitrary: fc.record({
+  {
+    weight: 1,
+    arbitrary: fc.record({
       kind: fc.constant('eod' as const),
       dt,
       override: fc.oneof({ weight: 3, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.constantFrom(-12, -10, -6, 6, 10) }),
-    }) },
+    }),
+  },
 );
 
 interface Scenario {
@@ -160,7 +172,14 @@ function commands(s: Scenario): ScenarioCommand[] {
       case 'replace': {
         const previous = earlier(a.pick);
         const sym = previous ? (previous.instrument as string) : s.instruments[0];
-        lines.push({ at: at(), cmd: 'replace', account: acct, clientOrderId: previous ? previous.clientOrderId : 'unknown', price: priced(sym, a.pct), qty: a.qty * LOTS[sym] });
+        lines.push({
+          at: at(),
+          cmd: 'replace',
+          account: acct,
+          clientOrderId: previous ? previous.clientOrderId : 'unknown',
+          price: priced(sym, a.pct),
+          qty: a.qty * LOTS[sym],
+        });
         break;
       }
       case 'deposit':
@@ -174,7 +193,14 @@ function commands(s: Scenario): ScenarioCommand[] {
           at: at(),
           cmd: 'index',
           index: 'TPI',
-          providers: ['A', 'B', 'C', 'D'].map((p, i) => ({ provider: p, price: cents(a.cents + i), volume: String(1000 + 500 * i), mmlu: 86, humaneval: 67, gsm8k: 92 })),
+          providers: ['A', 'B', 'C', 'D'].map((p, i) => ({
+            provider: p,
+            price: cents(a.cents + i),
+            volume: String(1000 + 500 * i),
+            mmlu: 86,
+            humaneval: 67,
+            gsm8k: 92,
+          })),
         });
         break;
       case 'eod': {
@@ -264,7 +290,20 @@ describe('replay from a snapshot equals the live run', () => {
       }),
       { numRuns: 200, seed: 42 },
     );
-    for (const type of ['Trade', 'MarketHalted', 'MarketResumed', 'VariationMarginPosted', 'MarginCallIssued', 'ContractExpired', 'OrderReplaced', 'OrderExpired', 'EndOfDayFailed', 'Settlement:vwap', 'Settlement:override', 'Settlement:final']) {
+    for (const type of [
+      'Trade',
+      'MarketHalted',
+      'MarketResumed',
+      'VariationMarginPosted',
+      'MarginCallIssued',
+      'ContractExpired',
+      'OrderReplaced',
+      'OrderExpired',
+      'EndOfDayFailed',
+      'Settlement:vwap',
+      'Settlement:override',
+      'Settlement:final',
+    ]) {
       expect([type, seen.has(type)]).toEqual([type, true]);
     }
   });

@@ -9,7 +9,16 @@ import { formatE4 } from './rulebook';
 import { formatInstant } from './commands';
 
 export interface ScenarioReport {
-  trades: { instrument: string; price: string; qty: number; buyAccount: string; sellAccount: string; buyClientOrderId: string; sellClientOrderId: string; at: string }[];
+  trades: {
+    instrument: string;
+    price: string;
+    qty: number;
+    buyAccount: string;
+    sellAccount: string;
+    buyClientOrderId: string;
+    sellClientOrderId: string;
+    at: string;
+  }[];
   rejections: { account: string; clientOrderId: string | null; cmd: string; reason: string; field?: string }[];
   halts: { instrument: string; tier: number; start: string; end: string | null }[];
   indices: { index: string; at: string; value: string }[];
@@ -57,7 +66,13 @@ export function reportLists(events: Iterable<RulebookEvent>): Omit<ScenarioRepor
         });
         break;
       case 'OrderRejected':
-        r.rejections.push({ account: e.account ?? '', clientOrderId: e.clientOrderId, cmd: CMD_NAME[e.command] ?? e.command, reason: e.reason, ...(e.field ? { field: e.field } : {}) });
+        r.rejections.push({
+          account: e.account ?? '',
+          clientOrderId: e.clientOrderId,
+          cmd: CMD_NAME[e.command] ?? e.command,
+          reason: e.reason,
+          ...(e.field ? { field: e.field } : {}),
+        });
         break;
       case 'WithdrawalRejected':
         r.rejections.push({ account: e.account, clientOrderId: null, cmd: 'withdraw', reason: e.reason });
@@ -88,7 +103,13 @@ export function formatAccounts(figures: Record<string, AccountFigures>): Scenari
   const out: ScenarioReport['accounts'] = {};
   for (const id of Object.keys(figures).sort()) {
     const f = figures[id];
-    out[id] = { cash: formatCents(f.cash), equity: formatCents(f.equity), initialMargin: formatCents(f.im), maintenanceMargin: formatCents(f.mm), positions: f.positions };
+    out[id] = {
+      cash: formatCents(f.cash),
+      equity: formatCents(f.equity),
+      initialMargin: formatCents(f.im),
+      maintenanceMargin: formatCents(f.mm),
+      positions: f.positions,
+    };
   }
   return out;
 }

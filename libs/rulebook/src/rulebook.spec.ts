@@ -26,7 +26,16 @@ const member = (at: string, m: string, accounts: string[]): Line => ({ at, cmd: 
 const deposit = (at: string, account: string, amount: string): Line => ({ at, cmd: 'deposit', account, amount });
 const withdraw = (at: string, account: string, amount: string): Line => ({ at, cmd: 'withdraw', account, amount });
 const list = (at: string, instrument: string, referencePrice: string): Line => ({ at, cmd: 'list', instrument, referencePrice });
-const limit = (at: string, account: string, clientOrderId: string, instrument: string, side: 'buy' | 'sell', price: string, qty: number, tif = 'GTC'): Line => ({
+const limit = (
+  at: string,
+  account: string,
+  clientOrderId: string,
+  instrument: string,
+  side: 'buy' | 'sell',
+  price: string,
+  qty: number,
+  tif = 'GTC',
+): Line => ({
   at,
   cmd: 'order',
   account,
@@ -48,7 +57,14 @@ const market = (at: string, account: string, clientOrderId: string, instrument: 
   type: 'market',
   qty,
 });
-const replace = (at: string, account: string, clientOrderId: string, price: string, qty: number): Line => ({ at, cmd: 'replace', account, clientOrderId, price, qty });
+const replace = (at: string, account: string, clientOrderId: string, price: string, qty: number): Line => ({
+  at,
+  cmd: 'replace',
+  account,
+  clientOrderId,
+  price,
+  qty,
+});
 const cancel = (at: string, account: string, clientOrderId: string): Line => ({ at, cmd: 'cancel', account, clientOrderId });
 const eod = (at: string, tradeDate: string, overrides?: Record<string, { price: string; reason: string }>): Line => ({
   at,
@@ -101,7 +117,18 @@ describe('order checks run in the order of SPEC §4', () => {
       [
         ...setup,
         // During the halt, o1 again with a zero qty on an instrument that is not listed: the form wins.
-        { at: t('09:11'), cmd: 'order', account: 'M1-H', clientOrderId: 'o1', instrument: 'SIT-2027-05', side: 'buy', type: 'limit', price: '1.90', qty: 0, tif: 'GTC' },
+        {
+          at: t('09:11'),
+          cmd: 'order',
+          account: 'M1-H',
+          clientOrderId: 'o1',
+          instrument: 'SIT-2027-05',
+          side: 'buy',
+          type: 'limit',
+          price: '1.90',
+          qty: 0,
+          tif: 'GTC',
+        },
         // A price with a fraction of a tick: INVALID_TICK, before anything else.
         limit(t('09:11'), 'M1-H', 'o1', 'SIT-2027-03', 'buy', '1.905', 10),
         // A market order with a price is malformed.
@@ -178,13 +205,21 @@ describe('order checks run in the order of SPEC §4', () => {
       { account: 'M1-H', clientOrderId: 'o2', cmd: 'replace', reason: 'INSUFFICIENT_MARGIN' },
       { account: 'M3-H', clientOrderId: 'b1', cmd: 'replace', reason: 'UNKNOWN_ORDER' },
     ]);
-    expect(rulebook.book('SIT-2027-03')!.openOrders().map((o) => [o.clientOrderId, o.price, o.openQty])).toEqual([['o2', 180, 93]]);
+    expect(
+      rulebook
+        .book('SIT-2027-03')!
+        .openOrders()
+        .map((o) => [o.clientOrderId, o.price, o.openQty]),
+    ).toEqual([['o2', 180, 93]]);
     // The ledger follows: 93 open buy lots, nothing else.
     expect(rulebook.ledgerState().accounts['M1-H'].openOrders).toEqual({ 'SIT-2027-03': { buys: 93, sells: 0 } });
   });
 
   it('cancel of an unknown order, of another account’s order and of a filled order is UNKNOWN_ORDER', () => {
-    const { report } = run([...setup, cancel(t('09:30'), 'M1-H', 'zz'), cancel(t('09:30'), 'M2-H', 'o1'), cancel(t('09:30'), 'M3-H', 'b1')], new Rulebook(smallLimits()));
+    const { report } = run(
+      [...setup, cancel(t('09:30'), 'M1-H', 'zz'), cancel(t('09:30'), 'M2-H', 'o1'), cancel(t('09:30'), 'M3-H', 'b1')],
+      new Rulebook(smallLimits()),
+    );
     expect(report.rejections).toEqual([
       { account: 'M1-H', clientOrderId: 'zz', cmd: 'cancel', reason: 'UNKNOWN_ORDER' },
       { account: 'M2-H', clientOrderId: 'o1', cmd: 'cancel', reason: 'UNKNOWN_ORDER' },
@@ -204,7 +239,17 @@ describe('clientOrderId idempotency (SPEC §4)', () => {
     const r = exec(rb, limit(t('09:01'), 'M1-H', 'o1', 'SIT-2027-03', 'buy', '1.95', 10));
     expect(r).toEqual({ events: [] });
     // tif omitted means GTC: the same order.
-    const r2 = exec(rb, { at: t('09:02'), cmd: 'order', account: 'M1-H', clientOrderId: 'o1', instrument: 'SIT-2027-03', side: 'buy', type: 'limit', price: '1.95', qty: 10 });
+    const r2 = exec(rb, {
+      at: t('09:02'),
+      cmd: 'order',
+      account: 'M1-H',
+      clientOrderId: 'o1',
+      instrument: 'SIT-2027-03',
+      side: 'buy',
+      type: 'limit',
+      price: '1.95',
+      qty: 10,
+    });
     expect(r2).toEqual({ events: [] });
     // Only the clock moved: everything else in the snapshot is as before the retries.
     expect(withoutClock(rb)).toEqual(before);
@@ -240,7 +285,12 @@ describe('clientOrderId idempotency (SPEC §4)', () => {
       limit(t('09:05'), 'M2-H', 'o1', 'SIT-2027-02', 'sell', '2.05', 10),
     ]);
     expect(report.rejections).toEqual([{ account: 'M1-H', clientOrderId: 'o1', cmd: 'order', reason: 'DUPLICATE_CLIENT_ORDER_ID' }]);
-    expect(rulebook.book('SIT-2027-02')!.openOrders().map((o) => [o.account, o.clientOrderId])).toEqual([['M2-H', 'o1']]);
+    expect(
+      rulebook
+        .book('SIT-2027-02')!
+        .openOrders()
+        .map((o) => [o.account, o.clientOrderId]),
+    ).toEqual([['M2-H', 'o1']]);
   });
 
   it('a retry of a refused order adds nothing either: it returns the original refusal', () => {
@@ -370,11 +420,18 @@ describe('position limits (SPEC §2, §4)', () => {
       { account: 'M1-H', clientOrderId: 'c', cmd: 'order', reason: 'POSITION_LIMIT' },
     ]);
     expect(report.errors).toHaveLength(2);
-    expect(report.errors.map((e) => e.message)).toEqual([expect.stringContaining('spotMonth must be a positive whole number of lots'), expect.stringContaining('`spotMonth` is required')]);
+    expect(report.errors.map((e) => e.message)).toEqual([
+      expect.stringContaining('spotMonth must be a positive whole number of lots'),
+      expect.stringContaining('`spotMonth` is required'),
+    ]);
   });
 
   it('checks the position limit before the margin', () => {
-    const { report } = run([member(t('08:00'), 'M1', ['M1-H']), list(t('08:00'), 'SCU-2027-01', '4.00'), limit(t('09:00'), 'M1-H', 'a', 'SCU-2027-01', 'buy', '3.90', 10001)]);
+    const { report } = run([
+      member(t('08:00'), 'M1', ['M1-H']),
+      list(t('08:00'), 'SCU-2027-01', '4.00'),
+      limit(t('09:00'), 'M1-H', 'a', 'SCU-2027-01', 'buy', '3.90', 10001),
+    ]);
     expect(report.rejections).toEqual([{ account: 'M1-H', clientOrderId: 'a', cmd: 'order', reason: 'POSITION_LIMIT' }]);
   });
 });
@@ -466,7 +523,13 @@ describe('margin calls (SPEC §6, §7)', () => {
     // The call follows the trade that caused it.
     const i = events.indexOf(calls[0]);
     expect(events[i - 1]).toMatchObject({ type: 'Trade', price: 185 });
-    expect(report.accounts['M1-H']).toEqual({ cash: '13.81', equity: '13.81', initialMargin: '192.43', maintenanceMargin: '144.33', positions: { 'SIT-2027-03': 1000 } });
+    expect(report.accounts['M1-H']).toEqual({
+      cash: '13.81',
+      equity: '13.81',
+      initialMargin: '192.43',
+      maintenanceMargin: '144.33',
+      positions: { 'SIT-2027-03': 1000 },
+    });
   });
 
   it('deposits settle calls, oldest first; the end-of-day call replaces the outstanding ones', () => {
@@ -483,7 +546,11 @@ describe('margin calls (SPEC §6, §7)', () => {
     ]);
     const ledgerBefore = run(day1).rulebook.ledgerState().accounts['M1-H'].calls;
     expect(ledgerBefore).toEqual([{ remaining: 17862, called: 17862, intraday: false, tradeDate: D1 }]);
-    expect(ofType(events, 'CashDeposited').filter((e) => e.account === 'M1-H').map((e) => [e.amount, e.callsPaid])).toEqual([
+    expect(
+      ofType(events, 'CashDeposited')
+        .filter((e) => e.account === 'M1-H')
+        .map((e) => [e.amount, e.callsPaid]),
+    ).toEqual([
       [21381, 0],
       [10000, 10000],
       [10000, 7862],
@@ -593,7 +660,7 @@ describe('end-of-day settlement (SPEC §7)', () => {
     expect(bad.report.stateHash).toBe(ok.report.stateHash);
   });
 
-  it('refuses a trade date after the current session\'s, changing nothing; the real end of day then settles (issue 11 item 2)', () => {
+  it("refuses a trade date after the current session's, changing nothing; the real end of day then settles (issue 11 item 2)", () => {
     const lines: Line[] = [
       ...base({ 'M1-H': '1000.00', 'M2-H': '1000.00' }),
       limit(t('09:00'), 'M1-H', 'b1', 'SIT-2027-03', 'buy', '2.00', 10),
@@ -603,7 +670,10 @@ describe('end-of-day settlement (SPEC §7)', () => {
     // On D1, an end of day for a week later would settle D1's session under 2027-01-11.
     const early = run([...lines, eod(t('16:00'), '2027-01-11')]);
     expect(early.report.errors).toEqual([
-      { line: lines.length + 1, message: 'end of day for 2027-01-11 refused: the current session is of trade date 2027-01-04; a later trade date cannot be settled before its session' },
+      {
+        line: lines.length + 1,
+        message: 'end of day for 2027-01-11 refused: the current session is of trade date 2027-01-04; a later trade date cannot be settled before its session',
+      },
     ]);
     expect(early.events).toEqual(ok.events);
     expect(early.report.stateHash).toBe(ok.report.stateHash);
@@ -613,7 +683,9 @@ describe('end-of-day settlement (SPEC §7)', () => {
     expect(then.report.settlements).toEqual([{ tradeDate: D1, instrument: 'SIT-2027-03', price: '2.00', method: 'last' }]);
     // The session's trade date is the event time's UTC date: D2 may run from D2's midnight on.
     const rb = run(lines).rulebook;
-    expect(exec(rb, eod('2027-01-04T23:59:59.999Z', D2)).refused).toMatch(/^end of day for 2027-01-05 refused: the current session is of trade date 2027-01-04/);
+    expect(exec(rb, eod('2027-01-04T23:59:59.999Z', D2)).refused).toMatch(
+      /^end of day for 2027-01-05 refused: the current session is of trade date 2027-01-04/,
+    );
     expect(ofType(exec(rb, eod('2027-01-05T00:00:00.000Z', D2)).events, 'SettlementPriceSet').map((e) => e.tradeDate)).toEqual([D2]);
   });
 
@@ -626,11 +698,18 @@ describe('end-of-day settlement (SPEC §7)', () => {
     const again = run([...lines, eod(t('16:05'), D1, o('2.1'))]);
     expect(again.report.errors).toEqual([]);
     expect(again.events).toEqual(once.events);
-    const refused = (overrides?: Record<string, { price: string; reason: string }>) => run([...lines, eod(t('16:05'), D1, overrides)]).report.errors.map((e) => e.message);
+    const refused = (overrides?: Record<string, { price: string; reason: string }>) =>
+      run([...lines, eod(t('16:05'), D1, overrides)]).report.errors.map((e) => e.message);
     const settled = `end of day for ${D1} refused: SIT-2027-03 is already settled for ${D1} with the override 2.10 (reason "no representative trades")`;
-    expect(refused(o('2.20'))).toEqual([`${settled}, and this run asks for it with the override 2.20 (reason "no representative trades"); a re-run changes nothing, so it must repeat the earlier run's override`]);
-    expect(refused(o('2.10', 'another reason'))).toEqual([`${settled}, and this run asks for it with the override 2.10 (reason "another reason"); a re-run changes nothing, so it must repeat the earlier run's override`]);
-    expect(refused()).toEqual([`${settled}, and this run asks for it without an override; a re-run changes nothing, so it must repeat the earlier run's override`]);
+    expect(refused(o('2.20'))).toEqual([
+      `${settled}, and this run asks for it with the override 2.20 (reason "no representative trades"); a re-run changes nothing, so it must repeat the earlier run's override`,
+    ]);
+    expect(refused(o('2.10', 'another reason'))).toEqual([
+      `${settled}, and this run asks for it with the override 2.10 (reason "another reason"); a re-run changes nothing, so it must repeat the earlier run's override`,
+    ]);
+    expect(refused()).toEqual([
+      `${settled}, and this run asks for it without an override; a re-run changes nothing, so it must repeat the earlier run's override`,
+    ]);
   });
 
   it('an override for an unlisted instrument refuses the whole end of day', () => {
@@ -641,8 +720,7 @@ describe('end-of-day settlement (SPEC §7)', () => {
 });
 
 describe('expiry and indices (SPEC §8)', () => {
-  const fourProviders = (price: string) =>
-    ['A', 'B', 'C', 'D'].map((provider) => ({ provider, price, volume: '1000', mmlu: 86, humaneval: 67, gsm8k: 92 }));
+  const fourProviders = (price: string) => ['A', 'B', 'C', 'D'].map((provider) => ({ provider, price, volume: '1000', mmlu: 86, humaneval: 67, gsm8k: 92 }));
   const setup: Line[] = [
     member(t('08:00', '2027-01-18'), 'M1', ['M1-H']),
     member(t('08:00', '2027-01-18'), 'M2', ['M2-H']),
@@ -670,7 +748,9 @@ describe('expiry and indices (SPEC §8)', () => {
       { tradeDate: '2027-01-20', account: 'M1-H', instrument: 'SIT-2027-01', amount: '2.40' },
       { tradeDate: '2027-01-20', account: 'M2-H', instrument: 'SIT-2027-01', amount: '-2.40' },
     ]);
-    expect(ofType(events, 'OrderCancelled').map((e) => [e.account, e.clientOrderId, e.cancelledQty, e.reason])).toEqual([['M1-H', 'b1', 40, 'INSTRUMENT_EXPIRED']]);
+    expect(ofType(events, 'OrderCancelled').map((e) => [e.account, e.clientOrderId, e.cancelledQty, e.reason])).toEqual([
+      ['M1-H', 'b1', 40, 'INSTRUMENT_EXPIRED'],
+    ]);
     expect(ofType(events, 'InstrumentListed').map((e) => [e.instrument, e.referencePrice, e.source])).toEqual([
       ['SIT-2027-01', 230, 'operations'],
       ['SIT-2027-07', 234, 'index'],
@@ -736,7 +816,10 @@ describe('expiry and indices (SPEC §8)', () => {
     const ok = run(setup);
     const early = run([...setup, eod(t('16:30', '2027-01-18'), '2027-01-20', { 'SIT-2027-01': { price: '2.40', reason: 'x' } })]);
     expect(early.report.errors).toEqual([
-      { line: setup.length + 1, message: 'end of day for 2027-01-20 refused: the current session is of trade date 2027-01-18; a later trade date cannot be settled before its session' },
+      {
+        line: setup.length + 1,
+        message: 'end of day for 2027-01-20 refused: the current session is of trade date 2027-01-18; a later trade date cannot be settled before its session',
+      },
     ]);
     expect(early.rulebook.isExpired('SIT-2027-01')).toBe(false);
     expect(early.report.accounts['M1-H'].positions).toEqual({ 'SIT-2027-01': 60 });
@@ -752,7 +835,11 @@ describe('expiry and indices (SPEC §8)', () => {
     expect(repaired.rulebook.isExpired('SIT-2027-01')).toBe(true);
     // Repeated as it was (the expired contract still named): nothing changes; without the override: refused.
     expect(run([...lines, eod(t('16:40', '2027-01-20'), '2027-01-20', repair)]).report.errors).toEqual(repaired.report.errors);
-    expect(run([...lines, eod(t('16:40', '2027-01-20'), '2027-01-20')]).report.errors.slice(1).map((e) => e.message)).toEqual([
+    expect(
+      run([...lines, eod(t('16:40', '2027-01-20'), '2027-01-20')])
+        .report.errors.slice(1)
+        .map((e) => e.message),
+    ).toEqual([
       'end of day for 2027-01-20 refused: SIT-2027-01 is already settled for 2027-01-20 with the override 2.32 (reason "TPI providers unavailable"), and this run asks for it without an override; a re-run changes nothing, so it must repeat the earlier run\'s override',
     ]);
   });

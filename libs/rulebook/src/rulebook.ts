@@ -106,7 +106,6 @@ export interface ExecuteResult {
 
 const sortedKeys = (o: object): string[] => Object.keys(o).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 
-
 export class Rulebook {
   private readonly catalog: ProductCatalog;
   private members = new Map<string, string[]>();
@@ -236,7 +235,8 @@ export class Rulebook {
     this.knownAccount(account);
     const amount = this.amount(amountText);
     // As clearing refuses it (DepositRejected): no account's balance passes the bound.
-    if (this.ledger.account(account).cash + amount > MAX_ACCOUNT_CASH_CENTS) throw new CommandRefused(`the deposit would take ${account}'s balance past ${MAX_CASH_AMOUNT_TEXT}`);
+    if (this.ledger.account(account).cash + amount > MAX_ACCOUNT_CASH_CENTS)
+      throw new CommandRefused(`the deposit would take ${account}'s balance past ${MAX_CASH_AMOUNT_TEXT}`);
     const r = this.ledger.deposit(account, amount);
     const callsPaid = r.paid.reduce((s, p) => s + p.amount, 0);
     this.out.push({ type: 'CashDeposited', at, account, amount, callsPaid });
@@ -287,7 +287,16 @@ export class Rulebook {
   private openInstrument(symbol: string, product: ProductSpec, ref: number, at: number, source: 'operations' | 'index', listedAfterEndOfDay?: string): void {
     const ltd = lastTradingDay(symbol, this.catalog);
     const after = listedAfterEndOfDay === undefined ? {} : { listedAfterEndOfDay };
-    this.instruments.set(symbol, { symbol, product: product.code, lastTradingDay: ltd, expired: false, sessionTrades: [], lastSettledAt: null, settledDates: [], ...after });
+    this.instruments.set(symbol, {
+      symbol,
+      product: product.code,
+      lastTradingDay: ltd,
+      expired: false,
+      sessionTrades: [],
+      lastSettledAt: null,
+      settledDates: [],
+      ...after,
+    });
     this.ledger.listInstrument(symbol, product, ref);
     this.out.push({ type: 'InstrumentListed', at, instrument: symbol, product: product.code, referencePrice: ref, lastTradingDay: ltd, source, ...after });
     this.books.set(symbol, new MatchingEngine({ instrument: symbol, referencePrice: ref, sink: (e) => this.onMatchingEvent(e) }));
@@ -315,7 +324,13 @@ export class Rulebook {
         break;
       case 'Trade': {
         this.instruments.get(e.instrument)!.sessionTrades.push({ priceTicks: e.price, qty: e.qty, atMs: e.at });
-        const calls = this.ledger.applyTrade({ instrument: e.instrument, priceTicks: e.price, qty: e.qty, buyAccount: e.buyAccount, sellAccount: e.sellAccount });
+        const calls = this.ledger.applyTrade({
+          instrument: e.instrument,
+          priceTicks: e.price,
+          qty: e.qty,
+          buyAccount: e.buyAccount,
+          sellAccount: e.sellAccount,
+        });
         // Calls follow the trade that caused them.
         this.pendingCalls.push(...calls.map((c) => ({ call: c, at: e.at })));
         break;
@@ -329,12 +344,30 @@ export class Rulebook {
 
   private flushIntradayCalls(): void {
     for (const { call, at } of this.pendingCalls) {
-      this.out.push({ type: 'MarginCallIssued', at, account: call.account, tradeDate: isoDateOfEpochMs(at), amount: call.amount, intraday: true, equity: call.equity, im: call.requirements.im, mm: call.requirements.mm });
+      this.out.push({
+        type: 'MarginCallIssued',
+        at,
+        account: call.account,
+        tradeDate: isoDateOfEpochMs(at),
+        amount: call.amount,
+        intraday: true,
+        equity: call.equity,
+        im: call.requirements.im,
+        mm: call.requirements.mm,
+      });
     }
     this.pendingCalls = [];
   }
 
-  private reject(at: number, command: 'new' | 'replace' | 'cancel', account: string, clientOrderId: string, instrument: string | null, reason: string, field?: string): void {
+  private reject(
+    at: number,
+    command: 'new' | 'replace' | 'cancel',
+    account: string,
+    clientOrderId: string,
+    instrument: string | null,
+    reason: string,
+    field?: string,
+  ): void {
     this.out.push({
       type: 'OrderRejected',
       instrument: instrument ?? '',
@@ -348,8 +381,12 @@ export class Rulebook {
     });
   }
 
-
-  private order(account: string, clientOrderId: string, raw: { instrument: unknown; side: unknown; type: unknown; price?: unknown; qty: unknown; tif?: unknown }, at: number): void {
+  private order(
+    account: string,
+    clientOrderId: string,
+    raw: { instrument: unknown; side: unknown; type: unknown; price?: unknown; qty: unknown; tif?: unknown },
+    at: number,
+  ): void {
     const symbol = typeof raw.instrument === 'string' ? raw.instrument : '';
     const inst = this.instruments.get(symbol);
     const engine = this.books.get(symbol);
@@ -386,7 +423,12 @@ export class Rulebook {
     const rec = this.clientOrders.get(account)?.get(clientOrderId);
     if (!rec) return { instrument: null, product: undefined, expired: false, live: null };
     const open = this.books.get(rec.instrument)?.getOrder(account, clientOrderId);
-    return { instrument: rec.instrument, product: this.catalog.forSymbol(rec.instrument), expired: this.instruments.get(rec.instrument)!.expired, live: open ? { side: open.side, open: open.openQty } : null };
+    return {
+      instrument: rec.instrument,
+      product: this.catalog.forSymbol(rec.instrument),
+      expired: this.instruments.get(rec.instrument)!.expired,
+      live: open ? { side: open.side, open: open.openQty } : null,
+    };
   }
 
   private rememberClientOrder(account: string, clientOrderId: string, rec: ClientOrderRecord): void {
@@ -398,7 +440,10 @@ export class Rulebook {
   private replace(account: string, clientOrderId: string, priceRaw: unknown, qtyRaw: unknown, at: number): void {
     const named = this.named(account, clientOrderId);
     const engine = named.instrument === null ? undefined : this.books.get(named.instrument);
-    const d = decideReplace({ account, clientOrderId, price: priceRaw, qty: qtyRaw, named, market: engine ? marketOf(engine, at) : null, fallbackProduct: this.catalog.all()[0], at }, this.gateOf(account));
+    const d = decideReplace(
+      { account, clientOrderId, price: priceRaw, qty: qtyRaw, named, market: engine ? marketOf(engine, at) : null, fallbackProduct: this.catalog.all()[0], at },
+      this.gateOf(account),
+    );
     if (!d.ok) return this.reject(at, 'replace', account, clientOrderId, d.instrument, d.reason, d.field);
     engine!.replace(account, clientOrderId, d.priceTicks, d.qty, at);
     this.flushIntradayCalls();
@@ -518,8 +563,18 @@ export class Rulebook {
     const result = this.ledger.endOfDay(tradeDate, settlements, { expire });
     for (const s of result.settled) {
       const sp = settlements[s.instrument];
-      this.out.push({ type: 'SettlementPriceSet', at, tradeDate, instrument: s.instrument, price: sp.priceTicks, previousPrice: previous.get(s.instrument)!, method: sp.method, ...(sp.reason ? { reason: sp.reason } : {}) });
-      for (const p of s.postings) this.out.push({ type: 'VariationMarginPosted', at, tradeDate, account: p.account, instrument: p.instrument, amount: p.amount });
+      this.out.push({
+        type: 'SettlementPriceSet',
+        at,
+        tradeDate,
+        instrument: s.instrument,
+        price: sp.priceTicks,
+        previousPrice: previous.get(s.instrument)!,
+        method: sp.method,
+        ...(sp.reason ? { reason: sp.reason } : {}),
+      });
+      for (const p of s.postings)
+        this.out.push({ type: 'VariationMarginPosted', at, tradeDate, account: p.account, instrument: p.instrument, amount: p.amount });
       if (s.params.alert) this.out.push({ type: 'MarginRateAlert', at, instrument: s.instrument, sigma: s.params.sigma, ratePpb: s.params.ratePpb });
     }
     for (const id of this.ledger.accountIds()) {
@@ -532,11 +587,28 @@ export class Rulebook {
         equity: this.ledger.equity(id),
         im: req.im,
         mm: req.mm,
-        instruments: req.perInstrument.map((x) => ({ instrument: x.instrument, lots: x.lots, sigma: x.params.sigma, ratePpb: x.params.ratePpb, referencePrice: x.params.referenceTicks, im: x.im })),
+        instruments: req.perInstrument.map((x) => ({
+          instrument: x.instrument,
+          lots: x.lots,
+          sigma: x.params.sigma,
+          ratePpb: x.params.ratePpb,
+          referencePrice: x.params.referenceTicks,
+          im: x.im,
+        })),
       });
     }
     for (const c of result.calls) {
-      this.out.push({ type: 'MarginCallIssued', at, account: c.account, tradeDate, amount: c.amount, intraday: false, equity: c.equity, im: c.requirements.im, mm: c.requirements.mm });
+      this.out.push({
+        type: 'MarginCallIssued',
+        at,
+        account: c.account,
+        tradeDate,
+        amount: c.amount,
+        intraday: false,
+        equity: c.equity,
+        im: c.requirements.im,
+        mm: c.requirements.mm,
+      });
     }
     // The session roll: DAY orders expire, bands reset around the new settlement; expiring
     // contracts close their books and their successors are listed (SPEC §5, §8).
@@ -563,7 +635,11 @@ export class Rulebook {
   private listSuccessors(expired: string, lastTradingDayOfExpired: string, tradeDate: string, at: number): void {
     const product = this.productOf(expired);
     const index = this.indices.get(product.settlementIndex) ?? NO_INDEX;
-    for (const l of decideSuccessors({ product, expiredLastTradingDay: lastTradingDayOfExpired, tradeDate, at, index }, (s) => this.instruments.has(s), this.catalog)) {
+    for (const l of decideSuccessors(
+      { product, expiredLastTradingDay: lastTradingDayOfExpired, tradeDate, at, index },
+      (s) => this.instruments.has(s),
+      this.catalog,
+    )) {
       this.openInstrument(l.instrument, product, l.referenceTicks, at, 'index', l.listedAfterEndOfDay);
     }
   }
@@ -629,14 +705,20 @@ export class Rulebook {
     r.members = new Map(Object.entries(s.members));
     r.accountOwner = new Map(Object.entries(s.accountOwner));
     r.clientOrders = new Map(Object.entries(s.clientOrders).map(([a, m]) => [a, new Map(Object.entries(m))]));
-    r.instruments = new Map(Object.entries(s.instruments).map(([k, v]) => [k, { ...v, sessionTrades: [...v.sessionTrades], settledDates: [...v.settledDates] }]));
+    r.instruments = new Map(
+      Object.entries(s.instruments).map(([k, v]) => [k, { ...v, sessionTrades: [...v.sessionTrades], settledDates: [...v.settledDates] }]),
+    );
     r.ledger = new ClearingLedger(s.ledger);
     r.indices = new Map(Object.entries(s.indices));
     r.limits = new Map(Object.entries(s.limits ?? {}).map(([a, l]) => [a, readAccountLimits(l)]));
     // A snapshot from before SPEC §17's exemption values: an exemption lifted both limits.
     for (const x of s.exemptions ?? []) r.limits.set(x.account, readAccountLimits({ ...r.limits.get(x.account), exemptions: [x.product] }));
     r.lastAt = s.lastAt;
-    for (const [sym, snap] of Object.entries(s.books)) r.books.set(sym, MatchingEngine.restore(snap, (e) => r.onMatchingEvent(e)));
+    for (const [sym, snap] of Object.entries(s.books))
+      r.books.set(
+        sym,
+        MatchingEngine.restore(snap, (e) => r.onMatchingEvent(e)),
+      );
     return r;
   }
 }

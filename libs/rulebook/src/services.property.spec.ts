@@ -14,7 +14,14 @@
  */
 import fc from 'fast-check';
 import { ClearingLedger, computeTpi, isoDateOfEpochMs, parseCents, ProductCatalog, type TpiProviderInput } from '@ch/domain';
-import { checkHedgeExemption, checkPositionLimitsChange, EMPTY_ACCOUNT_LIMITS, grantHedgeExemption, setPositionLimits, type AccountLimits } from '@ch/domain/contracts/account-limits';
+import {
+  checkHedgeExemption,
+  checkPositionLimitsChange,
+  EMPTY_ACCOUNT_LIMITS,
+  grantHedgeExemption,
+  setPositionLimits,
+  type AccountLimits,
+} from '@ch/domain/contracts/account-limits';
 import { activeBandAt, applyTrade, isHaltedAt, MatchingEngine, startSession, type HaltDerivationState, type MatchingEvent, type Side } from '@ch/matching';
 import { parseScenarioLine, type ScenarioCommand } from './commands';
 import type { RulebookEvent } from './events';
@@ -67,7 +74,8 @@ class Services {
       }
       case 'withdraw': {
         const d = decideWithdrawal(c.account, c.amount, this.ledger);
-        if (!d.ok) return void this.out.push({ type: 'WithdrawalRejected', at: c.at, account: c.account, amount: d.amount, reason: d.reason, detail: d.detail });
+        if (!d.ok)
+          return void this.out.push({ type: 'WithdrawalRejected', at: c.at, account: c.account, amount: d.amount, reason: d.reason, detail: d.detail });
         this.ledger.recordWithdrawal(c.account, d.amount);
         this.out.push({ type: 'CashWithdrawn', at: c.at, account: c.account, amount: d.amount });
         return;
@@ -103,7 +111,10 @@ class Services {
       case 'replace': {
         const named = this.named(c.account, c.clientOrderId);
         const market = named.instrument === null ? null : this.marketAt(named.instrument, c.at);
-        const d = decideReplace({ account: c.account, clientOrderId: c.clientOrderId, price: c.price, qty: c.qty, named, market, fallbackProduct, at: c.at }, gate(c.account));
+        const d = decideReplace(
+          { account: c.account, clientOrderId: c.clientOrderId, price: c.price, qty: c.qty, named, market, fallbackProduct, at: c.at },
+          gate(c.account),
+        );
         if (!d.ok) return this.reject(c.at, 'replace', c.account, c.clientOrderId, d.instrument, d.reason, d.field);
         this.books.get(d.instrument)!.replace(c.account, c.clientOrderId, d.priceTicks, d.qty, c.at);
         return;
@@ -135,7 +146,15 @@ class Services {
       }
       case 'index': {
         const o = computeTpi(c.providers as unknown as TpiProviderInput[]);
-        if (o.ok) this.out.push({ type: 'IndexPublished', at: c.at, index: 'TPI', valueE4: o.publication.valueE4, providers: o.publication.providers.length, qualified: o.publication.qualifiedCount });
+        if (o.ok)
+          this.out.push({
+            type: 'IndexPublished',
+            at: c.at,
+            index: 'TPI',
+            valueE4: o.publication.valueE4,
+            providers: o.publication.providers.length,
+            qualified: o.publication.qualifiedCount,
+          });
         return;
       }
       case 'eod':
@@ -148,7 +167,12 @@ class Services {
     const rec = this.recorded.get(key);
     if (!rec) return { instrument: null, product: undefined, expired: false, live: null };
     const live = this.live.get(key);
-    return { instrument: rec.instrument, product: this.catalog.forSymbol(rec.instrument), expired: this.ledger.instrument(rec.instrument).expired, live: live ? { side: live.side, open: live.open } : null };
+    return {
+      instrument: rec.instrument,
+      product: this.catalog.forSymbol(rec.instrument),
+      expired: this.ledger.instrument(rec.instrument).expired,
+      live: live ? { side: live.side, open: live.open } : null,
+    };
   }
 
   private marketAt(symbol: string, at: number) {
@@ -156,8 +180,26 @@ class Services {
     return h ? { halted: isHaltedAt(h, at), band: activeBandAt(h, at) } : null;
   }
 
-  private reject(at: number, command: 'new' | 'replace' | 'cancel', account: string, clientOrderId: string, instrument: string, reason: string, field?: string): void {
-    this.out.push({ type: 'OrderRejected', instrument, at, command, account, clientOrderId, orderId: null, reason: reason as never, ...(field ? { field } : {}) });
+  private reject(
+    at: number,
+    command: 'new' | 'replace' | 'cancel',
+    account: string,
+    clientOrderId: string,
+    instrument: string,
+    reason: string,
+    field?: string,
+  ): void {
+    this.out.push({
+      type: 'OrderRejected',
+      instrument,
+      at,
+      command,
+      account,
+      clientOrderId,
+      orderId: null,
+      reason: reason as never,
+      ...(field ? { field } : {}),
+    });
   }
 
   /** Risk's follower: the replica follows the book (reservations already made by the gate). */
@@ -175,8 +217,24 @@ class Services {
       }
       case 'Trade': {
         this.halts.set(e.instrument, applyTrade(this.halts.get(e.instrument)!, e).state);
-        for (const c of this.ledger.applyTrade({ instrument: e.instrument, priceTicks: e.price, qty: e.qty, buyAccount: e.buyAccount, sellAccount: e.sellAccount })) {
-          this.out.push({ type: 'MarginCallIssued', at: e.at, account: c.account, tradeDate: isoDateOfEpochMs(e.at), amount: c.amount, intraday: true, equity: c.equity, im: c.requirements.im, mm: c.requirements.mm });
+        for (const c of this.ledger.applyTrade({
+          instrument: e.instrument,
+          priceTicks: e.price,
+          qty: e.qty,
+          buyAccount: e.buyAccount,
+          sellAccount: e.sellAccount,
+        })) {
+          this.out.push({
+            type: 'MarginCallIssued',
+            at: e.at,
+            account: c.account,
+            tradeDate: isoDateOfEpochMs(e.at),
+            amount: c.amount,
+            intraday: true,
+            equity: c.equity,
+            im: c.requirements.im,
+            mm: c.requirements.mm,
+          });
         }
         this.leaves(e.buyAccount, e.buyClientOrderId, e.buyLeavesQty);
         this.leaves(e.sellAccount, e.sellClientOrderId, e.sellLeavesQty);
@@ -216,13 +274,54 @@ const account = fc.constantFrom(...ACCOUNTS);
 const lots = fc.integer({ min: 1, max: 40 });
 const price = fc.oneof(fc.integer({ min: 160, max: 240 }), fc.constantFrom(170, 230)).map((t) => (t / 100).toFixed(2));
 const line = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ cmd: fc.constant('order'), account, clientOrderId: id, instrument: fc.constantFrom(...INSTRUMENTS), side: fc.constantFrom('buy', 'sell'), type: fc.constantFrom('limit', 'limit', 'market'), price, qty: lots }).map(({ price: p, ...o }) => (o.type === 'market' ? o : { ...o, price: p })) },
-  { weight: 3, arbitrary: fc.record({ cmd: fc.constant('replace'), account, clientOrderId: id, price, qty: fc.oneof({ weight: 5, arbitrary: lots }, { weight: 1, arbitrary: fc.constant(0) }) }) },
+  {
+    weight: 6,
+    arbitrary: fc
+      .record({
+        cmd: fc.constant('order'),
+        account,
+        clientOrderId: id,
+        instrument: fc.constantFrom(...INSTRUMENTS),
+        side: fc.constantFrom('buy', 'sell'),
+        type: fc.constantFrom('limit', 'limit', 'market'),
+        price,
+        qty: lots,
+      })
+      .map(({ price: p, ...o }) => (o.type === 'market' ? o : { ...o, price: p })),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      cmd: fc.constant('replace'),
+      account,
+      clientOrderId: id,
+      price,
+      qty: fc.oneof({ weight: 5, arbitrary: lots }, { weight: 1, arbitrary: fc.constant(0) }),
+    }),
+  },
   { weight: 2, arbitrary: fc.record({ cmd: fc.constant('cancel'), account, clientOrderId: id }) },
   { weight: 1, arbitrary: fc.record({ cmd: fc.constant('deposit'), account, amount: fc.constantFrom('5.00', '50.00', '500.00') }) },
   { weight: 1, arbitrary: fc.record({ cmd: fc.constant('withdraw'), account, amount: fc.constantFrom('1.00', '40.00', '900.00', '0', 'x') }) },
-  { weight: 2, arbitrary: fc.record({ cmd: fc.constant('limits'), account, product: fc.constant('SIT'), allMonths: fc.integer({ min: 1, max: 40 }), spotMonth: fc.integer({ min: 1, max: 25 }) }) },
-  { weight: 2, arbitrary: fc.record({ cmd: fc.constant('exemption'), account, product: fc.constant('SIT'), allMonths: fc.integer({ min: 1, max: 50 }), spotMonth: fc.integer({ min: 1, max: 30 }) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      cmd: fc.constant('limits'),
+      account,
+      product: fc.constant('SIT'),
+      allMonths: fc.integer({ min: 1, max: 40 }),
+      spotMonth: fc.integer({ min: 1, max: 25 }),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      cmd: fc.constant('exemption'),
+      account,
+      product: fc.constant('SIT'),
+      allMonths: fc.integer({ min: 1, max: 50 }),
+      spotMonth: fc.integer({ min: 1, max: 30 }),
+    }),
+  },
   {
     weight: 1,
     arbitrary: fc.record({
@@ -280,7 +379,23 @@ describe('the Rulebook and the services’ deciders agree (issue 12)', () => {
       { numRuns: 200, seed: 12 },
     );
     // The streams reach every rule compared (a property that never reaches one cannot fail on it).
-    for (const k of ['Trade', 'OrderReplaced', 'OrderCancelled', 'CashWithdrawn', 'WithdrawalRejected', 'PositionLimitsSet', 'HedgeExemptionGranted', 'IndexPublished', 'OrderRejected:POSITION_LIMIT', 'OrderRejected:UNKNOWN_ORDER', 'OrderRejected:PRICE_OUTSIDE_LIMIT', 'OrderRejected:INSUFFICIENT_MARGIN', 'OrderRejected:DUPLICATE_CLIENT_ORDER_ID', 'OrderRejected:MARKET_HALTED', 'MarketHalted']) {
+    for (const k of [
+      'Trade',
+      'OrderReplaced',
+      'OrderCancelled',
+      'CashWithdrawn',
+      'WithdrawalRejected',
+      'PositionLimitsSet',
+      'HedgeExemptionGranted',
+      'IndexPublished',
+      'OrderRejected:POSITION_LIMIT',
+      'OrderRejected:UNKNOWN_ORDER',
+      'OrderRejected:PRICE_OUTSIDE_LIMIT',
+      'OrderRejected:INSUFFICIENT_MARGIN',
+      'OrderRejected:DUPLICATE_CLIENT_ORDER_ID',
+      'OrderRejected:MARKET_HALTED',
+      'MarketHalted',
+    ]) {
       expect({ k, seen: seen.has(k) }).toEqual({ k, seen: true });
     }
   });

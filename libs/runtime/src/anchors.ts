@@ -53,11 +53,21 @@ export function anchorSignedText(a: UnsignedAnchor): string {
 
 /** A short, stable name of a public key: the first 16 hex digits of SHA-256 of its SPKI DER. */
 export function keyIdOf(publicKey: KeyObject): string {
-  return createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(publicKey.export({ type: 'spki', format: 'der' }))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 export function signAnchor(privateKey: KeyObject, fields: { seq: number; hash: string; at: string }): Anchor {
-  const unsigned: UnsignedAnchor = { type: ANCHOR_TYPE, version: ANCHOR_VERSION, seq: fields.seq, hash: fields.hash, at: fields.at, keyId: keyIdOf(createPublicKey(privateKey)) };
+  const unsigned: UnsignedAnchor = {
+    type: ANCHOR_TYPE,
+    version: ANCHOR_VERSION,
+    seq: fields.seq,
+    hash: fields.hash,
+    at: fields.at,
+    keyId: keyIdOf(createPublicKey(privateKey)),
+  };
   const signature = sign(null, Buffer.from(anchorSignedText(unsigned), 'utf8'), privateKey).toString('base64');
   return { ...unsigned, signature };
 }
@@ -83,7 +93,8 @@ export function parseAnchor(line: string): Anchor {
   if (a.version !== ANCHOR_VERSION) throw new AnchorFormatError(`version must be ${ANCHOR_VERSION}`);
   if (typeof a.seq !== 'number' || !Number.isSafeInteger(a.seq) || a.seq < 1) throw new AnchorFormatError('seq must be a positive integer');
   if (typeof a.hash !== 'string' || !/^[0-9a-f]{64}$/.test(a.hash)) throw new AnchorFormatError('hash must be 64 lowercase hex digits');
-  if (typeof a.at !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(a.at)) throw new AnchorFormatError('at must be an ISO-8601 UTC instant with milliseconds');
+  if (typeof a.at !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(a.at))
+    throw new AnchorFormatError('at must be an ISO-8601 UTC instant with milliseconds');
   if (typeof a.keyId !== 'string' || !/^[0-9a-f]{16}$/.test(a.keyId)) throw new AnchorFormatError('keyId must be 16 hex digits');
   if (typeof a.signature !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(a.signature)) throw new AnchorFormatError('signature must be base64');
   return { type: ANCHOR_TYPE, version: ANCHOR_VERSION, seq: a.seq, hash: a.hash, at: a.at, keyId: a.keyId, signature: a.signature };
@@ -251,7 +262,9 @@ export class Anchorer {
     if (torn) {
       // Its next anchor starts on a line of its own; the torn line stays for the operator to remove.
       await appendDurably(c.file, '\n');
-      logLine('warn', this.deps.service, 'the anchors file ended with a torn line (a crash while appending): remove that line before verifying with it', { anchorsFile: c.file });
+      logLine('warn', this.deps.service, 'the anchors file ended with a torn line (a crash while appending): remove that line before verifying with it', {
+        anchorsFile: c.file,
+      });
     }
     if (previous) {
       // The log must still hold what was last anchored. If not (rewritten, truncated, or a
@@ -260,7 +273,13 @@ export class Anchorer {
       const log = await anchoredLogOf(this.deps.db);
       const held = previous.seq <= log.lastSeq ? (await log.hashes([previous.seq])).get(previous.seq) : undefined;
       if (held === previous.hash) this.last = { seq: previous.seq, atMs: Date.parse(previous.at) };
-      else logLine('error', this.deps.service, 'the event log no longer holds the last anchor in the anchors file: it was rewritten, truncated or reset (run audit verify --anchors); anchoring the log as it is now', { anchorsFile: c.file, seq: previous.seq, anchoredHash: previous.hash, logHash: held ?? null });
+      else
+        logLine(
+          'error',
+          this.deps.service,
+          'the event log no longer holds the last anchor in the anchors file: it was rewritten, truncated or reset (run audit verify --anchors); anchoring the log as it is now',
+          { anchorsFile: c.file, seq: previous.seq, anchoredHash: previous.hash, logHash: held ?? null },
+        );
     }
     logLine('info', this.deps.service, created ? 'anchoring the event log with a new signing key' : 'anchoring the event log', {
       keyId: keyIdOf(publicKey),
@@ -276,12 +295,15 @@ export class Anchorer {
 
   private schedule(): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.running = this.tick().finally(() => {
-        this.running = null;
-        this.schedule();
-      });
-    }, Math.min(this.deps.config.intervalMs, 1000));
+    this.timer = setTimeout(
+      () => {
+        this.running = this.tick().finally(() => {
+          this.running = null;
+          this.schedule();
+        });
+      },
+      Math.min(this.deps.config.intervalMs, 1000),
+    );
     this.timer.unref?.();
   }
 
@@ -303,10 +325,16 @@ export class Anchorer {
     }
     if (this.pending.length === 0) return;
     try {
-      await this.deps.producer.send(this.deps.topic, this.pending.map((a) => ({ key: ANCHOR_KEY, value: anchorLine(a) })));
+      await this.deps.producer.send(
+        this.deps.topic,
+        this.pending.map((a) => ({ key: ANCHOR_KEY, value: anchorLine(a) })),
+      );
       this.pending.length = 0;
     } catch (err) {
-      logLine('warn', this.deps.service, 'could not publish anchors; retrying next round', { pending: this.pending.length, error: String((err as Error)?.message ?? err) });
+      logLine('warn', this.deps.service, 'could not publish anchors; retrying next round', {
+        pending: this.pending.length,
+        error: String((err as Error)?.message ?? err),
+      });
     }
   }
 

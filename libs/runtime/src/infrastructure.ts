@@ -15,7 +15,10 @@ export interface Infrastructure {
   close(): Promise<void>;
 }
 
-export async function openInfrastructure(service: string, opts: { poolSize?: number; producer?: Omit<ProducerOptions, 'idempotent'> } = {}): Promise<Infrastructure> {
+export async function openInfrastructure(
+  service: string,
+  opts: { poolSize?: number; producer?: Omit<ProducerOptions, 'idempotent'> } = {},
+): Promise<Infrastructure> {
   const ds = await openDataSource(databaseUrl(), { ensure: true, migrate: true, poolSize: opts.poolSize ?? 8, applicationName: service });
   const bus = createMessageBus(kafkaConfigFromEnv(service));
   const topicPrefix = process.env.TOPIC_PREFIX ?? 'ch';

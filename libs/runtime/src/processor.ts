@@ -216,7 +216,11 @@ class HandlerFailure extends Error {
  */
 export function isTransientError(e: unknown): boolean {
   const seen = new Set<unknown>();
-  for (let x: unknown = e; x && typeof x === 'object' && !seen.has(x); x = (x as { cause?: unknown; driverError?: unknown }).driverError ?? (x as { cause?: unknown }).cause) {
+  for (
+    let x: unknown = e;
+    x && typeof x === 'object' && !seen.has(x);
+    x = (x as { cause?: unknown; driverError?: unknown }).driverError ?? (x as { cause?: unknown }).cause
+  ) {
     seen.add(x);
     const code = (x as { code?: unknown }).code;
     if (typeof code === 'string') {
@@ -225,7 +229,8 @@ export function isTransientError(e: unknown): boolean {
     }
     const message = (x as { message?: unknown }).message;
     const msg = typeof message === 'string' ? message : '';
-    if (/Connection terminated|connection .*(closed|ended|lost)|timeout|ECONNREFUSED|ECONNRESET|Client has encountered a connection error|Kafka/i.test(msg)) return true;
+    if (/Connection terminated|connection .*(closed|ended|lost)|timeout|ECONNREFUSED|ECONNRESET|Client has encountered a connection error|Kafka/i.test(msg))
+      return true;
   }
   return false;
 }
@@ -258,7 +263,11 @@ export class EffectivelyOnceProcessor {
       // Where to start comes from consumer_progress (Postgres), not from the group's offsets.
       groupId: consumerGroup(this.o.name),
       startOffset: async (topic, partition) => {
-        const r = await sql<{ next_offset: string }>(this.o.ds, 'SELECT next_offset FROM consumer_progress WHERE consumer = $1 AND topic = $2 AND partition = $3', [this.o.name, topic, partition]);
+        const r = await sql<{ next_offset: string }>(
+          this.o.ds,
+          'SELECT next_offset FROM consumer_progress WHERE consumer = $1 AND topic = $2 AND partition = $3',
+          [this.o.name, topic, partition],
+        );
         return r.rows[0]?.next_offset ?? '0';
       },
       fromBeginning: true,
@@ -314,7 +323,9 @@ export class EffectivelyOnceProcessor {
    * one that fails alone again, deterministically, is refused. A transient failure is fatal.
    */
   private async isolate(batch: Batch, first: unknown): Promise<void> {
-    process.stderr.write(`${JSON.stringify({ level: 'warn', service: this.o.name, msg: 'a batch failed to apply: applying its messages one at a time', topic: batch.topic, partition: batch.partition, error: plainText(first, 500) })}\n`);
+    process.stderr.write(
+      `${JSON.stringify({ level: 'warn', service: this.o.name, msg: 'a batch failed to apply: applying its messages one at a time', topic: batch.topic, partition: batch.partition, error: plainText(first, 500) })}\n`,
+    );
     await this.o.reload!();
     for (const m of batch.messages) {
       try {
@@ -351,14 +362,36 @@ export class EffectivelyOnceProcessor {
       await this.o.ds.transaction(async (manager) => {
         if ((await this.lockProgress(manager, batch)) > BigInt(m.offset)) return;
         // The envelope counts as seen: the same envelope published again is dropped, not refused again.
-        if (env) await this.dropSeen(manager, [{ topic: batch.topic, partition: batch.partition, offset: m.offset, key: m.key, envelope: env, source: `${batch.topic}/${batch.partition}/${m.offset}` }]);
+        if (env)
+          await this.dropSeen(manager, [
+            {
+              topic: batch.topic,
+              partition: batch.partition,
+              offset: m.offset,
+              key: m.key,
+              envelope: env,
+              source: `${batch.topic}/${batch.partition}/${m.offset}`,
+            },
+          ]);
         await this.o.heads.load(manager, [stream]);
         const out = new BatchOutput(this.o.heads);
         out.event(
           stream,
           'MessageRefused',
-          { type: 'MessageRefused', at: validAt, ...refusal, stream: env ? plainText(env.stream, 200) : null, streamSeq: env && Number.isSafeInteger(env.streamSeq) ? env.streamSeq : null },
-          { at: validAt, actor: `system:${this.o.name}`, correlationId: env ? plainText(env.correlationId, 200) : `refused:${batch.topic}/${batch.partition}/${m.offset}`, causationId: null, source: `${batch.topic}/${batch.partition}/${m.offset}` },
+          {
+            type: 'MessageRefused',
+            at: validAt,
+            ...refusal,
+            stream: env ? plainText(env.stream, 200) : null,
+            streamSeq: env && Number.isSafeInteger(env.streamSeq) ? env.streamSeq : null,
+          },
+          {
+            at: validAt,
+            actor: `system:${this.o.name}`,
+            correlationId: env ? plainText(env.correlationId, 200) : `refused:${batch.topic}/${batch.partition}/${m.offset}`,
+            causationId: null,
+            source: `${batch.topic}/${batch.partition}/${m.offset}`,
+          },
         );
         await this.o.heads.save(manager);
         await this.saveProgress(manager, batch, BigInt(m.offset) + 1n);
@@ -371,7 +404,9 @@ export class EffectivelyOnceProcessor {
       throw e;
     }
     if (!refused) return;
-    process.stderr.write(`${JSON.stringify({ level: 'error', service: this.o.name, msg: 'message refused: it cannot be applied (MessageRefused logged; see the runbook)', ...refusal })}\n`);
+    process.stderr.write(
+      `${JSON.stringify({ level: 'error', service: this.o.name, msg: 'message refused: it cannot be applied (MessageRefused logged; see the runbook)', ...refusal })}\n`,
+    );
     this.o.onRefused?.(refusal);
   }
 
@@ -389,10 +424,22 @@ export class EffectivelyOnceProcessor {
           const decoded: Incoming[] = [];
           for (const m of fresh) {
             try {
-              decoded.push({ topic: batch.topic, partition: batch.partition, offset: m.offset, key: m.key, envelope: decodeEnvelope(m.value), source: `${batch.topic}/${batch.partition}/${m.offset}` });
+              decoded.push({
+                topic: batch.topic,
+                partition: batch.partition,
+                offset: m.offset,
+                key: m.key,
+                envelope: decodeEnvelope(m.value),
+                source: `${batch.topic}/${batch.partition}/${m.offset}`,
+              });
             } catch (e) {
               // A message that is not an envelope can never be applied; it is skipped, loudly.
-              this.o.log?.('skipping a message that is not an envelope', { topic: batch.topic, partition: batch.partition, offset: m.offset, error: String(e) });
+              this.o.log?.('skipping a message that is not an envelope', {
+                topic: batch.topic,
+                partition: batch.partition,
+                offset: m.offset,
+                error: String(e),
+              });
             }
           }
           const applied = await this.dropSeen(manager, decoded);
@@ -487,7 +534,10 @@ export class EffectivelyOnceProcessor {
         this.o.producer,
         rows.map((r) => ({ topic: r.topic, key: r.key, value: r.value, headers: r.headers })),
       );
-      await markPublished(this.o.ds, rows.map((r) => r.id));
+      await markPublished(
+        this.o.ds,
+        rows.map((r) => r.id),
+      );
     }
   }
 }
@@ -521,7 +571,9 @@ export async function publishMessages(producer: Producer, messages: readonly Out
 
 function defaultFatal(name: string): (e: unknown) => void {
   return (e) => {
-    process.stderr.write(`${JSON.stringify({ level: 'fatal', service: name, msg: 'fatal processing error: exiting for a clean restart', error: String((e as Error)?.stack ?? e) })}\n`);
+    process.stderr.write(
+      `${JSON.stringify({ level: 'fatal', service: name, msg: 'fatal processing error: exiting for a clean restart', error: String((e as Error)?.stack ?? e) })}\n`,
+    );
     process.exit(70);
   };
 }

@@ -34,13 +34,24 @@ export interface ServiceDefinition {
  * ch_messages_refused_total{consumer, topic}; any increase is an alert (docs/operations.md).
  */
 export function refusalCounter(app: Awaited<ReturnType<typeof bootstrapHttpService>>): (r: { consumer: string; topic: string }) => void {
-  const counter = app.get(MetricsService).counter({ name: 'ch_messages_refused_total', help: 'Messages a consumer could not apply and refused (MessageRefused in the log)', labelNames: ['consumer', 'topic'] as const });
+  const counter = app
+    .get(MetricsService)
+    .counter({
+      name: 'ch_messages_refused_total',
+      help: 'Messages a consumer could not apply and refused (MessageRefused in the log)',
+      labelNames: ['consumer', 'topic'] as const,
+    });
   return (r) => counter.inc({ consumer: r.consumer, topic: r.topic });
 }
 
 export function serviceModule(def: ServiceDefinition, infra: Infrastructure): Type<unknown> {
   // Global, so that the platform's guards (API key store, account directory) can inject it too.
-  const infrastructureModule: DynamicModule = { module: class InfrastructureModule {}, global: true, providers: [{ provide: INFRASTRUCTURE, useValue: infra }], exports: [INFRASTRUCTURE] };
+  const infrastructureModule: DynamicModule = {
+    module: class InfrastructureModule {},
+    global: true,
+    providers: [{ provide: INFRASTRUCTURE, useValue: infra }],
+    exports: [INFRASTRUCTURE],
+  };
   @Module({
     imports: [
       infrastructureModule,

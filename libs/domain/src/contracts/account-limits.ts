@@ -46,10 +46,14 @@ export const EMPTY_ACCOUNT_LIMITS: AccountLimits = { overrides: {}, exemptions: 
  * SPEC §17's exemption values an exemption was a product code that lifted both limits: it reads as
  * an exemption of MAX_SAFE_INTEGER lots in both scopes, which is what lifting them meant.
  */
-export function readAccountLimits(stored: { overrides?: Record<string, PositionLimits>; exemptions?: readonly string[] | Record<string, PositionLimits> } | null | undefined): AccountLimits {
+export function readAccountLimits(
+  stored: { overrides?: Record<string, PositionLimits>; exemptions?: readonly string[] | Record<string, PositionLimits> } | null | undefined,
+): AccountLimits {
   if (!stored) return EMPTY_ACCOUNT_LIMITS;
   const ex = stored.exemptions ?? {};
-  const exemptions = Array.isArray(ex) ? Object.fromEntries(ex.map((p: string) => [p, { allMonths: Number.MAX_SAFE_INTEGER, spotMonth: Number.MAX_SAFE_INTEGER }])) : (ex as Record<string, PositionLimits>);
+  const exemptions = Array.isArray(ex)
+    ? Object.fromEntries(ex.map((p: string) => [p, { allMonths: Number.MAX_SAFE_INTEGER, spotMonth: Number.MAX_SAFE_INTEGER }]))
+    : (ex as Record<string, PositionLimits>);
   return { overrides: stored.overrides ?? {}, exemptions };
 }
 
@@ -84,22 +88,40 @@ export type LimitsChangeCheck = { ok: true; limits: PositionLimits } | { ok: fal
  * month is one of all the months). The field named is the one to fix: the one given, or spotMonth
  * when both were.
  */
-export function checkPositionLimitsChange(state: AccountLimits, account: string, product: ProductSpec, change: { readonly allMonths?: unknown; readonly spotMonth?: unknown }): LimitsChangeCheck {
-  if (change.allMonths === undefined && change.spotMonth === undefined) return { ok: false, field: 'allMonths', message: 'set at least one of allMonths, spotMonth' };
+export function checkPositionLimitsChange(
+  state: AccountLimits,
+  account: string,
+  product: ProductSpec,
+  change: { readonly allMonths?: unknown; readonly spotMonth?: unknown },
+): LimitsChangeCheck {
+  if (change.allMonths === undefined && change.spotMonth === undefined)
+    return { ok: false, field: 'allMonths', message: 'set at least one of allMonths, spotMonth' };
   for (const k of ['allMonths', 'spotMonth'] as const) {
     if (change[k] !== undefined && !isLimitLots(change[k])) return { ok: false, field: k, message: `${k} must be a positive whole number of lots` };
   }
   const current = configuredLimits(state, product);
-  const limits: PositionLimits = { allMonths: (change.allMonths as number | undefined) ?? current.allMonths, spotMonth: (change.spotMonth as number | undefined) ?? current.spotMonth };
+  const limits: PositionLimits = {
+    allMonths: (change.allMonths as number | undefined) ?? current.allMonths,
+    spotMonth: (change.spotMonth as number | undefined) ?? current.spotMonth,
+  };
   if (limits.spotMonth > limits.allMonths) {
     const field = change.spotMonth !== undefined ? 'spotMonth' : 'allMonths';
-    return { ok: false, field, message: `spotMonth ${limits.spotMonth} would be above allMonths ${limits.allMonths} for ${account} in ${product.code}: the spot-month limit must not exceed the all-months limit` };
+    return {
+      ok: false,
+      field,
+      message: `spotMonth ${limits.spotMonth} would be above allMonths ${limits.allMonths} for ${account} in ${product.code}: the spot-month limit must not exceed the all-months limit`,
+    };
   }
   return { ok: true, limits };
 }
 
 /** The limits after `change` (see checkPositionLimitsChange). Throws RangeError when the change may not be applied. */
-export function setPositionLimits(state: AccountLimits, account: string, product: ProductSpec, change: LimitsChange): { state: AccountLimits; limits: PositionLimits } {
+export function setPositionLimits(
+  state: AccountLimits,
+  account: string,
+  product: ProductSpec,
+  change: LimitsChange,
+): { state: AccountLimits; limits: PositionLimits } {
   const checked = checkPositionLimitsChange(state, account, product, change);
   if (!checked.ok) throw new RangeError(checked.message);
   const limits = checked.limits;
@@ -118,4 +140,3 @@ export function effectiveLimits(state: AccountLimits, _account: string, product:
   if (!ex) return set;
   return { allMonths: Math.max(set.allMonths, ex.allMonths), spotMonth: Math.max(set.spotMonth, ex.spotMonth) };
 }
-

@@ -17,17 +17,7 @@
  * part, and the next quarterly month after the old last quarterly is listed.
  */
 import { ProductCatalog, type ProductSpec, formatSymbol, parseSymbol } from '../products';
-import {
-  type DateInput,
-  type IsoDate,
-  addDays,
-  assertYearMonth,
-  compareDates,
-  dayOfWeek,
-  formatIsoDate,
-  parseIsoDate,
-  toIsoDate,
-} from './dates';
+import { type DateInput, type IsoDate, addDays, assertYearMonth, compareDates, dayOfWeek, formatIsoDate, parseIsoDate, toIsoDate } from './dates';
 
 export interface ListedContract {
   readonly symbol: string;

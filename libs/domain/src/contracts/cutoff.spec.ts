@@ -74,7 +74,10 @@ describe('latestIndexTicks', () => {
   });
 
   it('refuses a value below half a tick', () => {
-    expect(latestIndexTicks([{ at, valueE4: 40 }], SIT, null, at)).toEqual({ kind: 'not-a-price', message: expect.stringMatching(/^TPI value 0\.0040 is not a price: /) });
+    expect(latestIndexTicks([{ at, valueE4: 40 }], SIT, null, at)).toEqual({
+      kind: 'not-a-price',
+      message: expect.stringMatching(/^TPI value 0\.0040 is not a price: /),
+    });
   });
 
   it('formats 1e-4 values with four places', () => {
@@ -102,7 +105,9 @@ describe('decideCutoff', () => {
   });
 
   it('fails without a product, then on an override that is not a price in whole ticks', () => {
-    expect(decideCutoff(command({ product: undefined, override: { price: 'x' } }), state())).toMatchObject({ failure: { code: 'UNKNOWN_PRODUCT', message: 'SIT-2027-06: no product; nothing posted' } });
+    expect(decideCutoff(command({ product: undefined, override: { price: 'x' } }), state())).toMatchObject({
+      failure: { code: 'UNKNOWN_PRODUCT', message: 'SIT-2027-06: no product; nothing posted' },
+    });
     expect(decideCutoff(command({ override: { price: '2.505', reason: 'r' } }), state())).toMatchObject({
       failure: { code: 'INVALID_OVERRIDE', message: 'SIT-2027-06: override price 2.505 is not a price in whole ticks; nothing posted' },
     });
@@ -132,22 +137,35 @@ describe('decideCutoff', () => {
       { at: at - minute, valueE4: 23549 },
     ];
     const trades = [{ priceTicks: 300, qty: 5, atMs: at - minute }];
-    expect(decideCutoff(finalDay({ index }), state({ sessionTrades: trades, lastSettledAt: at - 24 * 60 * minute }))).toEqual({ kind: 'settled', final: true, price: { priceTicks: 235, method: 'final' } });
+    expect(decideCutoff(finalDay({ index }), state({ sessionTrades: trades, lastSettledAt: at - 24 * 60 * minute }))).toEqual({
+      kind: 'settled',
+      final: true,
+      price: { priceTicks: 235, method: 'final' },
+    });
     // An override still wins, and the contract still expires.
-    expect(decideCutoff(finalDay({ index, override: { priceTicks: 240, reason: 'ops' } }), state())).toEqual({ kind: 'settled', final: true, price: { priceTicks: 240, method: 'override', reason: 'ops' } });
+    expect(decideCutoff(finalDay({ index, override: { priceTicks: 240, reason: 'ops' } }), state())).toEqual({
+      kind: 'settled',
+      final: true,
+      price: { priceTicks: 240, method: 'override', reason: 'ops' },
+    });
     // After a failed run on the day, the next day still settles against the index.
     expect(decideCutoff(finalDay({ index, tradeDate: '2027-03-18', at: at + 24 * 60 * minute }), state())).toMatchObject({ kind: 'settled', final: true });
   });
 
   it('fails the final settlement without a value this session (the market prices never stand in)', () => {
     const index = [{ at: at - 30 * 60 * minute, valueE4: 20000 }];
-    const d = decideCutoff(finalDay({ index }), state({ lastSettledAt: at - 24 * 60 * minute, sessionTrades: [{ priceTicks: 300, qty: 5, atMs: at - minute }] }));
+    const d = decideCutoff(
+      finalDay({ index }),
+      state({ lastSettledAt: at - 24 * 60 * minute, sessionTrades: [{ priceTicks: 300, qty: 5, atMs: at - minute }] }),
+    );
     expect(d).toEqual({
       kind: 'failed',
       logged: false,
       failure: { code: 'NO_FINAL_PRICE', message: 'SIT-2027-03: no TPI value published this session on its last trading day 2027-03-17; nothing posted' },
     });
-    expect(decideCutoff(finalDay({ index: [{ at, valueE4: 40 }] }), state())).toMatchObject({ failure: { code: 'NO_FINAL_PRICE', message: expect.stringMatching(/^SIT-2027-03: TPI value 0\.0040 is not a price: .*; nothing posted$/) } });
+    expect(decideCutoff(finalDay({ index: [{ at, valueE4: 40 }] }), state())).toMatchObject({
+      failure: { code: 'NO_FINAL_PRICE', message: expect.stringMatching(/^SIT-2027-03: TPI value 0\.0040 is not a price: .*; nothing posted$/) },
+    });
   });
 
   it('says whether the same failure is already logged for the date', () => {
@@ -189,7 +207,9 @@ describe('decideSuccessors', () => {
   const c = { product: SIT, expiredLastTradingDay: '2027-03-17', tradeDate: '2027-03-17', at, index: [{ at: at - minute, valueE4: 23550 }] };
 
   it('lists what the calendar adds, at the latest index value, as listed after that day', () => {
-    expect(decideSuccessors(c, () => false)).toEqual([{ instrument: 'SIT-2028-09', referenceTicks: 236, lastTradingDay: '2028-09-20', listedAfterEndOfDay: '2027-03-17' }]);
+    expect(decideSuccessors(c, () => false)).toEqual([
+      { instrument: 'SIT-2028-09', referenceTicks: 236, lastTradingDay: '2028-09-20', listedAfterEndOfDay: '2027-03-17' },
+    ]);
   });
 
   it('lists nothing already listed, or without a usable index value', () => {

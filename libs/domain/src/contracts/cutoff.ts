@@ -47,9 +47,7 @@ export interface IndexCandidate {
 }
 
 export type IndexTicks =
-  | { readonly kind: 'none' }
-  | { readonly kind: 'price'; readonly ticks: number }
-  | { readonly kind: 'not-a-price'; readonly message: string };
+  { readonly kind: 'none' } | { readonly kind: 'price'; readonly ticks: number } | { readonly kind: 'not-a-price'; readonly message: string };
 
 /**
  * The latest value of the product's settlement index published after `sinceExclusive` (the previous

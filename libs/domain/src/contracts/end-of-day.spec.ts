@@ -57,7 +57,9 @@ describe('a re-run must ask for the earlier run’s overrides (issue 11 item 2)'
       message:
         'end of day for 2026-12-04 refused: SIT-2026-12 is already settled for 2026-12-04 with the override 2.10 (reason "no trades"), and this run asks for it with the override 2.20 (reason "no trades"); a re-run changes nothing, so it must repeat the earlier run\'s override',
     });
-    expect(checkEndOfDayRerun(D, { 'SIT-2026-12': o(210) }, [settled('SIT-2026-12', null)], catalog)?.message).toContain('is already settled for 2026-12-04 without an override, and this run asks for it with the override 2.10');
+    expect(checkEndOfDayRerun(D, { 'SIT-2026-12': o(210) }, [settled('SIT-2026-12', null)], catalog)?.message).toContain(
+      'is already settled for 2026-12-04 without an override, and this run asks for it with the override 2.10',
+    );
     expect(checkEndOfDayRerun(D, {}, [{ instrument: 'SIT-2026-12', state: 'running', override: o(210) }], catalog)?.message).toBe(
       'end of day for 2026-12-04 refused: SIT-2026-12 is being settled for 2026-12-04 by a running end of day with the override 2.10 (reason "no trades"), and this run asks for it without an override; a re-run changes nothing, so it must repeat the earlier run\'s override',
     );

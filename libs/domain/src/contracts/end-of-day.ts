@@ -81,7 +81,8 @@ export function checkEndOfDayRerun(
     const asked = requested[e.instrument] ?? null;
     if (sameOverride(e.override, asked)) continue;
     const tickCents = catalog.forSymbol(e.instrument)?.tickCents ?? 1;
-    const describe = (o: EndOfDayOverride | null) => (o ? `with the override ${formatTicks(o.priceTicks, tickCents)} (reason ${JSON.stringify(o.reason)})` : 'without an override');
+    const describe = (o: EndOfDayOverride | null) =>
+      o ? `with the override ${formatTicks(o.priceTicks, tickCents)} (reason ${JSON.stringify(o.reason)})` : 'without an override';
     const earlierRun = e.state === 'settled' ? `is already settled for ${tradeDate}` : `is being settled for ${tradeDate} by a running end of day`;
     return {
       code: 'RERUN_DIFFERS',

@@ -86,9 +86,7 @@ describe('TPI', () => {
   it('rounds an exact half up, where binary floating point would land just below it', () => {
     // Equal volumes: TPI is the mean, (1.15 + 2.20 + 0.70 + 0.2002) / 4 = 1.06255 exactly.
     // In doubles 0.25·1.15 + 0.25·2.2 + 0.25·0.7 + 0.25·0.2002 = 1.0625499999999999.
-    const p = published(
-      computeTpi([tpi('A', '1.15', '1'), tpi('B', '2.20', '1'), tpi('C', '0.70', '1'), tpi('D', '0.2002', '1')]),
-    );
+    const p = published(computeTpi([tpi('A', '1.15', '1'), tpi('B', '2.20', '1'), tpi('C', '0.70', '1'), tpi('D', '0.2002', '1')]));
     expect(p.valueExact).toBe('21251/20000');
     expect(p.value).toBe('1.0626');
   });

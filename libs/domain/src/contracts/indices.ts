@@ -131,8 +131,7 @@ export interface IndexRefusal {
 }
 
 export type IndexOutcome<D extends ProviderDetailBase> =
-  | { readonly ok: true; readonly publication: IndexPublication<D> }
-  | { readonly ok: false; readonly refusal: IndexRefusal };
+  { readonly ok: true; readonly publication: IndexPublication<D> } | { readonly ok: false; readonly refusal: IndexRefusal };
 
 export interface CappedWeights {
   readonly weights: Fraction[];
@@ -168,10 +167,7 @@ export function capWeights(volumes: readonly Fraction[], cap: Fraction = INDEX_W
 }
 
 /** Token Price Index from provider inputs (SPEC §8). */
-export function computeTpi(
-  inputs: readonly TpiProviderInput[],
-  thresholds: SitThresholds = SIT_THRESHOLDS,
-): IndexOutcome<TpiProviderDetail> {
+export function computeTpi(inputs: readonly TpiProviderInput[], thresholds: SitThresholds = SIT_THRESHOLDS): IndexOutcome<TpiProviderDetail> {
   const index: IndexName = 'TPI';
   const rows = readRows(index, inputs);
   if (!rows.ok) return rows;
@@ -299,11 +295,7 @@ function findDuplicate(index: IndexName, rows: readonly Row[]): { ok: false; ref
   return null;
 }
 
-function publish<P extends PricedRow, X extends object>(
-  index: IndexName,
-  rows: readonly P[],
-  extra: (row: P) => X,
-): IndexOutcome<ProviderDetailBase & X> {
+function publish<P extends PricedRow, X extends object>(index: IndexName, rows: readonly P[], extra: (row: P) => X): IndexOutcome<ProviderDetailBase & X> {
   const included = rows.filter((r) => r.qualified);
   if (included.length < INDEX_MIN_PROVIDERS) {
     return refuse(
@@ -378,13 +370,7 @@ function refuse(
 }
 
 /** `i` is the 0-based row; messages and `row` count from 1 as a person reading the publication would. */
-function invalid(
-  index: IndexName,
-  i: number,
-  provider: string,
-  field: string,
-  message: string,
-): { ok: false; refusal: IndexRefusal } {
+function invalid(index: IndexName, i: number, provider: string, field: string, message: string): { ok: false; refusal: IndexRefusal } {
   const who = provider ? `provider ${JSON.stringify(provider)} (row ${i + 1})` : `row ${i + 1}`;
   return refuse(index, 'INVALID_INPUT', `${who}: ${message}`, { row: i + 1, ...(provider ? { provider } : {}), field });
 }

@@ -1,12 +1,6 @@
 import fc from 'fast-check';
 import { SCU, SIT } from '../products';
-import {
-  type ContractExposure,
-  type IncomingOrder,
-  type PositionLimitInput,
-  checkPositionLimit,
-  resolvePositionLimits,
-} from './position-limits';
+import { type ContractExposure, type IncomingOrder, type PositionLimitInput, checkPositionLimit, resolvePositionLimits } from './position-limits';
 
 // SCU defaults: all months 50,000 lots, spot month 10,000 lots. On 2027-01-04 the spot month is SCU-2027-01.
 const DATE = '2027-01-04';
@@ -164,7 +158,14 @@ describe('overrides and hedge exemptions', () => {
       exempt: true,
       after: { allMonths: 60_000, spotMonth: 60_000 },
     });
-    expect(check([], order, { hedgeExemptions: [{ account: 'M1-H', product: 'SIT' }, { account: 'M2-H', product: 'SCU' }] }).accepted).toBe(false);
+    expect(
+      check([], order, {
+        hedgeExemptions: [
+          { account: 'M1-H', product: 'SIT' },
+          { account: 'M2-H', product: 'SCU' },
+        ],
+      }).accepted,
+    ).toBe(false);
   });
 });
 

@@ -115,11 +115,7 @@ export type PositionLimitResult =
   | (LimitFigures & { readonly accepted: false; readonly reason: 'POSITION_LIMIT'; readonly breaches: readonly PositionLimitBreach[] });
 
 /** The limits in force for an account in a product: the product's defaults, then overrides in order. */
-export function resolvePositionLimits(
-  product: ProductSpec,
-  account: string,
-  overrides: readonly PositionLimitOverride[] = [],
-): PositionLimits {
+export function resolvePositionLimits(product: ProductSpec, account: string, overrides: readonly PositionLimitOverride[] = []): PositionLimits {
   let limits: PositionLimits = { ...product.positionLimits };
   for (const o of overrides) {
     if (o.account !== account || o.product !== product.code) continue;
@@ -176,9 +172,7 @@ export function checkPositionLimit(input: PositionLimitInput): PositionLimitResu
       breaches.push({ scope, limit: limits[scope], worstCaseBefore: before[scope], worstCaseAfter: after[scope] });
     }
   }
-  return breaches.length > 0
-    ? { ...figures, accepted: false, reason: 'POSITION_LIMIT', breaches }
-    : { ...figures, accepted: true, exempt: false };
+  return breaches.length > 0 ? { ...figures, accepted: false, reason: 'POSITION_LIMIT', breaches } : { ...figures, accepted: true, exempt: false };
 }
 
 function addOrder(h: ContractExposure, order: IncomingOrder): ContractExposure {

@@ -30,9 +30,7 @@ export interface Exposure {
 
 /** IM and MM of the worst case over the given exposures. */
 export function worstCaseRequirements(exposures: readonly Exposure[]): Requirements {
-  return requirements(
-    exposures.map((e) => ({ instrument: e.instrument, lots: worstCaseMarginLots(e.position, e.openBuys, e.openSells), params: e.params })),
-  );
+  return requirements(exposures.map((e) => ({ instrument: e.instrument, lots: worstCaseMarginLots(e.position, e.openBuys, e.openSells), params: e.params })));
 }
 
 /**
@@ -62,8 +60,7 @@ export interface CheckFigures {
 }
 
 export type PreTradeResult =
-  | ({ readonly accepted: true } & CheckFigures)
-  | ({ readonly accepted: false; readonly reason: 'INSUFFICIENT_MARGIN' } & CheckFigures);
+  ({ readonly accepted: true } & CheckFigures) | ({ readonly accepted: false; readonly reason: 'INSUFFICIENT_MARGIN' } & CheckFigures);
 
 function lotsByInstrument(exposures: readonly Exposure[]): Map<string, number> {
   return new Map(exposures.map((e) => [e.instrument, worstCaseMarginLots(e.position, e.openBuys, e.openSells)]));

@@ -36,7 +36,13 @@ export function evolveEodDay(day: EodDay, fact: EodFact): EodDay {
   switch (fact.type) {
     case 'InstrumentSettled':
       if (day.failed.includes(fact.instrument)) {
-        return { ...day, failed: day.failed.filter((s) => s !== fact.instrument), callsAssessed: false, completed: false, expectedPostings: day.expectedPostings + fact.postings };
+        return {
+          ...day,
+          failed: day.failed.filter((s) => s !== fact.instrument),
+          callsAssessed: false,
+          completed: false,
+          expectedPostings: day.expectedPostings + fact.postings,
+        };
       }
       return { ...day, expectedPostings: day.expectedPostings + fact.postings };
     case 'InstrumentFailed':

@@ -6,7 +6,13 @@ const SCU = { tickCents: 1, multiplier: 100 };
 const SIT = { tickCents: 1, multiplier: 1 };
 
 // carried 3 lots, bought 2 @ 3.08 and sold 1 @ 3.12 today
-const position = { carried: 3, fills: [{ qty: 2, priceTicks: 308 }, { qty: -1, priceTicks: 312 }] };
+const position = {
+  carried: 3,
+  fills: [
+    { qty: 2, priceTicks: 308 },
+    { qty: -1, priceTicks: 312 },
+  ],
+};
 
 describe('equity (SPEC §6)', () => {
   it('net position is carried + signed fills', () => {
@@ -69,7 +75,12 @@ describe('variation margin (SPEC §7.2)', () => {
 
 describe('P&L in doubles equals the exact bigint sum', () => {
   // Reference: the definition, term by term in bigint.
-  const exact = (p: { carried: number; fills: { qty: number; priceTicks: number }[] }, ref: number, at: number, t: { tickCents: number; multiplier: number }): bigint => {
+  const exact = (
+    p: { carried: number; fills: { qty: number; priceTicks: number }[] },
+    ref: number,
+    at: number,
+    t: { tickCents: number; multiplier: number },
+  ): bigint => {
     const m = BigInt(t.tickCents) * BigInt(t.multiplier);
     let s = BigInt(p.carried) * BigInt(at - ref) * m;
     for (const f of p.fills) s += BigInt(f.qty) * BigInt(at - f.priceTicks) * m;
@@ -80,19 +91,26 @@ describe('P&L in doubles equals the exact bigint sum', () => {
     const qty = fc.oneof(fc.integer({ min: -1000, max: 1000 }), fc.integer({ min: -50_000_000, max: 50_000_000 }));
     const price = fc.oneof(fc.integer({ min: 1, max: 500 }), fc.integer({ min: 1, max: 2_000_000_000 }));
     fc.assert(
-      fc.property(qty, fc.array(fc.tuple(qty, price), { maxLength: 12 }), price, price, fc.constantFrom(SIT, SCU, { tickCents: 5, multiplier: 100 }), (carried, fills, ref, at, terms) => {
-        const p = { carried, fills: fills.map(([q, px]) => ({ qty: q, priceTicks: px })) };
-        const want = exact(p, ref, at, terms);
-        const basis = pnlBasis(p, ref);
-        if (want > BigInt(Number.MAX_SAFE_INTEGER) || want < -BigInt(Number.MAX_SAFE_INTEGER)) {
-          expect(() => positionPnl(p, ref, at, terms)).toThrow(RangeError);
-          expect(() => positionPnlFromBasis(p, basis, at, terms)).toThrow(RangeError);
-        } else {
-          expect(positionPnl(p, ref, at, terms)).toBe(Number(want));
-          // net · at − (carried · ref + Σ qty · price): the same cents from the folded basis
-          expect(positionPnlFromBasis(p, basis, at, terms)).toBe(Number(want));
-        }
-      }),
+      fc.property(
+        qty,
+        fc.array(fc.tuple(qty, price), { maxLength: 12 }),
+        price,
+        price,
+        fc.constantFrom(SIT, SCU, { tickCents: 5, multiplier: 100 }),
+        (carried, fills, ref, at, terms) => {
+          const p = { carried, fills: fills.map(([q, px]) => ({ qty: q, priceTicks: px })) };
+          const want = exact(p, ref, at, terms);
+          const basis = pnlBasis(p, ref);
+          if (want > BigInt(Number.MAX_SAFE_INTEGER) || want < -BigInt(Number.MAX_SAFE_INTEGER)) {
+            expect(() => positionPnl(p, ref, at, terms)).toThrow(RangeError);
+            expect(() => positionPnlFromBasis(p, basis, at, terms)).toThrow(RangeError);
+          } else {
+            expect(positionPnl(p, ref, at, terms)).toBe(Number(want));
+            // net · at − (carried · ref + Σ qty · price): the same cents from the folded basis
+            expect(positionPnlFromBasis(p, basis, at, terms)).toBe(Number(want));
+          }
+        },
+      ),
       { numRuns: 3000 },
     );
   });

@@ -14,9 +14,33 @@ type Op =
 
 const op = (accounts: number): fc.Arbitrary<Op> =>
   fc.oneof(
-    { weight: 6, arbitrary: fc.record({ kind: fc.constant('trade' as const), instr: fc.integer({ min: 0, max: 1 }), buyer: fc.integer({ min: 0, max: accounts - 1 }), sellerOffset: fc.integer({ min: 1, max: accounts - 1 }), qty: fc.integer({ min: 1, max: 500 }), price: fc.integer({ min: 50, max: 600 }) }) },
-    { weight: 1, arbitrary: fc.record({ kind: fc.constant('deposit' as const), account: fc.integer({ min: 0, max: accounts - 1 }), amount: fc.integer({ min: 1, max: 5_000_000 }) }) },
-    { weight: 1, arbitrary: fc.record({ kind: fc.constant('withdraw' as const), account: fc.integer({ min: 0, max: accounts - 1 }), amount: fc.integer({ min: 1, max: 2_000_000 }) }) },
+    {
+      weight: 6,
+      arbitrary: fc.record({
+        kind: fc.constant('trade' as const),
+        instr: fc.integer({ min: 0, max: 1 }),
+        buyer: fc.integer({ min: 0, max: accounts - 1 }),
+        sellerOffset: fc.integer({ min: 1, max: accounts - 1 }),
+        qty: fc.integer({ min: 1, max: 500 }),
+        price: fc.integer({ min: 50, max: 600 }),
+      }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        kind: fc.constant('deposit' as const),
+        account: fc.integer({ min: 0, max: accounts - 1 }),
+        amount: fc.integer({ min: 1, max: 5_000_000 }),
+      }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        kind: fc.constant('withdraw' as const),
+        account: fc.integer({ min: 0, max: accounts - 1 }),
+        amount: fc.integer({ min: 1, max: 2_000_000 }),
+      }),
+    },
   );
 
 const scenario = fc.integer({ min: 2, max: 5 }).chain((accounts) =>
@@ -66,7 +90,10 @@ describe('ClearingLedger properties (SPEC §7.2)', () => {
               l.addOpenOrder(buyer, symbol, 'buy', o.qty);
               l.addOpenOrder(seller, symbol, 'sell', o.qty);
               l.applyTrade({ instrument: symbol, priceTicks: o.price, qty: o.qty, buyAccount: buyer, sellAccount: seller });
-              for (const [acct, q] of [[buyer, o.qty], [seller, -o.qty]] as const) {
+              for (const [acct, q] of [
+                [buyer, o.qty],
+                [seller, -o.qty],
+              ] as const) {
                 const m = model.get(key(acct, symbol)) ?? { carried: 0, fills: [] };
                 m.fills.push({ qty: q, price: o.price });
                 model.set(key(acct, symbol), m);
@@ -131,13 +158,46 @@ describe('ClearingLedger intraday calls (SPEC §6)', () => {
   const intradayOp = (accounts: number): fc.Arbitrary<IntradayOp> =>
     fc.oneof(
       // Cash small against the positions (a lot of SIT at 2.00 is 200 cents), so that calls are near.
-      { weight: 3, arbitrary: fc.record({ kind: fc.constant('trade' as const), instr: fc.integer({ min: 0, max: 1 }), buyer: account(accounts), sellerOffset: fc.integer({ min: 1, max: accounts - 1 }), qty: fc.integer({ min: 1, max: 200 }), price: fc.integer({ min: 50, max: 600 }) }) },
+      {
+        weight: 3,
+        arbitrary: fc.record({
+          kind: fc.constant('trade' as const),
+          instr: fc.integer({ min: 0, max: 1 }),
+          buyer: account(accounts),
+          sellerOffset: fc.integer({ min: 1, max: accounts - 1 }),
+          qty: fc.integer({ min: 1, max: 200 }),
+          price: fc.integer({ min: 50, max: 600 }),
+        }),
+      },
       { weight: 1, arbitrary: fc.record({ kind: fc.constant('deposit' as const), account: account(accounts), amount: fc.integer({ min: 1, max: 2_000 }) }) },
       { weight: 1, arbitrary: fc.record({ kind: fc.constant('withdraw' as const), account: account(accounts), amount: fc.integer({ min: 1, max: 2_000 }) }) },
-      { weight: 3, arbitrary: fc.record({ kind: fc.constant('nudge' as const), instr: fc.integer({ min: 0, max: 1 }), buyer: account(accounts), sellerOffset: fc.integer({ min: 1, max: accounts - 1 }), qty: fc.integer({ min: 1, max: 50 }), move: fc.integer({ min: -4, max: 4 }) }) },
-      { weight: 4, arbitrary: fc.record({ kind: fc.constant('edge' as const), instr: fc.integer({ min: 0, max: 1 }), target: account(accounts), buyer: account(accounts), qty: fc.integer({ min: 1, max: 5 }), offset: fc.integer({ min: -2, max: 2 }) }) },
+      {
+        weight: 3,
+        arbitrary: fc.record({
+          kind: fc.constant('nudge' as const),
+          instr: fc.integer({ min: 0, max: 1 }),
+          buyer: account(accounts),
+          sellerOffset: fc.integer({ min: 1, max: accounts - 1 }),
+          qty: fc.integer({ min: 1, max: 50 }),
+          move: fc.integer({ min: -4, max: 4 }),
+        }),
+      },
+      {
+        weight: 4,
+        arbitrary: fc.record({
+          kind: fc.constant('edge' as const),
+          instr: fc.integer({ min: 0, max: 1 }),
+          target: account(accounts),
+          buyer: account(accounts),
+          qty: fc.integer({ min: 1, max: 5 }),
+          offset: fc.integer({ min: -2, max: 2 }),
+        }),
+      },
       { weight: 1, arbitrary: fc.record({ kind: fc.constant('roll' as const) }) },
-      { weight: 2, arbitrary: fc.record({ kind: fc.constant('settle' as const), prices: fc.tuple(fc.integer({ min: 50, max: 600 }), fc.integer({ min: 50, max: 600 })) }) },
+      {
+        weight: 2,
+        arbitrary: fc.record({ kind: fc.constant('settle' as const), prices: fc.tuple(fc.integer({ min: 50, max: 600 }), fc.integer({ min: 50, max: 600 })) }),
+      },
     );
 
   it('every trade calls exactly the holders a full test of each one at the new mark would call', () => {

@@ -14,7 +14,17 @@
 
 import { assertSafeCents, type Cents, type Ticks } from '../money';
 import type { ProductSpec } from '../products';
-import { checkExposureChange, withdrawalCheck, withOpenOrderChange, worstCaseRequirements, type Exposure, type NewOrder, type PreTradeResult, type Side, type WithdrawalResult } from './checks';
+import {
+  checkExposureChange,
+  withdrawalCheck,
+  withOpenOrderChange,
+  worstCaseRequirements,
+  type Exposure,
+  type NewOrder,
+  type PreTradeResult,
+  type Side,
+  type WithdrawalResult,
+} from './checks';
 import { markPrice, netPosition, pnlBasis, positionPnlFromBasis, type Fill, type PnlBasis, type PositionDay } from './equity';
 import { HolderIndex, type AccountWatch } from './holder-index';
 import { IntradayCallGate, marginCallAmount } from './margin-calls';
@@ -271,7 +281,10 @@ export class ClearingLedger {
       const p = a.positions[sym];
       let basis = this.pnlBases.get(p);
       if (basis === undefined || basis.referenceTicks !== i.referenceTicks) this.pnlBases.set(p, (basis = pnlBasis(p, i.referenceTicks)));
-      pnl = assertSafeCents(pnl + assertSafeCents(positionPnlFromBasis(p, basis, markPrice(i.referenceTicks, i.lastTradeTicks), i), 'position P&L'), 'unrealised P&L');
+      pnl = assertSafeCents(
+        pnl + assertSafeCents(positionPnlFromBasis(p, basis, markPrice(i.referenceTicks, i.lastTradeTicks), i), 'position P&L'),
+        'unrealised P&L',
+      );
     }
     return assertSafeCents(a.cash + pnl, 'equity');
   }

@@ -66,7 +66,14 @@ describe('settlement price precedence (SPEC §7.1)', () => {
 
   it('override first, with its reason', () => {
     expect(
-      settlementPrice({ previousTicks: 190, cutoffMs: CUTOFF, trades, override: { priceTicks: 205, reason: 'fat finger at close' }, lastTradingDay: true, finalTicks: 207 }),
+      settlementPrice({
+        previousTicks: 190,
+        cutoffMs: CUTOFF,
+        trades,
+        override: { priceTicks: 205, reason: 'fat finger at close' },
+        lastTradingDay: true,
+        finalTicks: 207,
+      }),
     ).toEqual({ priceTicks: 205, method: 'override', reason: 'fat finger at close' });
   });
 
@@ -75,7 +82,10 @@ describe('settlement price precedence (SPEC §7.1)', () => {
   });
 
   it('final price on the last trading day, over the VWAP', () => {
-    expect(settlementPrice({ previousTicks: 190, cutoffMs: CUTOFF, trades, lastTradingDay: true, finalTicks: 207 })).toEqual({ priceTicks: 207, method: 'final' });
+    expect(settlementPrice({ previousTicks: 190, cutoffMs: CUTOFF, trades, lastTradingDay: true, finalTicks: 207 })).toEqual({
+      priceTicks: 207,
+      method: 'final',
+    });
   });
 
   it('the last trading day without a final price fails (posts nothing) rather than falling back', () => {

@@ -51,7 +51,10 @@ export type SettlementErrorCode = 'NO_FINAL_PRICE' | 'OVERRIDE_WITHOUT_REASON' |
 
 /** The instrument cannot be settled; its end of day must post nothing and report this. */
 export class SettlementError extends Error {
-  constructor(readonly code: SettlementErrorCode, message: string) {
+  constructor(
+    readonly code: SettlementErrorCode,
+    message: string,
+  ) {
     super(message);
   }
 }

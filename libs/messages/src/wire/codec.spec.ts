@@ -16,7 +16,16 @@ const ids = { instrument: I, at: AT, orderId: 7, account: 'M1-H', clientOrderId:
 /** One event of every type (the compiler requires one per type). */
 const SAMPLES: { readonly [T in SystemEventType]: EventOf<T> } = {
   OrderAccepted: { type: 'OrderAccepted', ...ids, orderType: 'limit', tif: 'GTC', price: 205, qty: 3 },
-  OrderRejected: { type: 'OrderRejected', instrument: I, at: AT, command: 'new', account: 'M1-H', clientOrderId: 'c1', orderId: null, reason: 'POSITION_LIMIT' },
+  OrderRejected: {
+    type: 'OrderRejected',
+    instrument: I,
+    at: AT,
+    command: 'new',
+    account: 'M1-H',
+    clientOrderId: 'c1',
+    orderId: null,
+    reason: 'POSITION_LIMIT',
+  },
   Trade: {
     type: 'Trade',
     instrument: I,
@@ -42,12 +51,40 @@ const SAMPLES: { readonly [T in SystemEventType]: EventOf<T> } = {
   SessionRolled: { type: 'SessionRolled', instrument: I, at: AT, previousReferencePrice: 200, referencePrice: 205, tier: 1, band: { lo: 195, hi: 215 } },
   BookClosed: { type: 'BookClosed', instrument: I, at: AT, reason: 'INSTRUMENT_EXPIRED' },
   MemberAdmitted: { type: 'MemberAdmitted', at: AT, member: 'M1', accounts: ['M1-H'] },
-  InstrumentListed: { type: 'InstrumentListed', at: AT, instrument: I, product: 'SIT', referencePrice: 200, lastTradingDay: '2027-03-17', source: 'index', listedAfterEndOfDay: '2026-12-16' },
+  InstrumentListed: {
+    type: 'InstrumentListed',
+    at: AT,
+    instrument: I,
+    product: 'SIT',
+    referencePrice: 200,
+    lastTradingDay: '2027-03-17',
+    source: 'index',
+    listedAfterEndOfDay: '2026-12-16',
+  },
   CashDeposited: { type: 'CashDeposited', at: AT, account: 'M1-H', amount: 100_000, callsPaid: 50, balance: '1000.00' },
   CashWithdrawn: { type: 'CashWithdrawn', at: AT, account: 'M1-H', amount: 1, balance: '999.99' },
   WithdrawalRejected: { type: 'WithdrawalRejected', at: AT, account: 'M1-H', amount: 5, reason: 'INSUFFICIENT_MARGIN', detail: 'margin' },
-  IndexPublished: { type: 'IndexPublished', at: AT, index: 'TPI', valueE4: 23521, providers: 5, qualified: 4, value: '2.3521', valueExact: '23521/10000', details: [{ provider: 'A' }] },
-  SettlementPriceSet: { type: 'SettlementPriceSet', at: AT, tradeDate: '2027-01-04', instrument: I, price: 205, previousPrice: 200, method: 'override', reason: 'stale' },
+  IndexPublished: {
+    type: 'IndexPublished',
+    at: AT,
+    index: 'TPI',
+    valueE4: 23521,
+    providers: 5,
+    qualified: 4,
+    value: '2.3521',
+    valueExact: '23521/10000',
+    details: [{ provider: 'A' }],
+  },
+  SettlementPriceSet: {
+    type: 'SettlementPriceSet',
+    at: AT,
+    tradeDate: '2027-01-04',
+    instrument: I,
+    price: 205,
+    previousPrice: 200,
+    method: 'override',
+    reason: 'stale',
+  },
   VariationMarginPosted: { type: 'VariationMarginPosted', at: AT, tradeDate: '2027-01-04', account: 'M1-H', instrument: I, amount: -1250, balance: '987.50' },
   MarginRequirementStated: {
     type: 'MarginRequirementStated',
@@ -82,7 +119,19 @@ const SAMPLES: { readonly [T in SystemEventType]: EventOf<T> } = {
   DepositRejected: { type: 'DepositRejected', at: AT, account: 'M1-H', amount: 1, reference: 'r1', reason: 'INVALID_REQUEST', detail: 'balance' },
   PositionClosed: { type: 'PositionClosed', at: AT, tradeDate: '2027-03-17', account: 'M1-H', instrument: I, qty: -10, price: 235 },
   HaltDerived: { type: 'HaltDerived', at: AT, instrument: I, tier: 2, start: AT, end: null },
-  MessageRefused: { type: 'MessageRefused', at: AT, consumer: 'risk', topic: 'ch.orders', partition: 0, offset: '12', eventId: null, messageType: 'SubmitOrder', error: 'x', stream: null, streamSeq: null },
+  MessageRefused: {
+    type: 'MessageRefused',
+    at: AT,
+    consumer: 'risk',
+    topic: 'ch.orders',
+    partition: 0,
+    offset: '12',
+    eventId: null,
+    messageType: 'SubmitOrder',
+    error: 'x',
+    stream: null,
+    streamSeq: null,
+  },
 };
 
 /** The fields of a wire payload whose schema unit is not 'plain', with their values. */
@@ -112,13 +161,17 @@ describe('wire codec', () => {
     }
     // Spot checks of the units.
     expect(eventToWire(SAMPLES.TradeCleared)).toMatchObject({ price: '2.05', at: '2027-01-04T14:30:00.000Z' });
-    expect(eventToWire(SAMPLES.MarginRequirementStated)).toMatchObject({ equity: '1000.00', instruments: [{ sigma: '0.4', referencePrice: '2.00', im: '2.14' }] });
+    expect(eventToWire(SAMPLES.MarginRequirementStated)).toMatchObject({
+      equity: '1000.00',
+      instruments: [{ sigma: '0.4', referencePrice: '2.00', im: '2.14' }],
+    });
   });
 
   it('gives every event and command type a schema version', () => {
     // Version 1 everywhere but HedgeExemptionGranted (v2: it carries the exemption's lots, SPEC §17).
     for (const t of types) expect(schemaVersion(t)).toBe(t === 'HedgeExemptionGranted' ? 2 : 1);
-    for (const t of ['SubmitOrder', 'NewOrder', 'Cutoff', 'Deposit', 'Withdrawal', 'OrderRetried', 'EventLogAnchor']) expect(schemaVersion(t)).toBe(SCHEMA_VERSIONS[t as keyof typeof SCHEMA_VERSIONS]);
+    for (const t of ['SubmitOrder', 'NewOrder', 'Cutoff', 'Deposit', 'Withdrawal', 'OrderRetried', 'EventLogAnchor'])
+      expect(schemaVersion(t)).toBe(SCHEMA_VERSIONS[t as keyof typeof SCHEMA_VERSIONS]);
     expect(() => schemaVersion('Nonsense')).toThrow(/unknown message type/);
     expect(() => schemaVersion('toString')).toThrow(/unknown message type/);
   });
@@ -162,7 +215,10 @@ describe('wire codec', () => {
     expect(() => codec.decode('Trade', { ...codec.toWire(trade), price: '2.06' })).toThrow(/not a whole number of ticks of 5 cents/);
     // SIT keeps its one-cent tick; nested objects take their own instrument's.
     expect(codec.toWire({ ...SAMPLES.Trade, price: 41 })).toMatchObject({ price: '0.41' });
-    const stated = { ...SAMPLES.MarginRequirementStated, instruments: [{ ...SAMPLES.MarginRequirementStated.instruments[0], instrument: 'SCU-2027-03', referencePrice: 40 }] };
+    const stated = {
+      ...SAMPLES.MarginRequirementStated,
+      instruments: [{ ...SAMPLES.MarginRequirementStated.instruments[0], instrument: 'SCU-2027-03', referencePrice: 40 }],
+    };
     expect(codec.toWire(stated)).toMatchObject({ instruments: [{ referencePrice: '2.00' }] });
     expect(codec.priceToWire('SCU-2027-03', 3)).toBe('0.15');
     // Without an instrument there is no tick when the products' ticks differ: refused, and the log
@@ -176,7 +232,14 @@ describe('wire codec', () => {
   });
 
   it('decodes a payload whose writer left its type to the envelope, and refuses one that names another type', () => {
-    expect(decodeEvent('TradeCleared', { instrument: I, tradeId: 1, price: '2.05', qty: 2, legs: [] })).toEqual({ instrument: I, tradeId: 1, price: 205, qty: 2, legs: [], type: 'TradeCleared' });
+    expect(decodeEvent('TradeCleared', { instrument: I, tradeId: 1, price: '2.05', qty: 2, legs: [] })).toEqual({
+      instrument: I,
+      tradeId: 1,
+      price: 205,
+      qty: 2,
+      legs: [],
+      type: 'TradeCleared',
+    });
     expect(() => decodeEvent('Trade', { type: 'OrderAccepted' })).toThrow(/a Trade payload names type OrderAccepted/);
   });
 

@@ -47,7 +47,16 @@ const ORDER_IDS = { instrument: 'plain', at: 'instant', orderId: 'plain', accoun
 /** The wire schema of every event type. */
 export const EVENT_SCHEMAS: { readonly [T in SystemEventType]: Schema<EventOf<T>> } = {
   OrderAccepted: { ...ORDER_IDS, orderType: 'plain', tif: 'plain', price: 'ticks', qty: 'plain' },
-  OrderRejected: { instrument: 'plain', at: 'instant', command: 'plain', account: 'plain', clientOrderId: 'plain', orderId: 'plain', reason: 'plain', field: 'plain' },
+  OrderRejected: {
+    instrument: 'plain',
+    at: 'instant',
+    command: 'plain',
+    account: 'plain',
+    clientOrderId: 'plain',
+    orderId: 'plain',
+    reason: 'plain',
+    field: 'plain',
+  },
   Trade: {
     instrument: 'plain',
     at: 'instant',
@@ -72,13 +81,30 @@ export const EVENT_SCHEMAS: { readonly [T in SystemEventType]: Schema<EventOf<T>
   SessionRolled: { instrument: 'plain', at: 'instant', previousReferencePrice: 'ticks', referencePrice: 'ticks', tier: 'plain', band: BAND },
   BookClosed: { instrument: 'plain', at: 'instant', reason: 'plain' },
   MemberAdmitted: { at: 'instant', member: 'plain', accounts: 'plain' },
-  InstrumentListed: { at: 'instant', instrument: 'plain', product: 'plain', referencePrice: 'ticks', lastTradingDay: 'plain', source: 'plain', listedAfterEndOfDay: 'plain' },
+  InstrumentListed: {
+    at: 'instant',
+    instrument: 'plain',
+    product: 'plain',
+    referencePrice: 'ticks',
+    lastTradingDay: 'plain',
+    source: 'plain',
+    listedAfterEndOfDay: 'plain',
+  },
   // `balance`: clearing's balance after the movement, kept as its decimal text (informational; the replay checks it against its own cash).
   CashDeposited: { at: 'instant', account: 'plain', amount: 'cents', callsPaid: 'cents', balance: 'plain' },
   CashWithdrawn: { at: 'instant', account: 'plain', amount: 'cents', balance: 'plain' },
   WithdrawalRejected: { at: 'instant', account: 'plain', amount: 'cents', reason: 'plain', detail: 'plain' },
   // value, valueExact, details: the publication's exact text forms, as intake wrote them.
-  IndexPublished: { at: 'instant', index: 'plain', valueE4: 'plain', providers: 'plain', qualified: 'plain', value: 'plain', valueExact: 'plain', details: 'plain' },
+  IndexPublished: {
+    at: 'instant',
+    index: 'plain',
+    valueE4: 'plain',
+    providers: 'plain',
+    qualified: 'plain',
+    value: 'plain',
+    valueExact: 'plain',
+    details: 'plain',
+  },
   SettlementPriceSet: { at: 'instant', tradeDate: 'plain', instrument: 'plain', price: 'ticks', previousPrice: 'ticks', method: 'plain', reason: 'plain' },
   VariationMarginPosted: { at: 'instant', tradeDate: 'plain', account: 'plain', instrument: 'plain', amount: 'cents', balance: 'plain' },
   MarginRequirementStated: {
@@ -98,7 +124,14 @@ export const EVENT_SCHEMAS: { readonly [T in SystemEventType]: Schema<EventOf<T>
   HedgeExemptionGranted: { at: 'instant', account: 'plain', product: 'plain', allMonths: 'plain', spotMonth: 'plain' },
   PositionLimitsSet: { at: 'instant', account: 'plain', product: 'plain', allMonths: 'plain', spotMonth: 'plain' },
   ApiKeyIssued: { at: 'instant', member: 'plain', keyId: 'plain' },
-  TradeCleared: { at: 'instant', instrument: 'plain', tradeId: 'plain', price: 'ticks', qty: 'plain', legs: [{ account: 'plain', side: 'plain', counterparty: 'plain', qty: 'plain' }] },
+  TradeCleared: {
+    at: 'instant',
+    instrument: 'plain',
+    tradeId: 'plain',
+    price: 'ticks',
+    qty: 'plain',
+    legs: [{ account: 'plain', side: 'plain', counterparty: 'plain', qty: 'plain' }],
+  },
   DepositRejected: { at: 'instant', account: 'plain', amount: 'cents', reference: 'plain', reason: 'plain', detail: 'plain' },
   PositionClosed: { at: 'instant', tradeDate: 'plain', account: 'plain', instrument: 'plain', qty: 'plain', price: 'ticks' },
   HaltDerived: { at: 'instant', instrument: 'plain', tier: 'plain', start: 'instant', end: 'instant' },
@@ -137,7 +170,8 @@ export function compileUnits(schemas: Readonly<Record<string, object>>): Readonl
       else if (Array.isArray(spec)) visit(spec[0] as object, `${here}[]`);
       else visit(spec as object, here);
       const seen = units.get(k);
-      if (seen !== undefined && seen !== code) throw new Error(`wire schemas: field ${k} has two units (${where.get(k)} and ${here}); a field name means one unit on the wire`);
+      if (seen !== undefined && seen !== code)
+        throw new Error(`wire schemas: field ${k} has two units (${where.get(k)} and ${here}); a field name means one unit on the wire`);
       if (seen === undefined) {
         units.set(k, code);
         where.set(k, here);

@@ -311,7 +311,8 @@ export interface MessageRefused {
 }
 
 /** What an instrument's stream (matching-events) carries: the engine's events and matching's own. */
-export type MatchingStreamEvent = Exclude<MatchingEvent, EngineOrderRejected> | OrderRejected | InstrumentListed | SettlementPriceSet | EndOfDayFailed | ContractExpired;
+export type MatchingStreamEvent =
+  Exclude<MatchingEvent, EngineOrderRejected> | OrderRejected | InstrumentListed | SettlementPriceSet | EndOfDayFailed | ContractExpired;
 
 export type MatchingStreamEventType = MatchingStreamEvent['type'];
 

@@ -154,7 +154,23 @@ export class Projections1767312000000 implements MigrationInterface {
   }
 
   async down(q: QueryRunner): Promise<void> {
-    for (const t of ['margin_calls', 'margin', 'risk_client_orders', 'risk_state', 'cash_balances', 'cash_ledger', 'positions', 'trades', 'orders', 'market_data', 'instruments', 'api_keys', 'accounts', 'members', 'stream_heads']) {
+    for (const t of [
+      'margin_calls',
+      'margin',
+      'risk_client_orders',
+      'risk_state',
+      'cash_balances',
+      'cash_ledger',
+      'positions',
+      'trades',
+      'orders',
+      'market_data',
+      'instruments',
+      'api_keys',
+      'accounts',
+      'members',
+      'stream_heads',
+    ]) {
       await q.query(`DROP TABLE IF EXISTS ${t}`);
     }
   }

@@ -69,7 +69,9 @@ export class DataOwnership1767916800000 implements MigrationInterface {
   }
 
   async down(q: QueryRunner): Promise<void> {
-    await q.query(`ALTER TABLE eod_runs ADD COLUMN status text NOT NULL DEFAULT 'running', ADD COLUMN instruments_done integer NOT NULL DEFAULT 0, ADD COLUMN accounts_done integer NOT NULL DEFAULT 0`);
+    await q.query(
+      `ALTER TABLE eod_runs ADD COLUMN status text NOT NULL DEFAULT 'running', ADD COLUMN instruments_done integer NOT NULL DEFAULT 0, ADD COLUMN accounts_done integer NOT NULL DEFAULT 0`,
+    );
     await q.query(`DROP VIEW client_orders`);
     await q.query(`DROP TABLE risk_settlements`);
     await q.query(`DROP TABLE account_limits`);

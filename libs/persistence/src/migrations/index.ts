@@ -18,4 +18,14 @@ import { EodCutoffs1767744000000 } from './1767744000000-eod-cutoffs';
 import { EventLogJsonPayload1767830400000 } from './1767830400000-event-log-json-payload';
 import { DataOwnership1767916800000 } from './1767916800000-data-ownership';
 
-export const MIGRATIONS: (new () => MigrationInterface)[] = [EventLogBase1767225600000, Projections1767312000000, Halts1767398400000, EndOfDay1767484800000, OutstandingCalls1767571200000, IndicesAndExpiry1767657600000, EodCutoffs1767744000000, EventLogJsonPayload1767830400000, DataOwnership1767916800000];
+export const MIGRATIONS: (new () => MigrationInterface)[] = [
+  EventLogBase1767225600000,
+  Projections1767312000000,
+  Halts1767398400000,
+  EndOfDay1767484800000,
+  OutstandingCalls1767571200000,
+  IndicesAndExpiry1767657600000,
+  EodCutoffs1767744000000,
+  EventLogJsonPayload1767830400000,
+  DataOwnership1767916800000,
+];

@@ -12,11 +12,7 @@ import { ACCOUNT_DIRECTORY, AccountOwnership, Principal } from './types';
  * - operations / auditor: any existing account; an unknown one → 404 NOT_FOUND (they may see
  *   everything, so there is nothing to hide). Auditors' writes are refused earlier by the guard.
  */
-export async function assertAccountAccess(
-  directory: AccountOwnership,
-  principal: Principal | undefined,
-  accountId: string,
-): Promise<void> {
+export async function assertAccountAccess(directory: AccountOwnership, principal: Principal | undefined, accountId: string): Promise<void> {
   if (!principal) throw new DomainRejection('UNAUTHORIZED', 'missing or invalid API key');
   if (typeof accountId !== 'string' || accountId.length === 0) {
     throw new DomainRejection('INVALID_REQUEST', 'accountId is required', { field: 'accountId' });

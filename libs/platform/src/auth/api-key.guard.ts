@@ -92,7 +92,9 @@ export class ApiKeyGuard implements CanActivate {
       principal = await this.authenticator.principalForHash(hash);
     } catch (err) {
       this.logger.error({ err, msg: 'API key store unavailable' });
-      throw new DependencyUnavailable(isDatabaseUnavailable(err) ? 'postgres' : 'api-key store', 'the API key store is unavailable; retry later', 1, { cause: err });
+      throw new DependencyUnavailable(isDatabaseUnavailable(err) ? 'postgres' : 'api-key store', 'the API key store is unavailable; retry later', 1, {
+        cause: err,
+      });
     }
     if (!principal) throw new DomainRejection('UNAUTHORIZED', 'missing or invalid API key');
     req[PRINCIPAL_REQUEST_KEY] = principal;

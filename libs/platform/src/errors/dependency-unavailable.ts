@@ -39,7 +39,8 @@ const PG_UNAVAILABLE_CODES = new Set([
   '08006', // connection_failure
   '53300', // too_many_connections
 ]);
-const PG_UNAVAILABLE_MESSAGES = /Connection terminated|connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Client was closed and is not queryable|Cannot use a pool after calling end/;
+const PG_UNAVAILABLE_MESSAGES =
+  /Connection terminated|connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Client was closed and is not queryable|Cannot use a pool after calling end/;
 
 /**
  * Whether an error thrown by a database call means that Postgres is out of reach (rather than

@@ -64,7 +64,8 @@ function unavailable(dependency: string | undefined, message: string, retryAfter
  * error that means Postgres cannot be reached.
  */
 function unavailableDependency(exception: unknown): { dependency: string; message: string; retryAfterSeconds?: number } | null {
-  if (exception instanceof DependencyUnavailable) return { dependency: exception.dependency, message: exception.message, retryAfterSeconds: exception.retryAfterSeconds };
+  if (exception instanceof DependencyUnavailable)
+    return { dependency: exception.dependency, message: exception.message, retryAfterSeconds: exception.retryAfterSeconds };
   const seen = new Set<unknown>();
   for (let e: unknown = exception; e && typeof e === 'object' && !seen.has(e); e = (e as { cause?: unknown }).cause) {
     seen.add(e);

@@ -52,7 +52,8 @@ export function findInputProblem(root: unknown, maxDepth: number = MAX_INPUT_DEP
     const node = stack.pop()!;
     const { value } = node;
     if (typeof value === 'string') {
-      if (!isStorableText(value)) return { ...field(pathOf(node)), message: `${pathOf(node).join('.') || 'value'} must be UTF-8 text without NUL bytes or unpaired surrogates` };
+      if (!isStorableText(value))
+        return { ...field(pathOf(node)), message: `${pathOf(node).join('.') || 'value'} must be UTF-8 text without NUL bytes or unpaired surrogates` };
       continue;
     }
     if (typeof value !== 'object' || value === null) continue;

@@ -23,7 +23,11 @@ export class ErrorResponseDto {
   @ApiPropertyOptional({ description: 'First offending field (dotted path), for INVALID_* errors', example: 'qty' })
   field?: string;
 
-  @ApiPropertyOptional({ description: 'Particulars of a business refusal, e.g. INDEX_NOT_PUBLISHED: { code: "TOO_FEW_PROVIDERS", qualifiedCount: 3 }', type: 'object', additionalProperties: true })
+  @ApiPropertyOptional({
+    description: 'Particulars of a business refusal, e.g. INDEX_NOT_PUBLISHED: { code: "TOO_FEW_PROVIDERS", qualifiedCount: 3 }',
+    type: 'object',
+    additionalProperties: true,
+  })
   details?: Record<string, unknown>;
 }
 

@@ -52,9 +52,7 @@ export function buildLoggerParams(options: ResolvedPlatformOptions): Params {
     customErrorObject: (_req, _res, err, val: Record<string, unknown>) =>
       err instanceof Error && /^failed with status code \d+$/.test(err.message) ? { ...val, err: undefined } : val,
     // middie rewrites req.url for mounted middleware; originalUrl is the real path
-    autoLogging: options.accessLog
-      ? { ignore: (req) => QUIET_PATHS.test((req as { originalUrl?: string }).originalUrl ?? req.url ?? '') }
-      : false,
+    autoLogging: options.accessLog ? { ignore: (req) => QUIET_PATHS.test((req as { originalUrl?: string }).originalUrl ?? req.url ?? '') } : false,
   };
   return {
     pinoHttp: options.logStream ? [pinoHttp, options.logStream] : pinoHttp,

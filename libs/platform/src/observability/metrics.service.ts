@@ -44,8 +44,11 @@ export class MetricsService {
   }
 
   histogram<L extends string = string>(config: HistogramConfig<L>): Histogram<L> {
-    return this.getOrCreate(config.name, Histogram, () =>
-      new Histogram<L>({ ...config, labelNames: config.labelNames ?? [], buckets: config.buckets ?? LATENCY_BUCKETS_SECONDS, registers: [this.registry] }),
+    return this.getOrCreate(
+      config.name,
+      Histogram,
+      () =>
+        new Histogram<L>({ ...config, labelNames: config.labelNames ?? [], buckets: config.buckets ?? LATENCY_BUCKETS_SECONDS, registers: [this.registry] }),
     );
   }
 

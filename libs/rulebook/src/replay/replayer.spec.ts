@@ -87,18 +87,58 @@ function tradingLog(): Log {
         { account: 'M1-H', side: 'sell', counterparty: 'CCP', qty: 4 },
       ],
     }) // 10
-    .add({ type: 'OrderReplaced', instrument: SYM, at: T0 + 4000, orderId: 1, account: 'M1-H', clientOrderId: 's1', side: 'sell', oldPrice: 200, oldQty: 6, newPrice: 200, newQty: 5, priorityKept: true }); // 11
+    .add({
+      type: 'OrderReplaced',
+      instrument: SYM,
+      at: T0 + 4000,
+      orderId: 1,
+      account: 'M1-H',
+      clientOrderId: 's1',
+      side: 'sell',
+      oldPrice: 200,
+      oldQty: 6,
+      newPrice: 200,
+      newQty: 5,
+      priorityKept: true,
+    }); // 11
 }
 
 describe('Replayer: state from a hand-built log', () => {
   it('folds members, listing, cash, orders, a trade and a replace into exact state', () => {
     const r = replay(tradingLog().records);
     const { view, canonical } = r.snapshot({ complete: true });
-    expect(view).toMatchObject({ throughSeq: 11, throughAt: '2027-01-04T14:00:04.000Z', events: 11, complete: true, divergenceCount: 0, divergences: [], unclearedTrades: 0, halts: [] });
+    expect(view).toMatchObject({
+      throughSeq: 11,
+      throughAt: '2027-01-04T14:00:04.000Z',
+      events: 11,
+      complete: true,
+      divergenceCount: 0,
+      divergences: [],
+      unclearedTrades: 0,
+      halts: [],
+    });
     // 4 lots of SIT at 2.00, σ = 0.40: IM ceil(4 · 106904497 · 200 / 1e9) = 86 cents, MM ceil(86 · 3/4) = 65.
     expect(view.accounts).toEqual({
-      'M1-H': { member: 'M1', cash: '1000.00', equity: '1000.00', initialMargin: '0.86', maintenanceMargin: '0.65', positions: { [SYM]: -4 }, openOrders: { [SYM]: { buys: 0, sells: 5 } }, outstandingCalls: [] },
-      'M2-H': { member: 'M2', cash: '1000.00', equity: '1000.00', initialMargin: '0.86', maintenanceMargin: '0.65', positions: { [SYM]: 4 }, openOrders: { [SYM]: { buys: 5, sells: 0 } }, outstandingCalls: [] },
+      'M1-H': {
+        member: 'M1',
+        cash: '1000.00',
+        equity: '1000.00',
+        initialMargin: '0.86',
+        maintenanceMargin: '0.65',
+        positions: { [SYM]: -4 },
+        openOrders: { [SYM]: { buys: 0, sells: 5 } },
+        outstandingCalls: [],
+      },
+      'M2-H': {
+        member: 'M2',
+        cash: '1000.00',
+        equity: '1000.00',
+        initialMargin: '0.86',
+        maintenanceMargin: '0.65',
+        positions: { [SYM]: 4 },
+        openOrders: { [SYM]: { buys: 5, sells: 0 } },
+        outstandingCalls: [],
+      },
     });
     expect(view.books[SYM]).toEqual({
       state: 'OPEN',
@@ -108,15 +148,40 @@ describe('Replayer: state from a hand-built log', () => {
       halt: null,
       expired: false,
       orders: [
-        { orderId: 3, account: 'M2-H', clientOrderId: 'b2', side: 'buy', tif: 'GTC', price: '1.99', openQty: 5, filledQty: 0, acceptedAt: '2027-01-04T14:00:03.000Z' },
-        { orderId: 1, account: 'M1-H', clientOrderId: 's1', side: 'sell', tif: 'GTC', price: '2.00', openQty: 5, filledQty: 4, acceptedAt: '2027-01-04T14:00:01.000Z' },
+        {
+          orderId: 3,
+          account: 'M2-H',
+          clientOrderId: 'b2',
+          side: 'buy',
+          tif: 'GTC',
+          price: '1.99',
+          openQty: 5,
+          filledQty: 0,
+          acceptedAt: '2027-01-04T14:00:03.000Z',
+        },
+        {
+          orderId: 1,
+          account: 'M1-H',
+          clientOrderId: 's1',
+          side: 'sell',
+          tif: 'GTC',
+          price: '2.00',
+          openQty: 5,
+          filledQty: 4,
+          acceptedAt: '2027-01-04T14:00:01.000Z',
+        },
       ],
     });
     // The canonical texts the shell hashes: the scenario report's shapes (cents, ticks, sorted keys).
     expect(canonical.accounts['M1-H']).toBe(`{"cash":100000,"equity":100000,"im":86,"mm":65,"positions":{"${SYM}":-4}}`);
-    expect(canonical.books[SYM]).toBe(`{"band":{"hi":230,"lo":170,"tier":1},"orders":[[3,"M2-H","b2","buy",199,5],[1,"M1-H","s1","sell",200,5]],"referencePrice":200,"state":"OPEN"}`);
+    expect(canonical.books[SYM]).toBe(
+      `{"band":{"hi":230,"lo":170,"tier":1},"orders":[[3,"M2-H","b2","buy",199,5],[1,"M1-H","s1","sell",200,5]],"referencePrice":200,"state":"OPEN"}`,
+    );
     expect(canonical.state).toBe(
-      canonicalJson({ accounts: { 'M1-H': JSON.parse(canonical.accounts['M1-H']), 'M2-H': JSON.parse(canonical.accounts['M2-H']) }, books: { [SYM]: JSON.parse(canonical.books[SYM]) } }),
+      canonicalJson({
+        accounts: { 'M1-H': JSON.parse(canonical.accounts['M1-H']), 'M2-H': JSON.parse(canonical.accounts['M2-H']) },
+        books: { [SYM]: JSON.parse(canonical.books[SYM]) },
+      }),
     );
   });
 
@@ -164,11 +229,32 @@ describe('Replayer: state from a hand-built log', () => {
     const log = baseLog()
       .add(accepted(T0 + 1000, 1, 'M1-H', 's1', 'sell', 230, 1)) // 6
       .add(accepted(T0 + 2000, 2, 'M2-H', 'b1', 'buy', 230, 1)) // 7
-      .add({ type: 'Trade', instrument: SYM, at: T0 + 2000, tradeId: 1, price: 230, qty: 1, aggressor: 'buy', buyOrderId: 2, buyAccount: 'M2-H', buyClientOrderId: 'b1', buyLeavesQty: 0, sellOrderId: 1, sellAccount: 'M1-H', sellClientOrderId: 's1', sellLeavesQty: 0 }) // 8
+      .add({
+        type: 'Trade',
+        instrument: SYM,
+        at: T0 + 2000,
+        tradeId: 1,
+        price: 230,
+        qty: 1,
+        aggressor: 'buy',
+        buyOrderId: 2,
+        buyAccount: 'M2-H',
+        buyClientOrderId: 'b1',
+        buyLeavesQty: 0,
+        sellOrderId: 1,
+        sellAccount: 'M1-H',
+        sellClientOrderId: 's1',
+        sellLeavesQty: 0,
+      }) // 8
       .add({ type: 'MarketHalted', instrument: SYM, at: T0 + 2000, tier: 1, start: T0 + 2000, end: T0 + 602_000 }) // 9
       .add({ type: 'MarketResumed', instrument: SYM, at: T0 + 602_000, tier: 2, band: { lo: 150, hi: 250 } }); // 10
     const halted = replay(log.records, { toSeq: 9 }).snapshot().view;
-    expect(halted.books[SYM]).toMatchObject({ state: 'HALTED_TIER1', band: { tier: 1, low: '1.70', high: '2.30' }, lastPrice: '2.30', halt: { tier: 1, start: '2027-01-04T14:00:02.000Z', end: '2027-01-04T14:10:02.000Z' } });
+    expect(halted.books[SYM]).toMatchObject({
+      state: 'HALTED_TIER1',
+      band: { tier: 1, low: '1.70', high: '2.30' },
+      lastPrice: '2.30',
+      halt: { tier: 1, start: '2027-01-04T14:00:02.000Z', end: '2027-01-04T14:10:02.000Z' },
+    });
     expect(halted.halts).toEqual([{ instrument: SYM, tier: 1, start: '2027-01-04T14:00:02.000Z', end: '2027-01-04T14:10:02.000Z', seq: 9 }]);
     const resumed = replay(log.records).snapshot({ complete: true }).view;
     expect(resumed.divergences).toEqual([]);
@@ -178,12 +264,30 @@ describe('Replayer: state from a hand-built log', () => {
     expect(resumed.accounts['M1-H']).toMatchObject({ equity: '1000.00', positions: { [SYM]: -1 } });
   });
 
-  it('posts withdrawals and reads other services\' facts without changing state', () => {
+  it("posts withdrawals and reads other services' facts without changing state", () => {
     const log = baseLog()
       .add({ type: 'CashWithdrawn', at: T0 + 1, account: 'M1-H', amount: 25_050 }, { balance: '749.50' })
-      .raw('MarginRequirementStated', T0 + 2, { type: 'MarginRequirementStated', at: '2027-01-04T14:00:00.002Z', account: 'M1-H', tradeDate: null, equity: '749.50', im: '0.00', mm: '0.00', instruments: [] })
+      .raw('MarginRequirementStated', T0 + 2, {
+        type: 'MarginRequirementStated',
+        at: '2027-01-04T14:00:00.002Z',
+        account: 'M1-H',
+        tradeDate: null,
+        equity: '749.50',
+        im: '0.00',
+        mm: '0.00',
+        instruments: [],
+      })
       .raw('ApiKeyIssued', T0 + 3, { type: 'ApiKeyIssued', at: '2027-01-04T14:00:00.003Z', member: 'M1', keyId: 'k' })
-      .add({ type: 'OrderRejected', instrument: SYM, at: T0 + 4, command: 'new', account: 'M1-H', clientOrderId: 'x', orderId: null, reason: 'INSUFFICIENT_MARGIN' as never });
+      .add({
+        type: 'OrderRejected',
+        instrument: SYM,
+        at: T0 + 4,
+        command: 'new',
+        account: 'M1-H',
+        clientOrderId: 'x',
+        orderId: null,
+        reason: 'INSUFFICIENT_MARGIN' as never,
+      });
     const v = replay(log.records).snapshot({ complete: true }).view;
     expect(v.divergences).toEqual([]);
     expect(v.accounts['M1-H']).toMatchObject({ cash: '749.50', equity: '749.50' });
@@ -199,7 +303,11 @@ describe('Replayer: divergences', () => {
       [8, 'mismatch'],
       [10, 'clearing-mismatch'],
     ]);
-    expect(v.divergences[0]).toMatchObject({ instrument: SYM, expected: expect.objectContaining({ type: 'Trade', price: '2.00' }), found: expect.objectContaining({ type: 'Trade', price: '1.99' }) });
+    expect(v.divergences[0]).toMatchObject({
+      instrument: SYM,
+      expected: expect.objectContaining({ type: 'Trade', price: '2.00' }),
+      found: expect.objectContaining({ type: 'Trade', price: '1.99' }),
+    });
   });
 
   it('names a deleted trade: the gap, the fact the book produces that the log lacks, the novation of an unknown trade', () => {
@@ -215,7 +323,19 @@ describe('Replayer: divergences', () => {
   });
 
   it('names a cancel the book cannot reproduce and the ledger refuses', () => {
-    const log = tradingLog().add({ type: 'OrderCancelled', instrument: SYM, at: T0 + 5000, orderId: 9, account: 'M1-H', clientOrderId: 'nope', side: 'buy', price: 150, cancelledQty: 3, filledQty: 0, reason: 'CANCELLED_BY_MEMBER' });
+    const log = tradingLog().add({
+      type: 'OrderCancelled',
+      instrument: SYM,
+      at: T0 + 5000,
+      orderId: 9,
+      account: 'M1-H',
+      clientOrderId: 'nope',
+      side: 'buy',
+      price: 150,
+      cancelledQty: 3,
+      filledQty: 0,
+      reason: 'CANCELLED_BY_MEMBER',
+    });
     const v = replay(log.records).snapshot({ complete: true }).view;
     expect(v.divergences.map((d) => [d.seq, d.kind])).toEqual([
       [12, 'not-reproduced'],
@@ -227,7 +347,19 @@ describe('Replayer: divergences', () => {
 
   it('names a logged fact the book does not produce, a balance that disagrees, an unlisted instrument, a malformed payload', () => {
     const log = tradingLog()
-      .add({ type: 'OrderExpired', instrument: SYM, at: T0 + 5000, orderId: 3, account: 'M2-H', clientOrderId: 'b2', side: 'buy', price: 199, expiredQty: 5, filledQty: 0, reason: 'DAY_EXPIRED' }) // 12
+      .add({
+        type: 'OrderExpired',
+        instrument: SYM,
+        at: T0 + 5000,
+        orderId: 3,
+        account: 'M2-H',
+        clientOrderId: 'b2',
+        side: 'buy',
+        price: 199,
+        expiredQty: 5,
+        filledQty: 0,
+        reason: 'DAY_EXPIRED',
+      }) // 12
       .add({ type: 'CashDeposited', at: T0 + 6000, account: 'M1-H', amount: 100, callsPaid: 0 }, { balance: '999.00' }) // 13
       .add({ ...accepted(T0 + 7000, 1, 'M1-H', 'z', 'buy', 200, 1), instrument: 'SCU-2027-03' }) // 14
       .raw('CashDeposited', T0 + 8000, { type: 'CashDeposited', at: '2027-01-04T14:00:08.000Z', account: 'M1-H', amount: '1.005' }); // 15
@@ -240,7 +372,10 @@ describe('Replayer: divergences', () => {
     ]);
     expect(v.divergences[0].message).toBe("clearing's balance after this cash event is 999.00; the replayed cash is 1001.00");
     // Stopped short of the end of the log, the unexplained expiry is pending, not a divergence.
-    expect(replay(log.records, { toSeq: 12 }).snapshot().view).toMatchObject({ divergenceCount: 0, books: { [SYM]: { pending: { notYetLogged: 0, notYetReproduced: 1 } } } });
+    expect(replay(log.records, { toSeq: 12 }).snapshot().view).toMatchObject({
+      divergenceCount: 0,
+      books: { [SYM]: { pending: { notYetLogged: 0, notYetReproduced: 1 } } },
+    });
   });
 
   it('sameEvent compares field by field, bands included', () => {
@@ -260,7 +395,7 @@ function asLog(events: readonly RulebookEvent[]): LogRecord[] {
 
 const EXAMPLES = resolve(__dirname, '../../../../examples');
 
-describe('Replayer: the session a trade belongs to is the cut-off\'s, not the completion\'s', () => {
+describe("Replayer: the session a trade belongs to is the cut-off's, not the completion's", () => {
   // Day 1: M1 sells 10 @ 2.00 to M2; settlement 2.02 (override): VM M1 −0.20, M2 +0.20. Day 2 (the
   // next session's trades): M2 sells 4 @ 2.05 to M1, M1 sells 6 @ 2.10 to M2; settlement by VWAP
   // (4·205 + 6·210)/10 = 2.08: VM M1 −10·6 + 4·3 + 6·2 = −0.36, M2 +0.36.
@@ -294,11 +429,18 @@ describe('Replayer: the session a trade belongs to is the cut-off\'s, not the co
   function crashedEndOfDay(): LogRecord[] {
     const events = run.events;
     const late = (e: RulebookEvent) =>
-      (e.type === 'VariationMarginPosted' || e.type === 'MarginRequirementStated' || e.type === 'MarginCallIssued' || e.type === 'EndOfDayCompleted') && (e as { tradeDate?: string | null }).tradeDate === D1;
+      (e.type === 'VariationMarginPosted' || e.type === 'MarginRequirementStated' || e.type === 'MarginCallIssued' || e.type === 'EndOfDayCompleted') &&
+      (e as { tradeDate?: string | null }).tradeDate === D1;
     const firstOfDay2Eod = events.findIndex((e) => e.type === 'SettlementPriceSet' && e.tradeDate === D2);
     const moved = events.slice(0, firstOfDay2Eod).filter(late);
     const reordered = [...events.slice(0, firstOfDay2Eod).filter((e) => !late(e)), ...moved, ...events.slice(firstOfDay2Eod)];
-    expect(moved.map((e) => e.type)).toEqual(['VariationMarginPosted', 'VariationMarginPosted', 'MarginRequirementStated', 'MarginRequirementStated', 'EndOfDayCompleted']);
+    expect(moved.map((e) => e.type)).toEqual([
+      'VariationMarginPosted',
+      'VariationMarginPosted',
+      'MarginRequirementStated',
+      'MarginRequirementStated',
+      'EndOfDayCompleted',
+    ]);
     // The next session's trades now lie between day 1's settlement and its completion.
     const order = reordered.map((e) => e.type);
     const settled = reordered.findIndex((e) => e.type === 'SettlementPriceSet' && e.tradeDate === D1);
@@ -314,12 +456,18 @@ describe('Replayer: the session a trade belongs to is the cut-off\'s, not the co
     expect(sha256(canonical.state)).toBe(run.report.stateHash);
     // The replay posts what the rulebook posts (−0.20 − 0.36 for M1).
     for (const [id, a] of Object.entries(run.report.accounts)) {
-      expect({ id, ...view.accounts[id], member: undefined, openOrders: undefined, outstandingCalls: undefined }).toEqual({ id, ...a, member: undefined, openOrders: undefined, outstandingCalls: undefined });
+      expect({ id, ...view.accounts[id], member: undefined, openOrders: undefined, outstandingCalls: undefined }).toEqual({
+        id,
+        ...a,
+        member: undefined,
+        openOrders: undefined,
+        outstandingCalls: undefined,
+      });
     }
     expect(view.accounts['M1-H'].cash).toBe('999.44');
   });
 
-  it('has posted day 1\'s variation margin at the settlement, before the day completes', () => {
+  it("has posted day 1's variation margin at the settlement, before the day completes", () => {
     const log = crashedEndOfDay();
     const settled = log.find((r) => r.type === 'SettlementPriceSet' && r.payload.tradeDate === D1)!;
     const firstLater = log.find((r) => r.seq > settled.seq && r.type === 'Trade')!;
@@ -330,8 +478,12 @@ describe('Replayer: the session a trade belongs to is the cut-off\'s, not the co
     expect(v.accounts['M2-H']).toMatchObject({ cash: '1000.20', positions: { [SYM]: 6 } });
   });
 
-  it('names a posting that disagrees with the ledger\'s, at EndOfDayCompleted', () => {
-    const log = crashedEndOfDay().map((r) => (r.type === 'VariationMarginPosted' && r.payload.tradeDate === D1 && r.payload.account === 'M1-H' ? { ...r, payload: { ...r.payload, amount: '-0.05' } } : r));
+  it("names a posting that disagrees with the ledger's, at EndOfDayCompleted", () => {
+    const log = crashedEndOfDay().map((r) =>
+      r.type === 'VariationMarginPosted' && r.payload.tradeDate === D1 && r.payload.account === 'M1-H'
+        ? { ...r, payload: { ...r.payload, amount: '-0.05' } }
+        : r,
+    );
     const v = replay(log).snapshot({ complete: true }).view;
     expect(v.divergences.map((d) => [d.kind, d.account])).toEqual([['settlement-mismatch', 'M1-H']]);
   });
@@ -346,17 +498,43 @@ describe('Replayer reproduces the scenario runner', () => {
     expect(view.divergences).toEqual([]);
     expect(sha256(canonical.state)).toBe(report.stateHash);
     for (const [id, a] of Object.entries(report.accounts)) {
-      expect({ id, ...view.accounts[id], member: undefined, openOrders: undefined, outstandingCalls: undefined }).toEqual({ id, ...a, member: undefined, openOrders: undefined, outstandingCalls: undefined });
+      expect({ id, ...view.accounts[id], member: undefined, openOrders: undefined, outstandingCalls: undefined }).toEqual({
+        id,
+        ...a,
+        member: undefined,
+        openOrders: undefined,
+        outstandingCalls: undefined,
+      });
     }
     expect(view.halts.map(({ seq: _seq, ...h }) => h)).toEqual(report.halts);
   });
 
-  it('random command sequences: the replayed state hash equals the rulebook\'s at every prefix that ends a command', () => {
+  it("random command sequences: the replayed state hash equals the rulebook's at every prefix that ends a command", () => {
     const accounts = ['A1', 'A2', 'A3'];
     const cmd = fc.oneof(
-      { weight: 8, arbitrary: fc.record({ k: fc.constant('order' as const), a: fc.nat(2), side: fc.constantFrom('buy', 'sell'), type: fc.constantFrom('limit', 'limit', 'limit', 'market'), tif: fc.constantFrom('GTC', 'DAY', 'IOC', 'FOK'), off: fc.integer({ min: -35, max: 35 }), qty: fc.integer({ min: 1, max: 30 }) }) },
+      {
+        weight: 8,
+        arbitrary: fc.record({
+          k: fc.constant('order' as const),
+          a: fc.nat(2),
+          side: fc.constantFrom('buy', 'sell'),
+          type: fc.constantFrom('limit', 'limit', 'limit', 'market'),
+          tif: fc.constantFrom('GTC', 'DAY', 'IOC', 'FOK'),
+          off: fc.integer({ min: -35, max: 35 }),
+          qty: fc.integer({ min: 1, max: 30 }),
+        }),
+      },
       { weight: 2, arbitrary: fc.record({ k: fc.constant('cancel' as const), a: fc.nat(2), pick: fc.nat(100) }) },
-      { weight: 2, arbitrary: fc.record({ k: fc.constant('replace' as const), a: fc.nat(2), pick: fc.nat(100), off: fc.integer({ min: -10, max: 10 }), qty: fc.integer({ min: 1, max: 30 }) }) },
+      {
+        weight: 2,
+        arbitrary: fc.record({
+          k: fc.constant('replace' as const),
+          a: fc.nat(2),
+          pick: fc.nat(100),
+          off: fc.integer({ min: -10, max: 10 }),
+          qty: fc.integer({ min: 1, max: 30 }),
+        }),
+      },
       { weight: 1, arbitrary: fc.record({ k: fc.constant('deposit' as const), a: fc.nat(2), cents: fc.integer({ min: 1, max: 1_000_000 }) }) },
       { weight: 1, arbitrary: fc.record({ k: fc.constant('withdraw' as const), a: fc.nat(2), cents: fc.integer({ min: 1, max: 1_000_000 }) }) },
       { weight: 1, arbitrary: fc.record({ k: fc.constant('eod' as const) }) },
@@ -376,9 +554,31 @@ describe('Replayer reproduces the scenario runner', () => {
           at += dt;
           const account = accounts[(c as { a?: number }).a ?? 0];
           if (c.k === 'order') {
-            lines.push(JSON.stringify({ at: iso(), cmd: 'order', account, clientOrderId: `o${n++}`, instrument: SYM, side: c.side, type: c.type, qty: c.qty, ...(c.type === 'limit' ? { price: ((200 + c.off) / 100).toFixed(2), tif: c.tif } : {}) }));
+            lines.push(
+              JSON.stringify({
+                at: iso(),
+                cmd: 'order',
+                account,
+                clientOrderId: `o${n++}`,
+                instrument: SYM,
+                side: c.side,
+                type: c.type,
+                qty: c.qty,
+                ...(c.type === 'limit' ? { price: ((200 + c.off) / 100).toFixed(2), tif: c.tif } : {}),
+              }),
+            );
           } else if (c.k === 'cancel') lines.push(JSON.stringify({ at: iso(), cmd: 'cancel', account, clientOrderId: `o${c.pick % Math.max(1, n)}` }));
-          else if (c.k === 'replace') lines.push(JSON.stringify({ at: iso(), cmd: 'replace', account, clientOrderId: `o${c.pick % Math.max(1, n)}`, price: ((200 + c.off) / 100).toFixed(2), qty: c.qty }));
+          else if (c.k === 'replace')
+            lines.push(
+              JSON.stringify({
+                at: iso(),
+                cmd: 'replace',
+                account,
+                clientOrderId: `o${c.pick % Math.max(1, n)}`,
+                price: ((200 + c.off) / 100).toFixed(2),
+                qty: c.qty,
+              }),
+            );
           else if (c.k === 'deposit') lines.push(JSON.stringify({ at: iso(), cmd: 'deposit', account, amount: (c.cents / 100).toFixed(2) }));
           else if (c.k === 'withdraw') lines.push(JSON.stringify({ at: iso(), cmd: 'withdraw', account, amount: (c.cents / 100).toFixed(2) }));
           else {

@@ -312,7 +312,11 @@ export class Replayer {
   apply(r: LogRecord): void {
     if (r.seq !== this.lastSeq + 1) {
       const message =
-        r.seq <= this.lastSeq ? `event ${r.seq} comes after event ${this.lastSeq}: the log is out of order` : r.seq === this.lastSeq + 2 ? `event ${this.lastSeq + 1} is missing` : `events ${this.lastSeq + 1}..${r.seq - 1} are missing`;
+        r.seq <= this.lastSeq
+          ? `event ${r.seq} comes after event ${this.lastSeq}: the log is out of order`
+          : r.seq === this.lastSeq + 2
+            ? `event ${this.lastSeq + 1} is missing`
+            : `events ${this.lastSeq + 1}..${r.seq - 1} are missing`;
       this.diverge({ seq: r.seq, kind: 'gap', message });
     }
     this.lastSeq = r.seq;
@@ -333,7 +337,12 @@ export class Replayer {
     }
     if (matching || type !== 'TradeCleared') {
       if ((e as { type?: string }).type !== type) {
-        this.diverge({ seq: r.seq, kind: 'malformed', message: `the payload's type ${String((e as { type?: string }).type)} is not the event's type ${type}`, found: r.payload });
+        this.diverge({
+          seq: r.seq,
+          kind: 'malformed',
+          message: `the payload's type ${String((e as { type?: string }).type)} is not the event's type ${type}`,
+          found: r.payload,
+        });
         return;
       }
     }
@@ -359,7 +368,13 @@ export class Replayer {
     if (e.type === 'OrderRejected') return; // (not read: see apply)
     const book = this.books.get(e.instrument);
     if (!book) {
-      this.diverge({ seq, kind: 'unknown-instrument', instrument: e.instrument, message: `${e.type} for ${e.instrument}, which was never listed`, found: eventToWire(e) });
+      this.diverge({
+        seq,
+        kind: 'unknown-instrument',
+        instrument: e.instrument,
+        message: `${e.type} for ${e.instrument}, which was never listed`,
+        found: eventToWire(e),
+      });
       return;
     }
     if (isInputFact(e)) this.redriveInput(book, seq, e);
@@ -408,7 +423,14 @@ export class Replayer {
         book.head = 0;
       }
       if (!sameEvent(x, e)) {
-        this.diverge({ seq, kind: 'mismatch', instrument: e.instrument, message: `the book produces ${x.type} here, the log holds ${e.type}`, expected: eventToWire(x), found: eventToWire(e) });
+        this.diverge({
+          seq,
+          kind: 'mismatch',
+          instrument: e.instrument,
+          message: `the book produces ${x.type} here, the log holds ${e.type}`,
+          expected: eventToWire(x),
+          found: eventToWire(e),
+        });
       }
     } else {
       book.unexplained.push({ seq, e });
@@ -419,7 +441,13 @@ export class Replayer {
   private leftOver(book: BookRun, seq: number | null): void {
     for (let i = book.head; i < book.expected.length; i++) {
       const x = book.expected[i];
-      this.diverge({ seq, kind: 'not-logged', instrument: x.instrument, message: `the book produces ${x.type} that the log does not hold`, expected: eventToWire(x) });
+      this.diverge({
+        seq,
+        kind: 'not-logged',
+        instrument: x.instrument,
+        message: `the book produces ${x.type} that the log does not hold`,
+        expected: eventToWire(x),
+      });
     }
     book.expected = [];
     book.head = 0;
@@ -462,7 +490,13 @@ export class Replayer {
         this.unclearedCount++;
         break;
       case 'MarketHalted':
-        this.halts.push({ instrument: e.instrument, tier: e.tier, start: formatInstant(e.start), end: e.end === null ? null : formatInstant(e.end), seq: this.lastSeq });
+        this.halts.push({
+          instrument: e.instrument,
+          tier: e.tier,
+          start: formatInstant(e.start),
+          end: e.end === null ? null : formatInstant(e.end),
+          seq: this.lastSeq,
+        });
         break;
       default:
         break;
@@ -517,14 +551,21 @@ export class Replayer {
       case 'ContractExpired':
         // Expired at its final settlement (SettlementPriceSet on or after the last trading day).
         if (!this.ledger.instrument(e.instrument).expired) {
-          this.diverge({ seq, kind: 'settlement-mismatch', instrument: e.instrument, message: `${e.instrument} is logged as expired for ${e.tradeDate}, but its settlements do not expire it`, found: r.payload });
+          this.diverge({
+            seq,
+            kind: 'settlement-mismatch',
+            instrument: e.instrument,
+            message: `${e.instrument} is logged as expired for ${e.tradeDate}, but its settlements do not expire it`,
+            found: r.payload,
+          });
         }
         return;
       case 'EndOfDayCompleted':
         this.endOfDay(seq, e.tradeDate);
         return;
       default:
-        if (type === 'TradeCleared') this.cleared(seq, e as unknown as { instrument: string; tradeId: number; price: number; qty: number; legs?: { account: string; side: string }[] }, r);
+        if (type === 'TradeCleared')
+          this.cleared(seq, e as unknown as { instrument: string; tradeId: number; price: number; qty: number; legs?: { account: string; side: string }[] }, r);
     }
   }
 
@@ -537,15 +578,32 @@ export class Replayer {
   private checkBalance(seq: number, account: string, cash: number, payload: Record<string, unknown>): void {
     if (typeof payload.balance !== 'string') return;
     if (centsFromWire(payload.balance) !== cash) {
-      this.diverge({ seq, kind: 'balance-mismatch', account, message: `clearing's balance after this cash event is ${payload.balance}; the replayed cash is ${formatCents(cash)}`, expected: formatCents(cash), found: payload.balance });
+      this.diverge({
+        seq,
+        kind: 'balance-mismatch',
+        account,
+        message: `clearing's balance after this cash event is ${payload.balance}; the replayed cash is ${formatCents(cash)}`,
+        expected: formatCents(cash),
+        found: payload.balance,
+      });
     }
   }
 
-  private cleared(seq: number, c: { instrument: string; tradeId: number; price: number; qty: number; legs?: { account: string; side: string }[] }, r: LogRecord): void {
+  private cleared(
+    seq: number,
+    c: { instrument: string; tradeId: number; price: number; qty: number; legs?: { account: string; side: string }[] },
+    r: LogRecord,
+  ): void {
     const open = this.unclearedOf(c.instrument);
     const t = open.get(c.tradeId);
     if (!t) {
-      this.diverge({ seq, kind: 'clearing-mismatch', instrument: c.instrument, message: `clearing novated trade ${c.tradeId} of ${c.instrument}, which matching did not print (or which was novated before)`, found: r.payload });
+      this.diverge({
+        seq,
+        kind: 'clearing-mismatch',
+        instrument: c.instrument,
+        message: `clearing novated trade ${c.tradeId} of ${c.instrument}, which matching did not print (or which was novated before)`,
+        found: r.payload,
+      });
       return;
     }
     open.delete(c.tradeId);
@@ -553,7 +611,14 @@ export class Replayer {
     const buy = c.legs?.find((l) => l.side === 'buy')?.account;
     const sell = c.legs?.find((l) => l.side === 'sell')?.account;
     if (c.price !== t.price || c.qty !== t.qty || buy !== t.buyAccount || sell !== t.sellAccount) {
-      this.diverge({ seq, kind: 'clearing-mismatch', instrument: c.instrument, message: `clearing novated trade ${c.tradeId} of ${c.instrument} with other terms than matching printed`, expected: eventToWire(t), found: r.payload });
+      this.diverge({
+        seq,
+        kind: 'clearing-mismatch',
+        instrument: c.instrument,
+        message: `clearing novated trade ${c.tradeId} of ${c.instrument} with other terms than matching printed`,
+        expected: eventToWire(t),
+        found: r.payload,
+      });
     }
   }
 
@@ -615,7 +680,14 @@ export class Replayer {
       }
     }
     for (const x of logged.values()) {
-      this.diverge({ seq: x.seq, kind: 'settlement-mismatch', account: x.account, instrument: x.instrument, message: `variation margin of ${x.account} in ${x.instrument} for ${tradeDate} is logged (${formatCents(x.amount)}) but the ledger posts none`, found: formatCents(x.amount) });
+      this.diverge({
+        seq: x.seq,
+        kind: 'settlement-mismatch',
+        account: x.account,
+        instrument: x.instrument,
+        message: `variation margin of ${x.account} in ${x.instrument} for ${tradeDate} is logged (${formatCents(x.amount)}) but the ledger posts none`,
+        found: formatCents(x.amount),
+      });
     }
   }
 
@@ -657,7 +729,12 @@ export class Replayer {
         maintenanceMargin: formatCents(v.mm),
         positions: v.positions,
         openOrders,
-        outstandingCalls: a.calls.map((c) => ({ amount: formatCents(c.called), remaining: formatCents(c.remaining), intraday: c.intraday, tradeDate: c.tradeDate })),
+        outstandingCalls: a.calls.map((c) => ({
+          amount: formatCents(c.called),
+          remaining: formatCents(c.remaining),
+          intraday: c.intraday,
+          tradeDate: c.tradeDate,
+        })),
       };
     }
 
@@ -678,11 +755,25 @@ export class Replayer {
         for (let i = run.head; i < run.expected.length; i++) {
           const x = run.expected[i];
           divergenceCount++;
-          if (divergences.length < MAX_DIVERGENCES) divergences.push({ seq: null, kind: 'not-logged', instrument: sym, message: `the book produces ${x.type} that the log does not hold`, expected: eventToWire(x) });
+          if (divergences.length < MAX_DIVERGENCES)
+            divergences.push({
+              seq: null,
+              kind: 'not-logged',
+              instrument: sym,
+              message: `the book produces ${x.type} that the log does not hold`,
+              expected: eventToWire(x),
+            });
         }
         for (const u of run.unexplained) {
           divergenceCount++;
-          if (divergences.length < MAX_DIVERGENCES) divergences.push({ seq: u.seq, kind: 'not-reproduced', instrument: sym, message: `the book does not produce the logged ${u.e.type}`, found: eventToWire(u.e) });
+          if (divergences.length < MAX_DIVERGENCES)
+            divergences.push({
+              seq: u.seq,
+              kind: 'not-reproduced',
+              instrument: sym,
+              message: `the book does not produce the logged ${u.e.type}`,
+              found: eventToWire(u.e),
+            });
         }
       }
       books[sym] = {

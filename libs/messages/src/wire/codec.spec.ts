@@ -240,7 +240,7 @@ describe('wire codec', () => {
       legs: [],
       type: 'TradeCleared',
     });
-    expect(() => decodeEvent('Trade', { type: 'OrderAccepted' })).toThrow(/a Trade payload names type OrderAccepted/);
+    expect(() => decodeEvent('Trade', { type: 'OrderAccepted' })).toThrow(/a Trade payload names type "OrderAccepted"/);
   });
 
   it('makes a switch over the union exhaustive', () => {

@@ -150,7 +150,11 @@ export class Sequencer {
       }
       const meta = { actor: env.actor, correlationId: env.correlationId, causationId: env.eventId, source: m.source };
       const publish = [{ topic: eventsTopic, key: symbol }];
-      for (const e of extra) emit(ctx, stream, e, meta, publish);
+      for (const e of extra) {
+        emit(ctx, stream, e, meta, publish);
+        // A refused new order is an order row (status rejected), as the engine's refusals are.
+        if (e.type === 'OrderRejected') projection.apply(e);
+      }
       for (const e of collected) {
         emit(ctx, stream, e, meta, publish);
         projection.apply(e);

@@ -19,7 +19,15 @@ import {
   type ProductCatalog,
 } from '@ch/domain';
 import type { MatchingEngine } from '@ch/matching';
-import { decodeEvent, formatInstant, type CommandPayload, type ContractExpired, type EndOfDayFailed, type MatchingStreamEvent, type SettlementPriceSet } from '@ch/messages';
+import {
+  decodeEvent,
+  formatInstant,
+  type CommandPayload,
+  type ContractExpired,
+  type EndOfDayFailed,
+  type MatchingStreamEvent,
+  type SettlementPriceSet,
+} from '@ch/messages';
 import { sql } from '@ch/persistence';
 import { sequenceTime, type BatchContext, type StreamHeads } from '@ch/runtime';
 import { streamOf } from './book-recovery';

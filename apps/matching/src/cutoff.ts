@@ -151,13 +151,7 @@ function factOf(type: string, payload: Record<string, unknown>): CutoffFact | nu
 }
 
 /** What a run's Cutoff did to the instrument, for the run's progress (eod_cutoffs). */
-export async function recordCutoff(
-  manager: EntityManager,
-  p: CutoffCommand,
-  symbol: string,
-  outcome: CutoffResult['outcome'],
-  at: number,
-): Promise<void> {
+export async function recordCutoff(manager: EntityManager, p: CutoffCommand, symbol: string, outcome: CutoffResult['outcome'], at: number): Promise<void> {
   if (typeof p.runId !== 'string' || typeof p.tradeDate !== 'string') return;
   await sql(
     manager,

@@ -29,7 +29,7 @@ import {
 } from '@ch/messages';
 import { sequenceTime, type BatchContext, type Incoming, type StreamHeads } from '@ch/runtime';
 import type { Producer } from '@ch/kafka';
-import { OrderProjection } from './order-projection';
+import { type OrderProjection } from './order-projection';
 import { EventSink, recoverBook, streamOf, type Book } from './book-recovery';
 import { recordCutoff, runCutoff } from './cutoff';
 import { HaltTimers } from './halt-timers';

@@ -5,14 +5,17 @@
  * deterministic). The regenerated events are discarded: they are already in the log.
  */
 import type { DataSource, EntityManager } from 'typeorm';
-import { MatchingEngine, type MatchingEvent } from '@ch/matching';
-import { eventFromWire, redrive } from '@ch/rulebook';
+import { MatchingEngine, type MatchingEvent, type MatchingEventType } from '@ch/matching';
+import { eventFromWire, type RulebookEvent } from '@ch/messages';
+import { redrive } from '@ch/rulebook';
 import { loadLatestSnapshot, sql } from '@ch/persistence';
 
 export const streamOf = (symbol: string): string => `matching:${symbol}`;
 
 export interface Book {
   engine: MatchingEngine;
+  /** The tick in cents of the instrument's product: what its commands' prices are parsed in. */
+  readonly tickCents: number;
   eventsSinceSnapshot: number;
 }
 
@@ -47,15 +50,15 @@ export async function recoverBook(db: DataSource | EntityManager, symbol: string
     if (!tail.rows.length) break;
     for (const row of tail.rows) {
       position = Number(row.stream_seq);
-      const e = eventFromWire(row.payload) as unknown as MatchingEvent & { type: string };
-      if ((e as { type: string }).type === 'InstrumentListed') {
-        engine = newEngine(symbol, (e as unknown as { referencePrice: number }).referencePrice, sink);
+      const e = eventFromWire(row.payload);
+      if (e.type === 'InstrumentListed') {
+        engine = newEngine(symbol, e.referencePrice, sink);
         engine.advanceTime(e.at);
         continue;
       }
       if (!engine) continue;
       sink.target = discard;
-      redrive(engine, e);
+      if (isEngineFact(e)) redrive(engine, e);
       // A derived fact of a command that changed nothing else (a rejection) still moved the
       // book's clock: keep it, so the stream's event time never comes back earlier after a restart.
       if (e.at > engine.time) engine.advanceTime(e.at);
@@ -64,4 +67,23 @@ export async function recoverBook(db: DataSource | EntityManager, symbol: string
     }
   }
   return engine ?? undefined;
+}
+
+/** The engine's event types (the compiler requires every one): the facts `redrive` may feed back. */
+const ENGINE_FACTS: { readonly [T in MatchingEventType]: true } = {
+  OrderAccepted: true,
+  OrderRejected: true,
+  Trade: true,
+  OrderCancelled: true,
+  OrderExpired: true,
+  OrderReplaced: true,
+  MarketHalted: true,
+  MarketResumed: true,
+  SessionRolled: true,
+  BookClosed: true,
+};
+
+/** An engine's event, as opposed to matching's own facts in the stream (settlement, expiry, failures). */
+function isEngineFact(e: RulebookEvent): e is MatchingEvent {
+  return Object.hasOwn(ENGINE_FACTS, e.type);
 }

@@ -6,8 +6,7 @@
  */
 import { Controller, Get, Injectable, Param, ServiceUnavailableException } from '@nestjs/common';
 import { ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
-import { formatTicks } from '@ch/domain';
-import { formatInstant } from '@ch/rulebook';
+import { EVENT_CODEC, formatInstant } from '@ch/messages';
 import { API_KEY_SECURITY_NAME, DomainRejection, Roles } from '@ch/platform';
 import type { Sequencer } from './sequencer';
 
@@ -43,23 +42,25 @@ export class BooksController {
     if (!engine) throw new DomainRejection('NOT_FOUND', `no book for ${symbol}`);
     const s = engine.snapshot();
     const band = engine.activeBand();
+    // Prices in the product's tick, as the wire states them.
+    const price = (ticks: number): string => EVENT_CODEC.priceToWire(symbol, ticks);
     return {
       symbol,
-      referencePrice: formatTicks(s.referencePrice),
+      referencePrice: price(s.referencePrice),
       sessionState: engine.sessionState(),
-      band: { tier: band.tier, low: formatTicks(band.lo), high: formatTicks(band.hi) },
+      band: { tier: band.tier, low: price(band.lo), high: price(band.hi) },
       halt: s.halt === null ? null : { tier: s.halt.tier, start: formatInstant(s.halt.start), end: s.halt.end === null ? null : formatInstant(s.halt.end) },
       time: s.lastAt ? formatInstant(s.lastAt) : null,
       nextOrderId: s.nextOrderId,
       nextTradeId: s.nextTradeId,
-      lastPrice: s.lastTradePrice === null ? null : formatTicks(s.lastTradePrice),
+      lastPrice: s.lastTradePrice === null ? null : price(s.lastTradePrice),
       orders: s.orders.map((o) => ({
         orderId: o.orderId,
         account: o.account,
         clientOrderId: o.clientOrderId,
         side: o.side,
         tif: o.tif,
-        price: formatTicks(o.price),
+        price: price(o.price),
         openQty: o.openQty,
         filledQty: o.filledQty,
         acceptedAt: formatInstant(o.acceptedAt),

@@ -17,21 +17,31 @@ import {
   type CutoffFact,
   type MutableCutoffState,
   type ProductCatalog,
-  type RequestedOverride,
 } from '@ch/domain';
 import type { MatchingEngine } from '@ch/matching';
-import { eventFromWire, eventToWire, formatInstant } from '@ch/rulebook';
+import {
+  decodeEvent,
+  formatInstant,
+  type CommandPayload,
+  type ContractExpired,
+  type EndOfDayFailed,
+  type MatchingStreamEvent,
+  type SettlementPriceSet,
+} from '@ch/messages';
 import { sql } from '@ch/persistence';
 import { sequenceTime, type BatchContext, type StreamHeads } from '@ch/runtime';
 import { streamOf } from './book-recovery';
 import { sessionIndexValues } from './index-values';
 import { listSuccessors, type CausingCommand } from './listing';
 
+/** A Cutoff command's payload. */
+export type CutoffCommand = CommandPayload<'Cutoff'>;
+
 export interface CutoffResult {
   /** Logged before the engine's events of the cut-off (SettlementPriceSet, EndOfDayFailed). */
-  before: Record<string, unknown>[];
+  before: MatchingStreamEvent[];
   /** Logged after them (ContractExpired follows the book's closing cancels). */
-  after: Record<string, unknown>[];
+  after: MatchingStreamEvent[];
   /** For the run's progress: settled now, failed (now or before), or nothing to do. */
   outcome: 'settled' | 'failed' | 'unchanged';
 }
@@ -42,18 +52,18 @@ export async function runCutoff(
   catalog: ProductCatalog,
   symbol: string,
   engine: MatchingEngine,
-  p: Record<string, unknown>,
+  p: CutoffCommand,
   commandAt: string,
   command: CausingCommand,
 ): Promise<CutoffResult> {
-  const tradeDate = String(p.tradeDate ?? '');
+  const tradeDate = typeof p.tradeDate === 'string' ? p.tradeDate : '';
   const at = sequenceTime(engine.time, p.eventTime ?? commandAt);
   const nothing: CutoffResult = { before: [], after: [], outcome: 'unchanged' };
   const state = await cutoffState(ctx, symbol);
   const product = catalog.forSymbol(symbol);
   const ltd = product ? lastTradingDay(symbol, catalog) : '';
   const index = product && isFinalSettlementDay(tradeDate, ltd) ? await sessionIndexValues(ctx.manager, product.settlementIndex, state.lastSettledAt, at) : [];
-  const override = (p.override as RequestedOverride | null | undefined) ?? null;
+  const override = p.override ?? null;
   const d = decideCutoff({ instrument: symbol, tradeDate, at, override, previousTicks: engine.referencePrice, product, lastTradingDay: ltd, index }, state);
   if (d.kind === 'unchanged') return nothing;
   if (d.kind === 'failed') {
@@ -61,11 +71,11 @@ export async function runCutoff(
     if (d.logged) return { ...nothing, outcome: 'failed' };
     // A logged failure moves the book's clock to the cut-off, as re-driving the log does on recovery.
     engine.advanceTime(at);
-    const failed = { type: 'EndOfDayFailed', at: formatInstant(at), tradeDate, instrument: symbol, code: d.failure.code, message: d.failure.message };
+    const failed: EndOfDayFailed = { type: 'EndOfDayFailed', at, tradeDate, instrument: symbol, code: d.failure.code, message: d.failure.message };
     return { before: [failed], after: [], outcome: 'failed' };
   }
   const sp = d.price;
-  const set = eventToWire({
+  const set: SettlementPriceSet = {
     type: 'SettlementPriceSet',
     at,
     tradeDate,
@@ -74,7 +84,7 @@ export async function runCutoff(
     previousPrice: engine.referencePrice,
     method: sp.method,
     ...(sp.reason ? { reason: sp.reason } : {}),
-  } as never) as Record<string, unknown>;
+  };
   if (!d.final) {
     // The roll's events (expiries, cancels, SessionRolled) follow SettlementPriceSet in the stream.
     engine.rollSession(sp.priceTicks, at);
@@ -84,7 +94,7 @@ export async function runCutoff(
   // contract expires, and the successor is listed.
   engine.expireAll(at);
   await sql(ctx.manager, `UPDATE instruments SET status = 'expired' WHERE symbol = $1`, [symbol]);
-  const expired = eventToWire({ type: 'ContractExpired', at, instrument: symbol, tradeDate, finalPrice: sp.priceTicks } as never) as Record<string, unknown>;
+  const expired: ContractExpired = { type: 'ContractExpired', at, instrument: symbol, tradeDate, finalPrice: sp.priceTicks };
   await listSuccessors(ctx, heads, catalog, symbol, product!, ltd, tradeDate, at, command);
   return { before: [set], after: [expired], outcome: 'settled' };
 }
@@ -113,35 +123,35 @@ function fold(state: MutableCutoffState, type: string, payload: Record<string, u
   if (f) evolveCutoffState(state, f);
 }
 
-/** Decodes a logged event into the fact the cut-off state follows; null for the others. */
+/** Decodes a logged event (by the codec, in its product's tick) into the fact the cut-off state follows; null for the others. */
 function factOf(type: string, payload: Record<string, unknown>): CutoffFact | null {
   switch (type) {
-    case 'InstrumentListed':
-      return typeof payload.listedAfterEndOfDay === 'string' ? { type, listedAfterEndOfDay: payload.listedAfterEndOfDay } : { type };
+    case 'InstrumentListed': {
+      const e = decodeEvent(type, payload);
+      return typeof e.listedAfterEndOfDay === 'string' ? { type, listedAfterEndOfDay: e.listedAfterEndOfDay } : { type };
+    }
     case 'SessionRolled':
     case 'ContractExpired':
       return { type };
     case 'Trade': {
-      const t = eventFromWire(payload) as unknown as { price: number; qty: number; at: number };
+      const t = decodeEvent(type, payload);
       return { type, price: t.price, qty: t.qty, at: t.at };
     }
-    case 'SettlementPriceSet':
-      return { type, tradeDate: String(payload.tradeDate), at: Date.parse(String(payload.at)) };
-    case 'EndOfDayFailed':
-      return { type, tradeDate: String(payload.tradeDate), code: String(payload.code) };
+    case 'SettlementPriceSet': {
+      const e = decodeEvent(type, payload);
+      return { type, tradeDate: e.tradeDate, at: e.at };
+    }
+    case 'EndOfDayFailed': {
+      const e = decodeEvent(type, payload);
+      return { type, tradeDate: e.tradeDate, code: e.code };
+    }
     default:
       return null;
   }
 }
 
 /** What a run's Cutoff did to the instrument, for the run's progress (eod_cutoffs). */
-export async function recordCutoff(
-  manager: EntityManager,
-  p: Record<string, unknown>,
-  symbol: string,
-  outcome: CutoffResult['outcome'],
-  at: number,
-): Promise<void> {
+export async function recordCutoff(manager: EntityManager, p: CutoffCommand, symbol: string, outcome: CutoffResult['outcome'], at: number): Promise<void> {
   if (typeof p.runId !== 'string' || typeof p.tradeDate !== 'string') return;
   await sql(
     manager,

@@ -9,8 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Producer } from '@ch/kafka';
-import { encodeEnvelope, topicName } from '@ch/messages';
-import { formatInstant } from '@ch/rulebook';
+import { encodeEnvelope, formatInstant, topicName, type CommandPayload } from '@ch/messages';
 import type { Book } from './book-recovery';
 
 export class HaltTimers {
@@ -28,6 +27,7 @@ export class HaltTimers {
       const end = h.end;
       const t = setTimeout(() => {
         this.timers.delete(key);
+        const payload: CommandPayload<'Clock'> = { instrument: symbol, at: formatInstant(end) };
         const env = {
           eventId: randomUUID(),
           type: 'Clock',
@@ -40,7 +40,7 @@ export class HaltTimers {
           correlationId: `halt:${symbol}:${h.start}`,
           causationId: null,
           source: null,
-          payload: { instrument: symbol, at: formatInstant(end) },
+          payload,
         };
         this.producer.send(topicName('matchingCommands'), [{ key: symbol, value: encodeEnvelope(env) }]).catch((e) => {
           process.stderr.write(`matching: could not sequence the halt's end for ${symbol}: ${String(e)}\n`);

@@ -4,14 +4,16 @@
  * through ListInstrument commands to their own streams.
  */
 import type { EntityManager } from 'typeorm';
-import { decideSuccessors, formatTicks, parsePriceToTicks, successorSymbols, type ProductCatalog, type ProductSpec } from '@ch/domain';
+import { decideSuccessors, formatTicks, parsePriceToTicks, successorSymbols, type ProductCatalog, type ProductSpec, type SuccessorListing } from '@ch/domain';
 import type { MatchingEngine } from '@ch/matching';
-import { formatInstant } from '@ch/rulebook';
 import { sql } from '@ch/persistence';
-import { topicName } from '@ch/messages';
+import { formatInstant, topicName, type CommandPayload, type InstrumentListed } from '@ch/messages';
 import { sequenceTime, type BatchContext, type StreamHeads } from '@ch/runtime';
 import { newEngine, type EventSink } from './book-recovery';
 import { newestIndexValue } from './index-values';
+
+/** A ListInstrument command's payload. */
+export type ListCommand = CommandPayload<'ListInstrument'>;
 
 /** The command a cut-off answers to: the successors' listings are caused by it. */
 export interface CausingCommand {
@@ -21,41 +23,63 @@ export interface CausingCommand {
 }
 
 /**
- * Lists an instrument that has no book yet: its new book and the InstrumentListed fact, with the
- * instruments row written; null when the product is unknown or the reference price is not a price.
+ * The InstrumentListed fact a ListInstrument command states, its reference price parsed in whole
+ * ticks of the product's tick; null when the product is unknown or the price is not such a price.
+ */
+export function listingOf(product: ProductSpec | undefined, symbol: string, p: ListCommand, at: number): InstrumentListed | null {
+  if (!product || typeof p.referencePrice !== 'string') return null;
+  const price = parsePriceToTicks(p.referencePrice, product.tickCents);
+  if (!price.ok) return null;
+  return {
+    type: 'InstrumentListed',
+    at,
+    instrument: symbol,
+    product: product.code,
+    referencePrice: price.ticks,
+    lastTradingDay: p.lastTradingDay,
+    source: p.source ?? 'operations',
+    ...(typeof p.listedAfterEndOfDay === 'string' ? { listedAfterEndOfDay: p.listedAfterEndOfDay } : {}),
+  };
+}
+
+/**
+ * Lists an instrument that has no book yet: its new book (with its product's tick) and the
+ * InstrumentListed fact, with the instruments row written; null when listingOf refuses the command.
  */
 export async function listInstrument(
   manager: EntityManager,
   catalog: ProductCatalog,
   sink: EventSink,
   symbol: string,
-  p: Record<string, unknown>,
+  p: ListCommand,
   commandAt: string,
-): Promise<{ engine: MatchingEngine; listed: Record<string, unknown> } | null> {
+): Promise<{ engine: MatchingEngine; tickCents: number; listed: InstrumentListed } | null> {
   const product = catalog.forSymbol(symbol);
-  const price = parsePriceToTicks(String(p.referencePrice), product?.tickCents ?? 1);
-  if (!product || !price.ok) return null;
   const at = sequenceTime(0, p.eventTime ?? commandAt);
-  const listed = {
-    type: 'InstrumentListed',
-    at: formatInstant(at),
-    instrument: symbol,
-    product: product.code,
-    referencePrice: formatTicks(price.ticks),
-    lastTradingDay: String(p.lastTradingDay),
-    source: String(p.source ?? 'operations'),
-    ...(typeof p.listedAfterEndOfDay === 'string' ? { listedAfterEndOfDay: p.listedAfterEndOfDay } : {}),
-  };
-  const engine = newEngine(symbol, price.ticks, sink);
+  const listed = listingOf(product, symbol, p, at);
+  if (!product || !listed) return null;
+  const engine = newEngine(symbol, listed.referencePrice, sink);
   // The book's clock starts at its listing: no order can be stamped before it.
   engine.advanceTime(at);
   await sql(
     manager,
     `INSERT INTO instruments (symbol, product, reference_price, last_trading_day, status, listed_at, listed_after_eod) VALUES ($1, $2, $3, $4, 'listed', $5, $6)
      ON CONFLICT (symbol) DO NOTHING`,
-    [symbol, product.code, price.ticks, listed.lastTradingDay, listed.at, listed.listedAfterEndOfDay ?? null],
+    [symbol, product.code, listed.referencePrice, listed.lastTradingDay, formatInstant(at), listed.listedAfterEndOfDay ?? null],
   );
-  return { engine, listed };
+  return { engine, tickCents: product.tickCents, listed };
+}
+
+/** The ListInstrument command of a successor the calendar adds, its reference price in the product's tick. */
+export function successorListing(l: SuccessorListing, product: ProductSpec, at: number): ListCommand {
+  return {
+    instrument: l.instrument,
+    referencePrice: formatTicks(l.referenceTicks, product.tickCents),
+    lastTradingDay: l.lastTradingDay,
+    source: 'index',
+    listedAfterEndOfDay: l.listedAfterEndOfDay,
+    eventTime: formatInstant(at),
+  };
 }
 
 /**
@@ -89,14 +113,7 @@ export async function listSuccessors(
     ctx.out.command(
       stream,
       'ListInstrument',
-      {
-        instrument: l.instrument,
-        referencePrice: formatTicks(l.referenceTicks),
-        lastTradingDay: l.lastTradingDay,
-        source: 'index',
-        listedAfterEndOfDay: l.listedAfterEndOfDay,
-        eventTime: formatInstant(at),
-      },
+      successorListing(l, product, at),
       { at: formatInstant(at), actor: 'system:matching', correlationId: command.correlationId, causationId: command.eventId },
       { topic: topicName('matchingCommands'), key: l.instrument },
     );

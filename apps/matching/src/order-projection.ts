@@ -6,6 +6,7 @@
  */
 import type { EntityManager } from 'typeorm';
 import type { MatchingEvent } from '@ch/matching';
+import type { OrderRejected } from '@ch/messages';
 import { formatInstant } from '@ch/rulebook';
 import { sql } from '@ch/persistence';
 
@@ -40,7 +41,8 @@ export class OrderProjection {
   private inserts = new Map<string, NewRow>();
   private changes = new Map<string, Change>();
 
-  apply(e: MatchingEvent): void {
+  /** An engine's event, or matching's own refusal of a command for an unknown instrument. */
+  apply(e: MatchingEvent | OrderRejected): void {
     switch (e.type) {
       case 'OrderAccepted':
         this.inserts.set(key(e.account, e.clientOrderId), {

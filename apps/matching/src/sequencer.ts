@@ -12,17 +12,39 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { parsePriceToTicks, ProductCatalog } from '@ch/domain';
 import type { MatchingEngine, MatchingEvent, NewOrder } from '@ch/matching';
-import { eventToWire, formatInstant } from '@ch/rulebook';
 import { saveSnapshot, sql } from '@ch/persistence';
-import { topicName } from '@ch/messages';
+import {
+  assertNever,
+  commandPayload,
+  eventToWire,
+  formatInstant,
+  topicName,
+  type CancelOrder,
+  type Clock,
+  type Cutoff,
+  type ListInstrument,
+  type MatchingStreamEvent,
+  type NewOrderCommand,
+  type ReplaceOrder,
+} from '@ch/messages';
 import { sequenceTime, type BatchContext, type Incoming, type StreamHeads } from '@ch/runtime';
 import type { Producer } from '@ch/kafka';
-import { OrderProjection } from './order-projection';
+import { type OrderProjection } from './order-projection';
 import { EventSink, recoverBook, streamOf, type Book } from './book-recovery';
 import { recordCutoff, runCutoff } from './cutoff';
 import { HaltTimers } from './halt-timers';
-import { listInstrument } from './listing';
+import { listInstrument, type ListCommand } from './listing';
 import { writeMarketData } from './market-data';
+
+/** Every command matching takes (matching-commands). */
+export type MatchingCommand = NewOrderCommand | CancelOrder | ReplaceOrder | ListInstrument | Cutoff | Clock;
+/** The commands that run through a book as they are (the per-order hot path). */
+type BookCommand = NewOrderCommand | CancelOrder | ReplaceOrder | Clock;
+/** An envelope as `execute` reads it: its type and its payload. */
+interface Command {
+  readonly type: string;
+  readonly payload: unknown;
+}
 
 export const SNAPSHOT_EVERY = Number(process.env.MATCHING_SNAPSHOT_EVERY ?? 2000);
 
@@ -79,9 +101,14 @@ export class Sequencer {
     if (existing) return existing;
     const engine = await recoverBook(db, symbol, this.sink);
     if (!engine) return undefined;
-    const book = { engine, eventsSinceSnapshot: 0 };
+    const book = { engine, tickCents: this.tickOf(symbol), eventsSinceSnapshot: 0 };
     this.books.set(symbol, book);
     return book;
+  }
+
+  /** The tick in cents of the instrument's product: what its command prices are parsed in. */
+  private tickOf(symbol: string): number {
+    return this.catalog.forSymbol(symbol)?.tickCents ?? 1;
   }
 
   /** Applies one batch of commands (in partition order). */
@@ -91,56 +118,48 @@ export class Sequencer {
     const eventsTopic = topicName('matchingEvents');
     for (const m of messages) {
       const env = m.envelope;
-      const p = env.payload as Record<string, unknown>;
-      const symbol = String(p.instrument ?? '');
+      const symbol = instrumentOf(env.payload);
       const stream = streamOf(symbol);
       await this.heads.load(ctx.manager, [stream]);
       const collected: MatchingEvent[] = [];
       this.sink.target = collected;
-      let extra: Record<string, unknown>[] = [];
+      /** Matching's own facts logged before the engine's events of the command (a listing, a settlement price, a failure). */
+      let extra: readonly MatchingStreamEvent[] = [];
       /** Facts that follow the engine's events of the command (a contract's expiry). */
-      let trailing: Record<string, unknown>[] = [];
+      let trailing: readonly MatchingStreamEvent[] = [];
       try {
         if (env.type === 'ListInstrument') {
-          extra = await this.list(ctx.manager, symbol, p, env.at);
+          extra = await this.list(ctx.manager, symbol, commandPayload(env, 'ListInstrument'), env.at);
         } else {
           const book = await this.loadBook(ctx.manager, symbol);
           if (!book) {
             // Intake checks instruments before publishing; a command for an unknown book is refused.
-            collected.push({
-              type: 'OrderRejected',
-              instrument: symbol,
-              at: Date.parse(env.at),
-              command: commandKind(env.type),
-              account: (p.account as string) ?? null,
-              clientOrderId: (p.clientOrderId as string) ?? null,
-              orderId: null,
-              reason: 'UNKNOWN_INSTRUMENT',
-            } as unknown as MatchingEvent);
+            extra = [unknownInstrument(symbol, env)];
           } else if (env.type === 'Cutoff') {
+            const p = commandPayload(env, 'Cutoff');
             const r = await runCutoff(ctx, this.heads, this.catalog, symbol, book.engine, p, env.at, env);
             extra = r.before;
             trailing = r.after;
             await recordCutoff(ctx.manager, p, symbol, r.outcome, book.engine.time);
           } else {
-            execute(book.engine, env.type, p);
+            execute(book.engine, book.tickCents, env);
           }
         }
       } finally {
         this.sink.target = null;
       }
       const meta = { actor: env.actor, correlationId: env.correlationId, causationId: env.eventId, source: m.source };
-      for (const wire of extra) {
-        ctx.out.event(stream, String(wire.type), wire, { ...meta, at: String(wire.at) }, [{ topic: eventsTopic, key: symbol }]);
+      const publish = [{ topic: eventsTopic, key: symbol }];
+      for (const e of extra) {
+        emit(ctx, stream, e, meta, publish);
+        // A refused new order is an order row (status rejected), as the engine's refusals are.
+        if (e.type === 'OrderRejected') projection.apply(e);
       }
       for (const e of collected) {
-        const wire = eventToWire(e);
-        ctx.out.event(stream, e.type, wire, { ...meta, at: formatInstant(e.at) }, [{ topic: eventsTopic, key: symbol }]);
+        emit(ctx, stream, e, meta, publish);
         projection.apply(e);
       }
-      for (const wire of trailing) {
-        ctx.out.event(stream, String(wire.type), wire, { ...meta, at: String(wire.at) }, [{ topic: eventsTopic, key: symbol }]);
-      }
+      for (const e of trailing) emit(ctx, stream, e, meta, publish);
       const book = this.books.get(symbol);
       if (book) book.eventsSinceSnapshot += collected.length;
       if (collected.length || extra.length || trailing.length) touched.add(symbol);
@@ -158,11 +177,11 @@ export class Sequencer {
   }
 
   /** Lists an instrument: creates its book and records it. Listing twice changes nothing. */
-  private async list(manager: EntityManager, symbol: string, p: Record<string, unknown>, commandAt: string): Promise<Record<string, unknown>[]> {
+  private async list(manager: EntityManager, symbol: string, p: ListCommand, commandAt: string): Promise<MatchingStreamEvent[]> {
     if (this.books.has(symbol) || (await this.loadBook(manager, symbol))) return [];
     const r = await listInstrument(manager, this.catalog, this.sink, symbol, p, commandAt);
     if (!r) return [];
-    this.books.set(symbol, { engine: r.engine, eventsSinceSnapshot: 0 });
+    this.books.set(symbol, { engine: r.engine, tickCents: r.tickCents, eventsSinceSnapshot: 0 });
     return [r.listed];
   }
 
@@ -183,42 +202,79 @@ export class Sequencer {
   }
 }
 
-/** Runs one order-entry or clock command through the book: the per-order hot path. */
-function execute(engine: MatchingEngine, type: string, p: Record<string, unknown>): void {
-  const at = sequenceTime(engine.time, p.eventTime);
+/** The instrument a command names ('' when none: refused as an unknown instrument). */
+function instrumentOf(payload: unknown): string {
+  const instrument = (payload as { readonly instrument?: unknown } | null)?.instrument;
+  return typeof instrument === 'string' ? instrument : '';
+}
+
+/** Logs one of the stream's events and publishes it on matching-events, in the codec's wire form. */
+function emit(
+  ctx: BatchContext,
+  stream: string,
+  e: MatchingStreamEvent,
+  meta: { actor: string; correlationId: string; causationId: string; source: string | null },
+  publish: { topic: string; key: string }[],
+): void {
+  ctx.out.event(stream, e.type, eventToWire(e), { ...meta, at: formatInstant(e.at) }, publish);
+}
+
+/** The refusal of a command for an instrument that has no book (SPEC §4 UNKNOWN_INSTRUMENT). */
+function unknownInstrument(symbol: string, env: Command & { readonly at: string }): MatchingStreamEvent {
+  const p = env.payload as { readonly account?: unknown; readonly clientOrderId?: unknown } | null;
+  return {
+    type: 'OrderRejected',
+    instrument: symbol,
+    at: Date.parse(env.at),
+    command: env.type === 'CancelOrder' ? 'cancel' : env.type === 'ReplaceOrder' ? 'replace' : 'new',
+    account: typeof p?.account === 'string' ? p.account : null,
+    clientOrderId: typeof p?.clientOrderId === 'string' ? p.clientOrderId : null,
+    orderId: null,
+    reason: 'UNKNOWN_INSTRUMENT',
+  };
+}
+
+/**
+ * Runs one order-entry or clock command through the book: the per-order hot path. Prices are
+ * parsed in the product's tick (`tickCents`); a malformed one reaches the engine as NaN, which
+ * refuses it (INVALID_ORDER).
+ */
+export function execute(engine: MatchingEngine, tickCents: number, env: Command): void {
+  const type = env.type as BookCommand['type'];
   switch (type) {
     case 'NewOrder': {
-      const price = p.price === null || p.price === undefined ? null : parsePriceToTicks(String(p.price));
+      const p = commandPayload(env, type);
+      const price = p.price === null || p.price === undefined ? null : parsePriceToTicks(p.price, tickCents);
       const order: NewOrder = {
-        account: String(p.account),
-        clientOrderId: String(p.clientOrderId),
-        side: p.side as NewOrder['side'],
-        type: p.type as NewOrder['type'],
-        tif: p.tif as NewOrder['tif'],
+        account: p.account,
+        clientOrderId: p.clientOrderId,
+        side: p.side,
+        type: p.type,
+        tif: p.tif,
         price: price === null ? null : price.ok ? price.ticks : NaN,
-        qty: Number(p.qty),
+        qty: p.qty,
       };
-      engine.submit(order, at);
+      engine.submit(order, sequenceTime(engine.time, p.eventTime));
       break;
     }
-    case 'CancelOrder':
-      engine.cancel(String(p.account), String(p.clientOrderId), at);
+    case 'CancelOrder': {
+      const p = commandPayload(env, type);
+      engine.cancel(p.account, p.clientOrderId, sequenceTime(engine.time, p.eventTime));
       break;
+    }
     case 'ReplaceOrder': {
-      const price = parsePriceToTicks(String(p.price));
-      engine.replace(String(p.account), String(p.clientOrderId), price.ok ? price.ticks : NaN, Number(p.qty), at);
+      const p = commandPayload(env, type);
+      const price = parsePriceToTicks(p.price, tickCents);
+      engine.replace(p.account, p.clientOrderId, price.ok ? price.ticks : NaN, p.qty, sequenceTime(engine.time, p.eventTime));
       break;
     }
     case 'Clock': {
-      const requested = Date.parse(String(p.at));
+      const p = commandPayload(env, type);
+      const requested = Date.parse(p.at);
       engine.advanceTime(Math.max(engine.time, Number.isFinite(requested) ? requested : engine.time));
       break;
     }
     default:
-      throw new Error(`matching: unknown command ${type}`);
+      assertNever(type, 'matching command type');
   }
-}
-
-function commandKind(type: string): 'new' | 'replace' | 'cancel' {
-  return type === 'CancelOrder' ? 'cancel' : type === 'ReplaceOrder' ? 'replace' : 'new';
 }

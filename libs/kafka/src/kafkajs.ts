@@ -314,15 +314,13 @@ class KafkajsConsumer implements Consumer {
       return false;
     }
     const pauseMs = Math.min(250 * 2 ** wait.attempts++, 2000, limit - waited);
-    this.consumer
-      .logger()
-      .warn('waiting for the group coordinator', {
-        groupId: this.options.groupId,
-        attempt: wait.attempts,
-        waitedMs: waited,
-        retryInMs: pauseMs,
-        error: error.message,
-      });
+    this.consumer.logger().warn('waiting for the group coordinator', {
+      groupId: this.options.groupId,
+      attempt: wait.attempts,
+      waitedMs: waited,
+      retryInMs: pauseMs,
+      error: error.message,
+    });
     await new Promise((r) => setTimeout(r, pauseMs));
     return true;
   }

@@ -34,13 +34,11 @@ export interface ServiceDefinition {
  * ch_messages_refused_total{consumer, topic}; any increase is an alert (docs/operations.md).
  */
 export function refusalCounter(app: Awaited<ReturnType<typeof bootstrapHttpService>>): (r: { consumer: string; topic: string }) => void {
-  const counter = app
-    .get(MetricsService)
-    .counter({
-      name: 'ch_messages_refused_total',
-      help: 'Messages a consumer could not apply and refused (MessageRefused in the log)',
-      labelNames: ['consumer', 'topic'] as const,
-    });
+  const counter = app.get(MetricsService).counter({
+    name: 'ch_messages_refused_total',
+    help: 'Messages a consumer could not apply and refused (MessageRefused in the log)',
+    labelNames: ['consumer', 'topic'] as const,
+  });
   return (r) => counter.inc({ consumer: r.consumer, topic: r.topic });
 }
 

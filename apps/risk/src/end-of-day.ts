@@ -5,7 +5,7 @@
  */
 import { isFinalSettlementDay, lastTradingDay, takesPartInEndOfDay } from '@ch/domain';
 import { eventToWire, type RulebookEvent } from '@ch/rulebook';
-import { topicName } from '@ch/messages';
+import { topicName, type EventOf } from '@ch/messages';
 import { type BatchContext, type Incoming } from '@ch/runtime';
 import { callsDue, completionDue, type EodInstrument } from '@ch/domain';
 import { type RiskState, RISK_STREAM } from './state';
@@ -45,8 +45,8 @@ export function settle(s: RiskState, ctx: BatchContext, m: Incoming, e: Extract<
   s.eodApply(e.tradeDate, { type: 'InstrumentSettled', instrument: e.instrument, postings: r.postings.length });
   const meta = s.eodMeta(m, e.at);
   if (r.params.alert) {
-    const alert = { type: 'MarginRateAlert', at: e.at, instrument: e.instrument, sigma: r.params.sigma, ratePpb: r.params.ratePpb };
-    ctx.out.event(RISK_STREAM, 'MarginRateAlert', eventToWire(alert as never), meta);
+    const alert: EventOf<'MarginRateAlert'> = { type: 'MarginRateAlert', at: e.at, instrument: e.instrument, sigma: r.params.sigma, ratePpb: r.params.ratePpb };
+    ctx.out.event(RISK_STREAM, 'MarginRateAlert', eventToWire(alert), meta);
   }
   // The settlement moves the cash (VM) and the margin parameters of the instrument's holders only
   // (statements are positions-only); restating every account for every instrument cost 10,000 ×
@@ -79,7 +79,7 @@ export function assessCallsIfDayComplete(s: RiskState, ctx: BatchContext, m: Inc
   s.eodApply(tradeDate, { type: 'CallsAssessed' });
   const meta = s.eodMeta(m, at);
   for (const c of s.ledger.assessEndOfDayCalls(tradeDate)) {
-    const call = {
+    const call: EventOf<'MarginCallIssued'> = {
       type: 'MarginCallIssued',
       at,
       account: c.account,
@@ -90,7 +90,7 @@ export function assessCallsIfDayComplete(s: RiskState, ctx: BatchContext, m: Inc
       im: c.requirements.im,
       mm: c.requirements.mm,
     };
-    ctx.out.event(RISK_STREAM, 'MarginCallIssued', eventToWire(call as never), meta, [{ topic: topicName('riskEvents'), key: c.account }]);
+    ctx.out.event(RISK_STREAM, 'MarginCallIssued', eventToWire(call), meta, [{ topic: topicName('riskEvents'), key: c.account }]);
     s.calls.push(call);
     s.dirtyAccounts.add(c.account);
   }
@@ -112,8 +112,8 @@ export function completeIfDone(s: RiskState, ctx: BatchContext, m: Incoming, tra
   if (!completionDue(s.eodDay(tradeDate))) return;
   s.eodApply(tradeDate, { type: 'DayCompleted' });
   const instruments = s.ledger.instrumentIds().filter((id) => s.ledger.instrument(id).settlements.some((x) => x.tradeDate === tradeDate));
-  const done = { type: 'EndOfDayCompleted', at: Math.max(at, s.lastAt), tradeDate, instruments };
-  ctx.out.event(RISK_STREAM, 'EndOfDayCompleted', eventToWire(done as never), s.eodMeta(m, done.at));
+  const done: EventOf<'EndOfDayCompleted'> = { type: 'EndOfDayCompleted', at: Math.max(at, s.lastAt), tradeDate, instruments };
+  ctx.out.event(RISK_STREAM, 'EndOfDayCompleted', eventToWire(done), s.eodMeta(m, done.at));
 }
 
 export function endOfDayFailed(s: RiskState, ctx: BatchContext, m: Incoming, e: { tradeDate: string; instrument: string; at: number }): void {

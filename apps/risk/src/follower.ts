@@ -5,7 +5,7 @@
 import { isoDateOfEpochMs } from '@ch/domain';
 import { applyTrade, startSession } from '@ch/matching';
 import { eventToWire, formatInstant, type RulebookEvent } from '@ch/rulebook';
-import { topicName } from '@ch/messages';
+import { topicName, type EventOf } from '@ch/messages';
 import { type BatchContext, type Incoming } from '@ch/runtime';
 import { type RiskState, RISK_STREAM } from './state';
 import { settle, endOfDayFailed } from './end-of-day';
@@ -18,7 +18,7 @@ export function follow(s: RiskState, ctx: BatchContext, m: Incoming, e: Rulebook
       const product = s.catalog.get(e.product);
       if (!product) return;
       s.ledger.listInstrument(e.instrument, product, e.referencePrice);
-      const after = (e as { listedAfterEndOfDay?: unknown }).listedAfterEndOfDay;
+      const after = e.listedAfterEndOfDay;
       s.market.set(e.instrument, {
         halts: startSession(e.instrument, e.referencePrice),
         lastAt: e.at,
@@ -57,7 +57,7 @@ export function follow(s: RiskState, ctx: BatchContext, m: Incoming, e: Rulebook
       s.tradedInstruments.add(e.instrument);
       s.holdersOf(e.instrument).add(e.buyAccount).add(e.sellAccount);
       for (const c of calls) {
-        const call = {
+        const call: EventOf<'MarginCallIssued'> = {
           type: 'MarginCallIssued',
           at: e.at,
           account: c.account,
@@ -71,7 +71,7 @@ export function follow(s: RiskState, ctx: BatchContext, m: Incoming, e: Rulebook
         ctx.out.event(
           RISK_STREAM,
           'MarginCallIssued',
-          eventToWire(call as never),
+          eventToWire(call),
           { at: formatInstant(e.at), actor: 'system:risk', correlationId: m.envelope.correlationId, causationId: m.envelope.eventId, source: m.source },
           [{ topic: topicName('riskEvents'), key: c.account }],
         );
@@ -129,8 +129,15 @@ export function deriveHalt(s: RiskState, ctx: BatchContext, m: Incoming, e: { in
   market.lastAt = Math.max(market.lastAt, e.at);
   s.dirtyInstruments.add(e.instrument);
   if (r.halt === null) return;
-  const derived = { type: 'HaltDerived', at: r.halt.start, instrument: r.halt.instrument, tier: r.halt.tier, start: r.halt.start, end: r.halt.end };
-  ctx.out.event(RISK_STREAM, 'HaltDerived', eventToWire(derived as never), {
+  const derived: EventOf<'HaltDerived'> = {
+    type: 'HaltDerived',
+    at: r.halt.start,
+    instrument: r.halt.instrument,
+    tier: r.halt.tier,
+    start: r.halt.start,
+    end: r.halt.end,
+  };
+  ctx.out.event(RISK_STREAM, 'HaltDerived', eventToWire(derived), {
     at: formatInstant(r.halt.start),
     actor: 'system:risk',
     correlationId: m.envelope.correlationId,

@@ -7,17 +7,20 @@
 import { formatCents } from '@ch/domain';
 import { type NewOrder } from '@ch/matching';
 import { decideCancel, decideReplace, decideSubmit, decideWithdrawal, eventToWire, formatInstant } from '@ch/rulebook';
-import { topicName } from '@ch/messages';
+import { EVENT_CODEC, topicName, type CommandPayload } from '@ch/messages';
 import { sequenceTime, type BatchContext, type Incoming } from '@ch/runtime';
 import { checkHedgeExemption, checkPositionLimitsChange, grantHedgeExemption, setPositionLimits } from '@ch/domain/contracts/account-limits';
 import { type RiskState, RISK_STREAM, RISK_GATE_STREAM } from './state';
 import { listFromProjection } from './store';
 
-export async function submit(s: RiskState, ctx: BatchContext, m: Incoming, p: Record<string, unknown>): Promise<void> {
+/**
+ * `p` is the command as intake sent it, typed (commandPayload): its fields are read as they are,
+ * with no converting decode (the gate's hot path allocates nothing per order beyond its decision);
+ * the form check (validateOrderFields, in decideSubmit) is what refuses a malformed one.
+ */
+export async function submit(s: RiskState, ctx: BatchContext, m: Incoming, p: CommandPayload<'SubmitOrder'>): Promise<void> {
   const env = m.envelope;
-  const account = String(p.account);
-  const clientOrderId = String(p.clientOrderId);
-  const instrument = String(p.instrument);
+  const { account, clientOrderId, instrument } = p;
   const at = sequenceTime(s.lastAt, p.eventTime);
   s.lastAt = at;
   const wasDirty = s.dirtyAccounts.has(account);
@@ -30,7 +33,7 @@ export async function submit(s: RiskState, ctx: BatchContext, m: Incoming, p: Re
       account,
       clientOrderId,
       accountKnown: true,
-      fields: p as never,
+      fields: p,
       instrument: p.instrument,
       product,
       listed,
@@ -66,7 +69,7 @@ export async function submit(s: RiskState, ctx: BatchContext, m: Incoming, p: Re
   ctx.out.command(
     RISK_GATE_STREAM,
     'NewOrder',
-    { ...wireOrder(order), instrument, ...(p.eventTime ? { eventTime: p.eventTime } : {}) },
+    newOrder(order, instrument, p.eventTime),
     { at: formatInstant(at), actor: env.actor, correlationId: env.correlationId, causationId: env.eventId, source: m.source },
     { topic: topicName('matchingCommands'), key: instrument },
   );
@@ -78,9 +81,9 @@ export async function submit(s: RiskState, ctx: BatchContext, m: Incoming, p: Re
  * once (the next order or withdrawal of the account sees it; clearing's CashWithdrawn is not
  * applied again) and Withdrawal goes to clearing, which posts it; refused, WithdrawalRejected.
  */
-export function withdrawal(s: RiskState, ctx: BatchContext, m: Incoming, p: Record<string, unknown>): void {
+export function withdrawal(s: RiskState, ctx: BatchContext, m: Incoming, p: CommandPayload<'RequestWithdrawal'>): void {
   const env = m.envelope;
-  const account = String(p.account);
+  const account = p.account;
   const at = sequenceTime(s.lastAt, p.eventTime);
   s.lastAt = at;
   const meta = { at: formatInstant(at), actor: env.actor, correlationId: env.correlationId, causationId: env.eventId, source: m.source };
@@ -114,10 +117,15 @@ export function withdrawal(s: RiskState, ctx: BatchContext, m: Incoming, p: Reco
  * has checked the form; a command that still does not apply is dropped rather than stopping the
  * partition. A repeated grant changes nothing and logs nothing.
  */
-export function accountLimitsCommand(s: RiskState, ctx: BatchContext, m: Incoming, p: Record<string, unknown>): void {
+export function accountLimitsCommand(
+  s: RiskState,
+  ctx: BatchContext,
+  m: Incoming,
+  p: CommandPayload<'GrantHedgeExemption'> | CommandPayload<'SetPositionLimits'>,
+): void {
   const env = m.envelope;
-  const account = String(p.account);
-  const product = s.catalog.get(String(p.product));
+  const account = p.account;
+  const product = s.catalog.get(p.product);
   if (!product) return;
   const at = sequenceTime(s.lastAt, p.eventTime);
   s.lastAt = at;
@@ -148,23 +156,29 @@ export function accountLimitsCommand(s: RiskState, ctx: BatchContext, m: Incomin
   ctx.out.event(RISK_STREAM, 'PositionLimitsSet', eventToWire({ type: 'PositionLimitsSet', at, account, product: product.code, ...r.limits }), meta);
 }
 
-export async function amend(s: RiskState, ctx: BatchContext, m: Incoming, p: Record<string, unknown>): Promise<void> {
+/** A CancelOrder (`replace` null) or a ReplaceOrder (`p` and `replace` the same payload). */
+export async function amend(
+  s: RiskState,
+  ctx: BatchContext,
+  m: Incoming,
+  p: CommandPayload<'CancelOrder'>,
+  replace: CommandPayload<'ReplaceOrder'> | null,
+): Promise<void> {
   const env = m.envelope;
-  const account = String(p.account);
-  const clientOrderId = String(p.clientOrderId);
+  const { account, clientOrderId } = p;
   const at = sequenceTime(s.lastAt, p.eventTime);
   s.lastAt = at;
-  const kind = env.type === 'CancelOrder' ? 'cancel' : 'replace';
+  const kind = replace === null ? 'cancel' : 'replace';
   const named = s.named(account, clientOrderId);
   const d =
-    kind === 'cancel'
+    replace === null
       ? decideCancel(named)
       : decideReplace(
           {
             account,
             clientOrderId,
-            price: p.price,
-            qty: p.qty,
+            price: replace.price,
+            qty: replace.qty,
             named,
             market: named.instrument === null ? null : s.marketAt(named.instrument, p.eventTime),
             fallbackProduct: s.fallbackProduct,
@@ -176,12 +190,12 @@ export async function amend(s: RiskState, ctx: BatchContext, m: Incoming, p: Rec
   const live = { instrument: d.instrument };
   ctx.out.command(
     RISK_GATE_STREAM,
-    env.type,
+    replace === null ? 'CancelOrder' : 'ReplaceOrder',
     {
       account,
       clientOrderId,
       instrument: live.instrument,
-      ...(kind === 'replace' ? { price: p.price, qty: p.qty } : {}),
+      ...(replace !== null ? { price: replace.price, qty: replace.qty } : {}),
       ...(p.eventTime ? { eventTime: p.eventTime } : {}),
     },
     { at: formatInstant(at), actor: env.actor, correlationId: env.correlationId, causationId: env.eventId, source: m.source },
@@ -189,14 +203,20 @@ export async function amend(s: RiskState, ctx: BatchContext, m: Incoming, p: Rec
   );
 }
 
-function wireOrder(o: NewOrder): Record<string, unknown> {
+/**
+ * The NewOrder command to matching: the order as the gate parsed it, its price in ticks back to
+ * the wire decimal with the tick of the instrument's product (EVENT_CODEC.priceToWire).
+ */
+function newOrder(o: NewOrder, instrument: string, eventTime: string | undefined): CommandPayload<'NewOrder'> {
   return {
     account: o.account,
     clientOrderId: o.clientOrderId,
     side: o.side,
     type: o.type,
     tif: o.tif,
-    price: o.price === null || o.price === undefined ? null : (eventToWire({ price: o.price } as never) as { price: string }).price,
+    price: o.price === null || o.price === undefined ? null : EVENT_CODEC.priceToWire(instrument, o.price),
     qty: o.qty,
+    instrument,
+    ...(eventTime ? { eventTime } : {}),
   };
 }

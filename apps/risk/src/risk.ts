@@ -29,10 +29,9 @@
  * store.ts is risk's SQL and state.ts its in-memory state.
  */
 import type { DataSource } from 'typeorm';
-import { parseCents } from '@ch/domain';
 import { type MatchingEvent } from '@ch/matching';
 import { eventFromWire } from '@ch/rulebook';
-import { topicName } from '@ch/messages';
+import { commandPayload, decodeEvent, topicName } from '@ch/messages';
 import { type BatchContext, type Incoming } from '@ch/runtime';
 import { RiskState } from './state';
 import { submit, withdrawal, accountLimitsCommand, amend } from './gate';
@@ -54,41 +53,50 @@ export class Risk {
     await prefetchClientOrders(this.s, ctx.manager, messages);
     for (const m of messages) {
       const env = m.envelope;
-      const p = env.payload as Record<string, unknown>;
+      const p = env.payload as Readonly<Record<string, unknown>>;
       // Facts from matching and clearing carry their event time; risk's clock never runs behind it.
       if (m.topic !== topicName('orders')) {
         const at = Date.parse(env.at);
         if (Number.isFinite(at) && at > this.s.lastAt) this.s.lastAt = at;
         // Each instrument's clock too (kept in memory; persisted with the instrument's next change).
-        const market = m.topic === topicName('matchingEvents') ? this.s.market.get(String(p.instrument)) : undefined;
+        const instrument = m.topic === topicName('matchingEvents') ? p.instrument : undefined;
+        const market = typeof instrument === 'string' ? this.s.market.get(instrument) : undefined;
         if (market && Number.isFinite(at) && at > market.lastAt) market.lastAt = at;
       }
       switch (env.type) {
         case 'SubmitOrder':
-          await submit(this.s, ctx, m, p);
+          await submit(this.s, ctx, m, commandPayload(env, 'SubmitOrder'));
           break;
         case 'CancelOrder':
-        case 'ReplaceOrder':
-          await amend(this.s, ctx, m, p);
+          await amend(this.s, ctx, m, commandPayload(env, 'CancelOrder'), null);
           break;
+        case 'ReplaceOrder': {
+          const replace = commandPayload(env, 'ReplaceOrder');
+          await amend(this.s, ctx, m, replace, replace);
+          break;
+        }
         case 'RequestWithdrawal':
-          if (m.topic === topicName('orders')) withdrawal(this.s, ctx, m, p);
+          if (m.topic === topicName('orders')) withdrawal(this.s, ctx, m, commandPayload(env, 'RequestWithdrawal'));
           break;
         case 'GrantHedgeExemption':
+          if (m.topic === topicName('orders')) accountLimitsCommand(this.s, ctx, m, commandPayload(env, 'GrantHedgeExemption'));
+          break;
         case 'SetPositionLimits':
-          if (m.topic === topicName('orders')) accountLimitsCommand(this.s, ctx, m, p);
+          if (m.topic === topicName('orders')) accountLimitsCommand(this.s, ctx, m, commandPayload(env, 'SetPositionLimits'));
           break;
         case 'CashDeposited': {
-          const account = String(p.account);
+          // The codec converts the amount (a decimal string) to cents; `balance` stays its text.
+          const { account, amount } = decodeEvent('CashDeposited', p);
           this.s.ensureAccount(account);
-          this.s.ledger.deposit(account, parseCents(String(p.amount)));
+          this.s.ledger.deposit(account, amount);
           this.s.dirtyAccounts.add(account);
           break;
         }
         case 'VariationMarginPosted':
           // Risk applied the VM itself when it settled the instrument; clearing's posting only
           // counts towards the day's completion (docs/decisions/0006-end-of-day.md).
-          if (m.topic === topicName('clearingEvents')) postingSeen(this.s, ctx, m, String(p.tradeDate), Date.parse(env.at));
+          // Only its trade date is read ('plain' on the wire: no conversion, so no decode per posting).
+          if (m.topic === topicName('clearingEvents') && typeof p.tradeDate === 'string') postingSeen(this.s, ctx, m, p.tradeDate, Date.parse(env.at));
           break;
         default:
           if (m.topic === topicName('matchingEvents')) follow(this.s, ctx, m, eventFromWire(p));

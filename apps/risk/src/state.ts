@@ -2,7 +2,7 @@
 import { ClearingLedger, EMPTY_EOD_DAY, evolveEodDay, ProductCatalog, type EodDay, type EodFact, type InstrumentRisk } from '@ch/domain';
 import { activeBandAt, isHaltedAt, type HaltDerivationState, type HaltRecord } from '@ch/matching';
 import { eventToWire, formatInstant, type MarketGate, type NamedOrder } from '@ch/rulebook';
-import { topicName } from '@ch/messages';
+import { topicName, type EventOf, type OrderRejectReason } from '@ch/messages';
 import { sequenceTime, type BatchContext, type Incoming } from '@ch/runtime';
 import { EMPTY_ACCOUNT_LIMITS, type AccountLimits } from '@ch/domain/contracts/account-limits';
 
@@ -36,7 +36,7 @@ export interface Meta {
   totalWithdrawals: string | number;
 }
 
-export type Reject = { reason: string; field?: string };
+export type Reject = { reason: OrderRejectReason; field?: string };
 
 export class RiskState {
   ledger = new ClearingLedger();
@@ -130,7 +130,7 @@ export class RiskState {
     r: Reject,
   ): void {
     const env = m.envelope;
-    const e = {
+    const e: EventOf<'OrderRejected'> = {
       type: 'OrderRejected',
       instrument: instrument ?? '',
       at,
@@ -144,7 +144,7 @@ export class RiskState {
     ctx.out.event(
       RISK_STREAM,
       'OrderRejected',
-      eventToWire(e as never),
+      eventToWire(e),
       { at: formatInstant(at), actor: env.actor, correlationId: env.correlationId, causationId: env.eventId, source: m.source },
       [{ topic: topicName('riskEvents'), key: account }],
     );

@@ -6,6 +6,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { ClearingLedger, emptyLedgerState, type AccountRisk, type InstrumentRisk, type LedgerState } from '@ch/domain';
 import { startSession } from '@ch/matching';
 import { eventToWire, formatInstant } from '@ch/rulebook';
+import { commandPayload, type InstrumentMargin } from '@ch/messages';
 import { sql } from '@ch/persistence';
 import { type BatchContext, type Incoming } from '@ch/runtime';
 import { readAccountLimits, type AccountLimits } from '@ch/domain/contracts/account-limits';
@@ -53,9 +54,9 @@ export async function prefetchClientOrders(s: RiskState, manager: EntityManager,
   for (const m of messages) {
     const t = m.envelope.type;
     if (t !== 'SubmitOrder' && t !== 'ReplaceOrder' && t !== 'CancelOrder') continue;
-    const p = m.envelope.payload as Record<string, unknown>;
-    accounts.push(String(p.account));
-    ids.push(String(p.clientOrderId));
+    const p = commandPayload(m.envelope, t);
+    accounts.push(p.account);
+    ids.push(p.clientOrderId);
   }
   if (!ids.length) return;
   const r = await sql<{ account_id: string; client_order_id: string; content: string }>(
@@ -101,15 +102,17 @@ export async function flush(s: RiskState, ctx: BatchContext): Promise<void> {
     values.push(JSON.stringify({ ledger: s.ledger.account(account), orders: Object.fromEntries(s.ordersOf(account)) }));
     const req = s.ledger.computeRequirements(account);
     const equity = s.ledger.equity(account);
-    const instruments = req.perInstrument.map((x) => ({
+    const instruments: InstrumentMargin[] = req.perInstrument.map((x) => ({
       instrument: x.instrument,
       lots: x.lots,
-      sigma: String(x.params.sigma),
+      sigma: x.params.sigma,
       ratePpb: x.params.ratePpb,
       referencePrice: x.params.referenceTicks,
       im: x.im,
     }));
-    margin.push({ account, equity, im: req.im, mm: req.mm, instruments, calls: s.ledger.outstandingCalls(account), at });
+    // The projection keeps σ as its text (the `margin` row's JSON), the event as a number (the codec writes its decimal).
+    const projected = instruments.map((i) => ({ ...i, sigma: String(i.sigma) }));
+    margin.push({ account, equity, im: req.im, mm: req.mm, instruments: projected, calls: s.ledger.outstandingCalls(account), at });
     const stated = eventToWire({
       type: 'MarginRequirementStated',
       at: s.lastAt,
@@ -118,8 +121,8 @@ export async function flush(s: RiskState, ctx: BatchContext): Promise<void> {
       equity,
       im: req.im,
       mm: req.mm,
-      instruments: instruments.map((i) => ({ ...i, sigma: Number(i.sigma) })),
-    } as never);
+      instruments,
+    });
     ctx.out.event(RISK_STREAM, 'MarginRequirementStated', stated, { at, actor: 'system:risk', correlationId: `margin:${account}` });
   }
   for (const symbol of [...s.dirtyInstruments].sort()) {

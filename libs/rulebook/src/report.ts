@@ -3,10 +3,11 @@
  * state (balances). The same builder serves the in-process run, the live run (from the services'
  * log) and the auditor's replay, so the three can be compared field by field.
  */
-import { formatCents, formatTicks } from '@ch/domain';
+import { formatCents } from '@ch/domain';
 import type { RulebookEvent } from './events';
 import { formatE4 } from './rulebook';
 import { formatInstant } from './commands';
+import { EVENT_CODEC } from './wire';
 
 export interface ScenarioReport {
   trades: {
@@ -56,7 +57,7 @@ export function reportLists(events: Iterable<RulebookEvent>): Omit<ScenarioRepor
       case 'Trade':
         r.trades.push({
           instrument: e.instrument,
-          price: formatTicks(e.price),
+          price: EVENT_CODEC.priceToWire(e.instrument, e.price),
           qty: e.qty,
           buyAccount: e.buyAccount,
           sellAccount: e.sellAccount,
@@ -84,7 +85,7 @@ export function reportLists(events: Iterable<RulebookEvent>): Omit<ScenarioRepor
         r.indices.push({ index: e.index, at: formatInstant(e.at), value: formatE4(e.valueE4) });
         break;
       case 'SettlementPriceSet':
-        r.settlements.push({ tradeDate: e.tradeDate, instrument: e.instrument, price: formatTicks(e.price), method: e.method });
+        r.settlements.push({ tradeDate: e.tradeDate, instrument: e.instrument, price: EVENT_CODEC.priceToWire(e.instrument, e.price), method: e.method });
         break;
       case 'VariationMarginPosted':
         r.variationMargin.push({ tradeDate: e.tradeDate, account: e.account, instrument: e.instrument, amount: formatCents(e.amount) });

@@ -90,6 +90,8 @@ interface InstrumentState {
   settledOverrides?: Record<string, EndOfDayOverride | null>;
   /** Set for a successor listed by that trade date's end of day: it has no part in that day. */
   listedAfterEndOfDay?: string;
+  /** The cut-off failures logged, as `${tradeDate}|${code}` (matching logs each once per date and reason). */
+  loggedFailures?: string[];
 }
 
 export interface RulebookSnapshot {
@@ -536,7 +538,7 @@ export class Rulebook {
       const order = inst.expired ? null : checkCutoffOrder(sym, tradeDate, inst);
       if (order) throw new CommandRefused(order.message);
     }
-    const failures: { instrument: string; code: string; message: string }[] = [];
+    const failures: { instrument: string; code: string; message: string; logged: boolean }[] = [];
     const settlements: Record<string, SettlementPrice> = {};
     const expire: string[] = [];
     const finals = new Map<string, number>();
@@ -554,9 +556,9 @@ export class Rulebook {
           lastTradingDay: inst.lastTradingDay,
           index: this.indices.get(product.settlementIndex) ?? NO_INDEX,
         },
-        inst,
+        inst.loggedFailures ? { ...inst, failuresLogged: new Set(inst.loggedFailures) } : inst,
       );
-      if (d.kind === 'failed') failures.push({ instrument: sym, code: d.failure.code, message: d.failure.message });
+      if (d.kind === 'failed') failures.push({ instrument: sym, code: d.failure.code, message: d.failure.message, logged: d.logged });
       else if (d.kind === 'settled') {
         settlements[sym] = d.price;
         if (d.final) {
@@ -568,12 +570,19 @@ export class Rulebook {
     const settledSymbols = sortedKeys(settlements);
     // The day's progress is risk's state machine: a failure is a fact of the day even when the
     // command is refused as a whole (matching logs it; a later settlement of it reopens the day).
-    for (const f of failures) this.eodFact(tradeDate, { type: 'InstrumentFailed', instrument: f.instrument });
+    for (const f of failures) {
+      this.eodFact(tradeDate, { type: 'InstrumentFailed', instrument: f.instrument });
+      if (f.logged) continue;
+      // As matching logs it: once per trade date and reason, moving the book's clock to the cut-off.
+      const inst = this.instruments.get(f.instrument)!;
+      inst.loggedFailures = [...(inst.loggedFailures ?? []), `${tradeDate}|${f.code}`];
+      this.books.get(f.instrument)!.advanceTime(at);
+    }
     if (settledSymbols.length === 0) {
       if (failures.length) throw new CommandRefused(failures.map((f) => f.message).join('; '));
       return; // already run: nothing changes
     }
-    for (const f of failures) this.out.push({ type: 'EndOfDayFailed', at, tradeDate, ...f });
+    for (const { logged: _, ...f } of failures) this.out.push({ type: 'EndOfDayFailed', at, tradeDate, ...f });
     const previous = new Map(settledSymbols.map((s) => [s, this.ledger.instrument(s).referenceTicks]));
     // Each instrument settles as risk settles it (settleInstrument), in symbol order.
     const settled = settledSymbols.map((sym) => this.ledger.settleInstrument(sym, tradeDate, settlements[sym], { expire: finals.has(sym) }));
@@ -652,7 +661,9 @@ export class Rulebook {
     }
     if (completionDue(this.eodDay(tradeDate))) {
       this.eodFact(tradeDate, { type: 'DayCompleted' });
-      this.out.push({ type: 'EndOfDayCompleted', at, tradeDate, instruments: settledSymbols });
+      // The day's instruments: every one settled for the date, by this run or an earlier one (as risk completes it).
+      const instruments = this.ledger.instrumentIds().filter((id) => this.ledger.instrument(id).settlements.some((x) => x.tradeDate === tradeDate));
+      this.out.push({ type: 'EndOfDayCompleted', at, tradeDate, instruments });
     }
     for (const sym of settledSymbols.filter((s) => finals.has(s))) this.listSuccessors(sym, this.instruments.get(sym)!.lastTradingDay, tradeDate, at);
   }

@@ -582,7 +582,8 @@ export class Rulebook {
       if (failures.length) throw new CommandRefused(failures.map((f) => f.message).join('; '));
       return; // already run: nothing changes
     }
-    for (const { logged: _, ...f } of failures) this.out.push({ type: 'EndOfDayFailed', at, tradeDate, ...f });
+    // A failure already logged for the date is not logged again (matching logs it once per date and reason).
+    for (const { logged, ...f } of failures) if (!logged) this.out.push({ type: 'EndOfDayFailed', at, tradeDate, ...f });
     const previous = new Map(settledSymbols.map((s) => [s, this.ledger.instrument(s).referenceTicks]));
     // Each instrument settles as risk settles it (settleInstrument), in symbol order.
     const settled = settledSymbols.map((sym) => this.ledger.settleInstrument(sym, tradeDate, settlements[sym], { expire: finals.has(sym) }));

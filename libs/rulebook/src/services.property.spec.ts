@@ -108,6 +108,7 @@ class Services {
         this.out.push({ type: 'MemberAdmitted', at: c.at, member: c.member, accounts: [...c.accounts] });
         return;
       case 'list': {
+        if (this.books.has(c.instrument)) return; // market operations: already listed
         const product = this.catalog.forSymbol(c.instrument)!;
         this.listInstrument(c.instrument, product, Math.round(parseCents(c.referencePrice!) / product.tickCents), c.at, 'operations');
         return;
@@ -533,6 +534,8 @@ const eod = fc.record({
 
 const line = fc.oneof(
   { weight: 2, arbitrary: eod },
+  // Operations list another month mid-stream (possibly after that day's end of day: a re-run then settles it).
+  { weight: 1, arbitrary: fc.constant({ cmd: 'list', instrument: 'SIT-2027-02', referencePrice: '2.00' }) },
   {
     weight: 6,
     arbitrary: fc
@@ -674,7 +677,7 @@ describe('the Rulebook and the services’ deciders agree (issue 12)', () => {
         expect([...services.books.keys()].sort()).toEqual(rulebook.instrumentSymbols());
         for (const sym of rulebook.instrumentSymbols()) expect(services.books.get(sym)!.snapshot()).toEqual(rulebook.book(sym)!.snapshot());
       }),
-      { numRuns: 300, seed: 13 },
+      { numRuns: 500, seed: 7 },
     );
     // The streams reach every rule compared (a property that never reaches one cannot fail on it).
     expect(

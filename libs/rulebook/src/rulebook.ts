@@ -42,6 +42,14 @@ import {
   type TpiProviderInput,
   type EarlierEndOfDay,
   type EndOfDayOverride,
+  callsDue,
+  completionDue,
+  EMPTY_EOD_DAY,
+  evolveEodDay,
+  takesPartInEndOfDay,
+  type EodDay,
+  type EodFact,
+  type EodInstrument,
 } from '@ch/domain';
 import { MatchingEngine, type MatchingEvent, type MatchingSnapshot } from '@ch/matching';
 import {
@@ -82,6 +90,8 @@ interface InstrumentState {
   settledOverrides?: Record<string, EndOfDayOverride | null>;
   /** Set for a successor listed by that trade date's end of day: it has no part in that day. */
   listedAfterEndOfDay?: string;
+  /** The cut-off failures logged, as `${tradeDate}|${code}` (matching logs each once per date and reason). */
+  loggedFailures?: string[];
 }
 
 export interface RulebookSnapshot {
@@ -95,6 +105,8 @@ export interface RulebookSnapshot {
   /** Per account, its limits and exemptions (an older snapshot has `exemptions`, read by readAccountLimits). */
   readonly limits?: Record<string, AccountLimits>;
   readonly exemptions?: HedgeExemption[];
+  /** Per trade date, risk's end-of-day state machine (absent in an older snapshot: none). */
+  readonly eodDays?: Record<string, EodDay>;
   readonly lastAt: number | null;
 }
 
@@ -117,6 +129,8 @@ export class Rulebook {
   private indices = new Map<string, { at: number; valueE4: number }[]>();
   /** Per account, its `limits` and `exemption` settings (SPEC §17). */
   private limits = new Map<string, AccountLimits>();
+  /** Per trade date, the end-of-day state machine risk runs (libs/domain/src/risk/end-of-day-progress.ts). */
+  private eodDays = new Map<string, EodDay>();
   private lastAt: number | null = null;
   /** Where the engines' and ledger's events of the command being executed go. */
   private out: RulebookEvent[] = [];
@@ -524,7 +538,7 @@ export class Rulebook {
       const order = inst.expired ? null : checkCutoffOrder(sym, tradeDate, inst);
       if (order) throw new CommandRefused(order.message);
     }
-    const failures: { instrument: string; code: string; message: string }[] = [];
+    const failures: { instrument: string; code: string; message: string; logged: boolean }[] = [];
     const settlements: Record<string, SettlementPrice> = {};
     const expire: string[] = [];
     const finals = new Map<string, number>();
@@ -542,9 +556,9 @@ export class Rulebook {
           lastTradingDay: inst.lastTradingDay,
           index: this.indices.get(product.settlementIndex) ?? NO_INDEX,
         },
-        inst,
+        inst.loggedFailures ? { ...inst, failuresLogged: new Set(inst.loggedFailures) } : inst,
       );
-      if (d.kind === 'failed') failures.push({ instrument: sym, code: d.failure.code, message: d.failure.message });
+      if (d.kind === 'failed') failures.push({ instrument: sym, code: d.failure.code, message: d.failure.message, logged: d.logged });
       else if (d.kind === 'settled') {
         settlements[sym] = d.price;
         if (d.final) {
@@ -554,14 +568,27 @@ export class Rulebook {
       }
     }
     const settledSymbols = sortedKeys(settlements);
+    // The day's progress is risk's state machine: a failure is a fact of the day even when the
+    // command is refused as a whole (matching logs it; a later settlement of it reopens the day).
+    for (const f of failures) {
+      this.eodFact(tradeDate, { type: 'InstrumentFailed', instrument: f.instrument });
+      if (f.logged) continue;
+      // As matching logs it: once per trade date and reason, moving the book's clock to the cut-off.
+      const inst = this.instruments.get(f.instrument)!;
+      inst.loggedFailures = [...(inst.loggedFailures ?? []), `${tradeDate}|${f.code}`];
+      this.books.get(f.instrument)!.advanceTime(at);
+    }
     if (settledSymbols.length === 0) {
       if (failures.length) throw new CommandRefused(failures.map((f) => f.message).join('; '));
       return; // already run: nothing changes
     }
-    for (const f of failures) this.out.push({ type: 'EndOfDayFailed', at, tradeDate, ...f });
+    // A failure already logged for the date is not logged again (matching logs it once per date and reason).
+    for (const { logged, ...f } of failures) if (!logged) this.out.push({ type: 'EndOfDayFailed', at, tradeDate, ...f });
     const previous = new Map(settledSymbols.map((s) => [s, this.ledger.instrument(s).referenceTicks]));
-    const result = this.ledger.endOfDay(tradeDate, settlements, { expire });
-    for (const s of result.settled) {
+    // Each instrument settles as risk settles it (settleInstrument), in symbol order.
+    const settled = settledSymbols.map((sym) => this.ledger.settleInstrument(sym, tradeDate, settlements[sym], { expire: finals.has(sym) }));
+    for (const s of settled) this.eodFact(tradeDate, { type: 'InstrumentSettled', instrument: s.instrument, postings: s.postings.length });
+    for (const s of settled) {
       const sp = settlements[s.instrument];
       this.out.push({
         type: 'SettlementPriceSet',
@@ -597,7 +624,13 @@ export class Rulebook {
         })),
       });
     }
-    for (const c of result.calls) {
+    // The calls are assessed when risk's state machine says they are due (callsDue).
+    const due = callsDue(this.eodDay(tradeDate), this.eodInstruments(tradeDate));
+    const calls = due ? this.ledger.assessEndOfDayCalls(tradeDate) : [];
+    if (due) this.eodFact(tradeDate, { type: 'CallsAssessed' });
+    // The Rulebook posts the variation margin itself: every posting of the day is seen at once.
+    for (const s of settled) for (let i = 0; i < s.postings.length; i++) this.eodFact(tradeDate, { type: 'PostingSeen' });
+    for (const c of calls) {
       this.out.push({
         type: 'MarginCallIssued',
         at,
@@ -627,8 +660,35 @@ export class Rulebook {
         engine.rollSession(settlements[sym].priceTicks, at);
       }
     }
-    this.out.push({ type: 'EndOfDayCompleted', at, tradeDate, instruments: settledSymbols });
+    if (completionDue(this.eodDay(tradeDate))) {
+      this.eodFact(tradeDate, { type: 'DayCompleted' });
+      // The day's instruments: every one settled for the date, by this run or an earlier one (as risk completes it).
+      const instruments = this.ledger.instrumentIds().filter((id) => this.ledger.instrument(id).settlements.some((x) => x.tradeDate === tradeDate));
+      this.out.push({ type: 'EndOfDayCompleted', at, tradeDate, instruments });
+    }
     for (const sym of settledSymbols.filter((s) => finals.has(s))) this.listSuccessors(sym, this.instruments.get(sym)!.lastTradingDay, tradeDate, at);
+  }
+
+  private eodDay(tradeDate: string): EodDay {
+    return this.eodDays.get(tradeDate) ?? EMPTY_EOD_DAY;
+  }
+
+  private eodFact(tradeDate: string, fact: EodFact): void {
+    this.eodDays.set(tradeDate, evolveEodDay(this.eodDay(tradeDate), fact));
+  }
+
+  /** The instruments as risk's state machine sees them for the trade date (which are decided, which take part). */
+  private eodInstruments(tradeDate: string): Map<string, EodInstrument> {
+    const out = new Map<string, EodInstrument>();
+    for (const [sym, inst] of this.instruments) {
+      const risk = this.ledger.instrument(sym);
+      out.set(sym, {
+        settledToday: risk.settlements.some((x) => x.tradeDate === tradeDate),
+        expired: risk.expired,
+        takesPart: takesPartInEndOfDay(inst.listedAfterEndOfDay, tradeDate),
+      });
+    }
+    return out;
   }
 
   /** After an expiry, lists what the calendar adds, with the product's latest index value. */
@@ -695,6 +755,7 @@ export class Rulebook {
         ledger: this.ledger.snapshot(),
         indices: Object.fromEntries(this.indices),
         limits: Object.fromEntries(this.limits),
+        eodDays: Object.fromEntries(this.eodDays),
         lastAt: this.lastAt,
       }),
     ) as RulebookSnapshot;
@@ -713,6 +774,7 @@ export class Rulebook {
     r.limits = new Map(Object.entries(s.limits ?? {}).map(([a, l]) => [a, readAccountLimits(l)]));
     // A snapshot from before SPEC §17's exemption values: an exemption lifted both limits.
     for (const x of s.exemptions ?? []) r.limits.set(x.account, readAccountLimits({ ...r.limits.get(x.account), exemptions: [x.product] }));
+    r.eodDays = new Map(Object.entries(s.eodDays ?? {}));
     r.lastAt = s.lastAt;
     for (const [sym, snap] of Object.entries(s.books))
       r.books.set(

@@ -16,6 +16,7 @@ import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import {
   checkEndOfDayRerun,
+  checkOverrideInstrument,
   checkEndOfDayTradeDate,
   formatTicks,
   isBoundedPrice,
@@ -78,9 +79,13 @@ export class EndOfDayController {
       for (const [symbol, o] of Object.entries(dto.overrides ?? {})) {
         const field = `overrides.${symbol}`;
         // An instrument settled for this date (then expired by its final settlement) is still named by a re-run.
-        if (!instruments.includes(symbol) && !settled.some((e) => e.instrument === symbol)) {
-          throw new DomainRejection('UNKNOWN_INSTRUMENT', `override for ${symbol}, which is not listed`, { field });
-        }
+        const refused = checkOverrideInstrument(
+          symbol,
+          dto.tradeDate,
+          instruments.includes(symbol),
+          settled.some((e) => e.instrument === symbol),
+        );
+        if (refused) throw new DomainRejection('UNKNOWN_INSTRUMENT', refused, { field });
         const product = this.catalog.forSymbol(symbol);
         const price = o && typeof o === 'object' ? parsePriceToTicks(textOf((o as { price?: unknown }).price ?? ''), product?.tickCents ?? 1) : null;
         if (!price || !price.ok || !isBoundedPrice(price.ticks)) {

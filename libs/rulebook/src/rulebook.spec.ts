@@ -767,6 +767,22 @@ describe('expiry and indices (SPEC §8)', () => {
     expect(rulebook.instrumentSymbols()).toEqual(['SIT-2027-01', 'SIT-2027-07']);
   });
 
+  it('an override of the expired contract or of its successor listed that day is refused, as intake refuses it; a re-run may repeat the expiring run', () => {
+    const o = (sym: string) => ({ [sym]: { price: '2.40', reason: 'ops' } });
+    const { report } = run([
+      ...setup,
+      { at: t('12:00', '2027-01-20'), cmd: 'index', index: 'TPI', providers: fourProviders('2.335') },
+      eod(t('16:00', '2027-01-20'), '2027-01-20'),
+      eod(t('16:05', '2027-01-20'), '2027-01-20', o('SIT-2027-07')), // the successor takes no part in 01-20
+      eod(t('16:00', '2027-01-21'), '2027-01-21', o('SIT-2027-01')), // expired: no part in 01-21
+    ]);
+    expect(report.errors.map((e) => e.message)).toEqual([
+      'override for SIT-2027-07, which takes no part in the end of day of 2027-01-20',
+      'override for SIT-2027-01, which takes no part in the end of day of 2027-01-21',
+    ]);
+    expect(report.settlements.filter((x) => x.tradeDate === '2027-01-21')).toEqual([]);
+  });
+
   it('without an index value that session the instrument fails, posts nothing, and completes when run again', () => {
     // The TPI published on 2027-01-19 (before that day's end of day) does not count on 2027-01-20.
     const lines: Line[] = [

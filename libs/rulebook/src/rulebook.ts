@@ -16,6 +16,7 @@ import {
   ClearingLedger,
   checkCutoffOrder,
   checkEndOfDayRerun,
+  checkOverrideInstrument,
   decideCutoff,
   decideSuccessors,
   formatE4,
@@ -518,7 +519,15 @@ export class Rulebook {
   private endOfDay(tradeDate: string, overrides: Readonly<Record<string, { price: string; reason: string }>>, at: number): void {
     const requested: Record<string, EndOfDayOverride> = {};
     for (const sym of sortedKeys(overrides)) {
-      if (!this.instruments.has(sym)) throw new CommandRefused(`override for unknown instrument ${sym}`);
+      const inst = this.instruments.get(sym);
+      if (!inst) throw new CommandRefused(`override for unknown instrument ${sym}`);
+      const refused = checkOverrideInstrument(
+        sym,
+        tradeDate,
+        !inst.expired && takesPartInEndOfDay(inst.listedAfterEndOfDay, tradeDate),
+        inst.settledDates.includes(tradeDate),
+      );
+      if (refused) throw new CommandRefused(refused);
       const p = priceField(overrides[sym].price, this.productOf(sym));
       if ('reason' in p) throw new CommandRefused(`override price for ${sym}: ${p.reason}`);
       requested[sym] = { priceTicks: p.ticks, reason: overrides[sym].reason };

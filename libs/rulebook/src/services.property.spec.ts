@@ -25,6 +25,7 @@ import fc from 'fast-check';
 import {
   callsDue,
   checkEndOfDayRerun,
+  checkOverrideInstrument,
   checkEndOfDayTradeDate,
   ClearingLedger,
   completionDue,
@@ -71,7 +72,6 @@ const ACCOUNTS = ['M1-H', 'M2-H', 'M3-H'];
 const INSTRUMENTS = ['SIT-2027-01', 'SIT-2027-03'];
 /** The day before SIT-2027-01's last trading day (2027-01-20): ends of day reach its final settlement. */
 const START = Date.parse('2027-01-19T09:00:00.000Z');
-const SIT_01_LAST_TRADING_DAY = '2027-01-20';
 
 /** The services' composition, in process: risk's gate and follower around matching's engines. */
 class Services {
@@ -243,7 +243,10 @@ class Services {
   private endOfDay(tradeDate: string, overrides: Readonly<Record<string, { price: string; reason: string }>>, at: number): void {
     const requested: Record<string, EndOfDayOverride> = {};
     for (const sym of Object.keys(overrides).sort()) {
-      if (!this.books.has(sym) || this.ledger.instrument(sym).expired) return; // UNKNOWN_INSTRUMENT
+      if (!this.books.has(sym)) return; // UNKNOWN_INSTRUMENT
+      const takesPart = !this.cutoff.get(sym)!.expired && takesPartInEndOfDay(this.cutoff.get(sym)!.listedAfterEndOfDay, tradeDate);
+      const settledForDate = this.ledger.instrument(sym).settlements.some((x) => x.tradeDate === tradeDate);
+      if (checkOverrideInstrument(sym, tradeDate, takesPart, settledForDate)) return; // UNKNOWN_INSTRUMENT, as intake
       const price = parsePriceToTicks(overrides[sym].price, this.catalog.forSymbol(sym)!.tickCents);
       if (!price.ok) return;
       requested[sym] = { priceTicks: price.ticks, reason: overrides[sym].reason };
@@ -617,8 +620,8 @@ function commands(lines: Record<string, unknown>[], gapsMin: number[]): Scenario
       const { days, override, price: p, ...rest } = l as { days: number; override: string | null; price: string; cmd: string };
       at += days * 86_400_000;
       const tradeDate = isoDateOfEpochMs(at);
-      // Intake takes no override for an expired contract, the Rulebook ignores it: SIT-2027-01's only up to its last trading day.
-      const o = override === null || (override === INSTRUMENTS[0] && tradeDate > SIT_01_LAST_TRADING_DAY) ? {} : { [override]: { price: p, reason: 'ops' } };
+      // Overrides of SIT-2027-01 after its last trading day are generated too: both sides refuse them (checkOverrideInstrument).
+      const o = override === null ? {} : { [override]: { price: p, reason: 'ops' } };
       l = { ...rest, tradeDate, overrides: o };
     }
     const r = parseScenarioLine(JSON.stringify({ at: new Date(at).toISOString(), ...l }), null);

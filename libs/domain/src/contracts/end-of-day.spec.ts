@@ -1,5 +1,5 @@
 import { ProductCatalog } from '../products';
-import { checkEndOfDayRerun, checkEndOfDayTradeDate, sameOverride, sessionTradeDate, type EarlierEndOfDay } from './end-of-day';
+import { checkEndOfDayRerun, checkEndOfDayTradeDate, checkOverrideInstrument, sameOverride, sessionTradeDate, type EarlierEndOfDay } from './end-of-day';
 
 const catalog = new ProductCatalog();
 const ms = (iso: string) => Date.parse(iso);
@@ -65,5 +65,16 @@ describe('a re-run must ask for the earlier run’s overrides (issue 11 item 2)'
     );
     const both = checkEndOfDayRerun(D, { 'SCU-2026-12': o(300), 'SIT-2026-12': o(300) }, [settled('SIT-2026-12', null), settled('SCU-2026-12', null)], catalog);
     expect(both?.instrument).toBe('SCU-2026-12');
+  });
+});
+
+describe('which instruments a run’s overrides may name (issue 12: one rule for intake and the rulebook)', () => {
+  it('one that takes part in the day, or one already settled for the date; any other is refused by name', () => {
+    expect(checkOverrideInstrument('SIT-2027-03', '2027-01-20', true, false)).toBeNull();
+    expect(checkOverrideInstrument('SIT-2027-01', '2027-01-20', false, true)).toBeNull(); // a re-run of the run that expired it
+    expect(checkOverrideInstrument('SIT-2027-01', '2027-01-21', false, false)).toBe(
+      'override for SIT-2027-01, which takes no part in the end of day of 2027-01-21',
+    );
+    expect(checkOverrideInstrument('SIT-2027-07', '2027-01-20', false, false)).toMatch(/SIT-2027-07, which takes no part/); // its successor, listed that day
   });
 });

@@ -93,3 +93,14 @@ export function checkEndOfDayRerun(
   }
   return null;
 }
+
+/**
+ * Which instruments a run's overrides may name (asked before each override's price): one that takes
+ * part in this trade date's end of day (listed, not expired, not a successor listed by this date's own
+ * end of day: takesPartInEndOfDay), or one already settled for the date (a re-run repeating the run
+ * that then expired it). Any other override would be ignored silently, so it is refused.
+ */
+export function checkOverrideInstrument(symbol: string, tradeDate: IsoDate, takesPart: boolean, settledForDate: boolean): string | null {
+  if (takesPart || settledForDate) return null;
+  return `override for ${symbol}, which takes no part in the end of day of ${tradeDate}`;
+}

@@ -82,7 +82,7 @@ export class AccountsController {
         lots: i.lots,
         sigma: i.sigma,
         rate: ppbToDecimal(Number(i.ratePpb)),
-        referencePrice: priceOf(i.referencePrice),
+        referencePrice: priceOf(i.referencePrice, typeof i.instrument === 'string' ? i.instrument : ''),
         initialMargin: cents(i.im),
       })),
       calls: calls.rows.map((c) => ({ tradeDate: c.trade_date, amount: cents(c.amount), intraday: c.intraday, at: iso(c.at) })),
@@ -105,7 +105,13 @@ export class MarketController {
       this.infra.ds,
       `SELECT symbol, product, reference_price, to_char(last_trading_day, 'YYYY-MM-DD') AS ltd, status FROM instruments ORDER BY symbol`,
     );
-    return r.rows.map((x) => ({ symbol: x.symbol, product: x.product, referencePrice: priceOf(x.reference_price), lastTradingDay: x.ltd, status: x.status }));
+    return r.rows.map((x) => ({
+      symbol: x.symbol,
+      product: x.product,
+      referencePrice: priceOf(x.reference_price, String(x.symbol)),
+      lastTradingDay: x.ltd,
+      status: x.status,
+    }));
   }
 
   @Get(':symbol/halts')
@@ -133,13 +139,13 @@ export class MarketController {
     const x = r.rows[0];
     if (!x) throw new DomainRejection('NOT_FOUND', `no market data for ${symbol}`);
     const depth = x.depth as { bids: { price: number; qty: number; orders: number }[]; asks: { price: number; qty: number; orders: number }[] };
-    const level = (l: { price: number; qty: number; orders: number }) => ({ price: priceOf(l.price), qty: l.qty, orders: l.orders });
+    const level = (l: { price: number; qty: number; orders: number }) => ({ price: priceOf(l.price, symbol), qty: l.qty, orders: l.orders });
     return {
       symbol,
       sessionState: x.session_state,
-      band: { tier: x.band_tier, low: priceOf(x.band_lo), high: priceOf(x.band_hi) },
-      referencePrice: priceOf(x.reference_price),
-      lastPrice: priceOf(x.last_price),
+      band: { tier: x.band_tier, low: priceOf(x.band_lo, symbol), high: priceOf(x.band_hi, symbol) },
+      referencePrice: priceOf(x.reference_price, symbol),
+      lastPrice: priceOf(x.last_price, symbol),
       bestBid: depth.bids[0] ? level(depth.bids[0]) : null,
       bestAsk: depth.asks[0] ? level(depth.asks[0]) : null,
       depth: { bids: depth.bids.map(level), asks: depth.asks.map(level) },

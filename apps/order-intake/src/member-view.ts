@@ -92,7 +92,7 @@ export function tradeFromRow(r: Record<string, unknown>): TwoSidedTrade {
   return {
     instrument: String(r.instrument),
     tradeId: n(r.trade_id),
-    price: priceOf(r.price),
+    price: priceOf(r.price, String(r.instrument)),
     qty: n(r.qty),
     aggressor: r.aggressor === 'buy' ? 'buy' : 'sell',
     at: iso(r.at),

@@ -82,7 +82,8 @@ export class StatementsController {
         `SELECT * FROM trades WHERE instrument = $1 AND trade_id > $2 AND trade_id <= $3 AND (buy_account = $4 OR sell_account = $4) ORDER BY trade_id`,
         [st.instrument, st.prev_last ?? '0', st.last_trade_id, account],
       );
-      if (qty !== 0 || day.rows.length) positions.push({ instrument: st.instrument, qty, settlementPrice: priceOf(st.price), method: st.method });
+      if (qty !== 0 || day.rows.length)
+        positions.push({ instrument: st.instrument, qty, settlementPrice: priceOf(st.price, st.instrument), method: st.method });
       for (const row of day.rows) fills.push(tradeRow(row, account));
     }
     const vm = await sql<{ instrument: string; amount: string }>(

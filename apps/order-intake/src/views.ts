@@ -1,9 +1,11 @@
 /** Projection rows as the API shows them: decimal strings for prices and money, ISO times. */
-import { formatCents, formatTicks } from '@ch/domain';
+import { formatCents } from '@ch/domain';
+import { EVENT_CODEC } from '@ch/messages';
 
 type Row = Record<string, unknown>;
 const num = (v: unknown): number => Number(v);
-const price = (v: unknown): string | null => (v === null || v === undefined ? null : formatTicks(num(v)));
+/** A price column (integer ticks) as a decimal in the tick of the instrument's product. */
+const price = (v: unknown, instrument: string): string | null => (v === null || v === undefined ? null : EVENT_CODEC.priceToWire(instrument, num(v)));
 const iso = (v: unknown): string => (v instanceof Date ? v.toISOString() : String(v));
 
 export function orderRow(r: Row) {
@@ -15,7 +17,7 @@ export function orderRow(r: Row) {
     side: r.side || null,
     type: r.order_type || null,
     tif: r.tif || null,
-    price: price(r.price),
+    price: price(r.price, String(r.instrument)),
     qty: num(r.qty),
     openQty: num(r.open_qty),
     filledQty: num(r.filled_qty),
